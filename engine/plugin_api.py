@@ -1,0 +1,138 @@
+"""Base classes that plugins subclass. Nothing here imports Ibis at import time.
+
+A plugin class declares a ``name`` (what rule files call it), an ``Options``
+pydantic model (what a rule file may pass it; unknown options are errors) and
+the methods below. Ibis objects are passed in and returned; plugins import
+``ibis`` inside their methods so ``tierwise check`` stays fast.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class PluginOptions(BaseModel):
+    """Base of every plugin's options: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataError(Exception):
+    """A problem with input data a user can fix (missing file, bad encoding, ...)."""
+
+
+@dataclass
+class ConnectorContext:
+    """What a connector gets besides its options."""
+
+    con: Any  # an ibis DuckDB backend
+    base_dir: Path  # directory of the ruleset file; relative paths resolve here
+    temp_dir: Path  # scratch space that lives as long as the run
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+class Connector:
+    """Reads a source into an Ibis table. ``positional`` names the options that
+    positional arguments fill, in order (``csv("a.csv")`` fills ``path``)."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[PluginOptions]]
+    positional: ClassVar[tuple[str, ...]] = ("path",)
+    #: option that ``--source NAME=VALUE`` replaces
+    location_option: ClassVar[str] = "path"
+    #: file suffixes this connector reads, used to pick a connector for --source
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def open(self, options: Any, ctx: ConnectorContext) -> Any:  # -> ibis.Table
+        raise NotImplementedError
+
+
+class NormalizerOptions(PluginOptions):
+    reverse: bool = False  # map high raw values to low points (recency, complaints)
+
+
+class Normalizer:
+    """Maps an indicator's raw values onto the points range, fitted on the run's population.
+
+    ``fit`` returns named Ibis scalar reductions over the population column (e.g.
+    ``{"min": col.min()}``); the engine evaluates them (as window reductions in the
+    scoring query, or as one aggregate query for the stored calibration) and
+    passes them to ``apply`` either as Ibis scalars or as plain floats.
+    ``apply`` returns a float expression within [lo, hi] (null where the raw
+    value is null); ``reverse`` is applied by the engine.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[PluginOptions]] = NormalizerOptions
+    description: ClassVar[str] = ""
+
+    def fit(self, column: Any, options: Any) -> dict[str, Any]:
+        return {}
+
+    def apply(self, column: Any, params: dict[str, Any], lo: float, hi: float, options: Any) -> Any:
+        raise NotImplementedError
+
+
+@dataclass
+class ActionItem:
+    """One customer an action applies to."""
+
+    customer: str
+    tier: str | None
+    score: float | None
+    reason: str  # the `on` line that fired, e.g. "tier A"
+    idempotency_key: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionBatch:
+    run_id: str
+    ruleset: str
+    action: str
+    options: Any
+    items: list[ActionItem]
+    log: Any  # callable(str) -> None writing a line to the run's log
+
+
+@dataclass
+class DeliveryResult:
+    idempotency_key: str
+    ok: bool
+    detail: str = ""
+
+
+class ActionHandler:
+    """Delivers a batch of customers an ``on`` line selected."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[PluginOptions]] = PluginOptions
+    positional: ClassVar[tuple[str, ...]] = ()
+
+    def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
+        raise NotImplementedError
+
+
+class Function:
+    """A vectorised function callable from rule expressions.
+
+    ``arg_types`` name what each argument is ("number", "date", "string", "any");
+    the last one repeats when ``variadic``. ``returns`` is the result type.
+    ``build`` gets Ibis expressions and returns one; ``ctx`` carries ``as_of``
+    (an Ibis date scalar).
+    """
+
+    name: ClassVar[str]
+    arg_types: ClassVar[tuple[str, ...]] = ("number",)
+    variadic: ClassVar[bool] = False
+    returns: ClassVar[str] = "number"
+    description: ClassVar[str] = ""
+
+    def build(self, args: list[Any], ctx: Any) -> Any:
+        raise NotImplementedError
