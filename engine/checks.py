@@ -1,0 +1,290 @@
+"""Scorecard checks on a compiled ruleset: weights, bands, tiers, rules that never fire.
+
+Pure functions: each takes the AST/Plan pieces it needs and a Diagnostics to fill.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from ..dsl import ast as A
+from ..dsl.diagnostics import Diagnostics
+from . import plan as P
+
+INF = math.inf
+EPS = 1e-9
+
+# An interval is (low, low_included, high, high_included).
+Interval = tuple[float, bool, float, bool]
+ALL: Interval = (-INF, False, INF, False)
+
+
+def _nonempty(iv: Interval) -> bool:
+    lo, li, hi, hj = iv
+    return lo < hi or (lo == hi and li and hj)
+
+
+def _intersect(a: Interval, b: Interval) -> Interval:
+    if a[0] > b[0]:
+        lo, li = a[0], a[1]
+    elif b[0] > a[0]:
+        lo, li = b[0], b[1]
+    else:
+        lo, li = a[0], a[1] and b[1]
+    if a[2] < b[2]:
+        hi, hj = a[2], a[3]
+    elif b[2] < a[2]:
+        hi, hj = b[2], b[3]
+    else:
+        hi, hj = a[2], a[3] and b[3]
+    return (lo, li, hi, hj)
+
+
+def _subtract(a: Interval, b: Interval) -> list[Interval]:
+    left = _intersect(a, (-INF, False, b[0], not b[1]))
+    right = _intersect(a, (b[2], not b[3], INF, False))
+    return [iv for iv in (left, right) if _nonempty(iv)]
+
+
+def difference(pieces: Iterable[Interval], remove: Iterable[Interval]) -> list[Interval]:
+    out = list(pieces)
+    for r in remove:
+        out = [p for piece in out for p in _subtract(piece, r)]
+    return out
+
+
+def band_intervals(band: A.Band) -> list[Interval] | None:
+    """The numbers a band matches; None for text bands."""
+    vals = [v.value for v in band.values]
+    if any(isinstance(v, A.String) for v in band.values):
+        return None
+    op = band.op
+    if op == ">=":
+        return [(vals[0], True, INF, False)]
+    if op == ">":
+        return [(vals[0], False, INF, False)]
+    if op == "<=":
+        return [(-INF, False, vals[0], True)]
+    if op == "<":
+        return [(-INF, False, vals[0], False)]
+    if op in ("==", "in"):
+        return [(v, True, v, True) for v in vals]
+    if op == "!=":
+        return [(-INF, False, vals[0], False), (vals[0], False, INF, False)]
+    if op == "range":
+        return [(vals[0], True, vals[1], False)]
+    return [ALL]
+
+
+def fmt(x: float) -> str:
+    if x in (INF, -INF):
+        return "∞" if x > 0 else "-∞"
+    return f"{x:g}" if abs(x) < 1e15 else repr(x)
+
+
+def describe(iv: Interval) -> str:
+    lo, li, hi, hj = iv
+    if lo == hi:
+        return f"exactly {fmt(lo)}"
+    if lo == -INF:
+        return f"values {'<=' if hj else '<'} {fmt(hi)}"
+    if hi == INF:
+        return f"values {'>=' if li else '>'} {fmt(lo)}"
+    return f"values from {fmt(lo)} {'(included)' if li else '(excluded)'} to {fmt(hi)} {'(included)' if hj else '(excluded)'}"
+
+
+def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: Diagnostics) -> None:
+    bands = ind.bands or []
+    if not bands:
+        d.error(f"indicator '{ind.name}' has an empty band block", ind.span, expected="band lines like `>= 100 -> 10`")
+        return
+    text_mode = any(band_intervals(b) is None for b in bands if b.op != "else")
+    numeric_mode = any(band_intervals(b) is not None for b in bands if b.op != "else")
+    if text_mode and numeric_mode:
+        d.error(f"indicator '{ind.name}' mixes text and number bands", ind.span)
+        return
+    covered: list[Interval] = []
+    texts: set[str] = set()
+    else_seen = False
+    for b in bands:
+        if points_range is not None and not (points_range[0] - EPS <= b.points <= points_range[1] + EPS):
+            d.error(f"{fmt(b.points)} points is outside the points range {fmt(points_range[0])}..{fmt(points_range[1])}",
+                    b.span, expected=f"points between {fmt(points_range[0])} and {fmt(points_range[1])}")
+        if b.op == "range" and not b.values[0].value < b.values[1].value:
+            d.error(f"empty range {b.values[0].text}..{b.values[1].text}: the low end must be below the high end",
+                    b.span, hint="a..b matches a <= x < b")
+            continue
+        if else_seen:
+            d.warning("band is shadowed by the earlier 'else' and never applies", b.span)
+            continue
+        if b.op == "else":
+            else_seen = True
+            continue
+        if text_mode:
+            vals = {v.value for v in b.values}
+            if b.op in ("==", "in") and vals <= texts:
+                d.warning("band is shadowed by earlier bands and never applies", b.span)
+            if b.op in ("==", "in"):
+                texts |= vals
+            continue
+        mine = band_intervals(b) or []
+        if not difference(mine, covered):
+            d.warning("band is shadowed by earlier bands and never applies", b.span,
+                      hint="bands are tried top to bottom; the first match wins")
+        covered.extend(mine)
+    if numeric_mode:
+        ranges = sorted((b for b in bands if b.op == "range" and b.values[0].value < b.values[1].value),
+                        key=lambda b: b.values[0].value)
+        for a, b in zip(ranges, ranges[1:]):
+            a_hi, b_lo = a.values[1].value, b.values[0].value
+            if b_lo < a_hi:
+                d.warning(f"range {b.values[0].text}..{b.values[1].text} overlaps {a.values[0].text}..{a.values[1].text}",
+                          b.span, hint="a..b matches a <= x < b; the first matching band wins")
+            elif b_lo > a_hi:
+                d.warning(f"ranges leave a gap: values from {a.values[1].text} to {b.values[0].text} match neither",
+                          b.span, hint="make the ranges meet (…..x then x..…) or add an else band")
+        if not else_seen:
+            gaps = difference([ALL], covered)
+            if gaps:
+                d.warning(f"no band matches {describe(gaps[0])}; such customers score as missing", bands[-1].span,
+                          hint="add `else -> POINTS`")
+
+
+def check_weights(ruleset: A.Ruleset, additive: bool, d: Diagnostics) -> None:
+    if additive:
+        for node in [*ruleset.dimensions, *ruleset.all_indicators()]:
+            if node.weight is not None:
+                d.warning(f"weight of '{node.name}' is ignored: additive scoring sums points", node.weight.span)
+        return
+    levels: list[tuple[str, list]] = [("the top level", [*ruleset.dimensions, *ruleset.indicators])]
+    levels += [(f"dimension '{dim.name}'", dim.indicators) for dim in ruleset.dimensions]
+    for where, nodes in levels:
+        if not nodes:
+            continue
+        total = 0.0
+        missing = False
+        for n in nodes:
+            if n.weight is None:
+                kind = "dimension" if isinstance(n, A.Dimension) else "indicator"
+                d.error(f"{kind} '{n.name}' has no weight", n.name_span, expected="weight NN%",
+                        hint="weighted scoring needs a weight at every level (or `scoring additive`)")
+                missing = True
+            else:
+                if n.weight.value < 0:
+                    d.error(f"negative weight {n.weight.text}", n.weight.span)
+                total += n.weight.value
+        if not missing and abs(total - 1.0) > 1e-9:
+            first = nodes[0]
+            parts = " + ".join(n.weight.text for n in nodes)
+            d.error(f"weights in {where} add up to {total * 100:g}%, not 100%", first.weight.span,
+                    expected="weights that sum to 100%", hint=f"{parts} = {total * 100:g}%")
+
+
+def score_bounds(plan: P.Plan) -> tuple[float, float] | None:
+    if plan.scoring != "weighted":
+        return None
+    lo, hi = plan.points_range
+    if plan.score_range is None:
+        return lo, hi
+    scale = plan.score_range[1] / hi if hi else 1.0
+    return lo * scale, hi * scale
+
+
+def _condition_interval(expr: P.Expr | None, target: P.Ref) -> list[Interval] | None:
+    """The values of ``target`` a condition accepts, when it only compares it with constants."""
+    if isinstance(expr, P.Cmp) and isinstance(expr.right, P.Lit) and expr.left == target and \
+            isinstance(expr.right.value, (int, float)):
+        c = float(expr.right.value)
+        return {">=": [(c, True, INF, False)], ">": [(c, False, INF, False)], "<=": [(-INF, False, c, True)],
+                "<": [(-INF, False, c, False)], "==": [(c, True, c, True)],
+                "!=": [(-INF, False, c, False), (c, False, INF, False)]}.get(expr.op)
+    if isinstance(expr, P.Between) and expr.operand == target and isinstance(expr.low, P.Lit) and \
+            isinstance(expr.high, P.Lit):
+        return [(float(expr.low.value), True, float(expr.high.value), True)]
+    if isinstance(expr, P.Logic) and expr.op == "and":
+        a, b = _condition_interval(expr.left, target), _condition_interval(expr.right, target)
+        if a is not None and b is not None:
+            return [iv for x in a for y in b if _nonempty(iv := _intersect(x, y))]
+    return None
+
+
+def check_tiers(ruleset: A.Ruleset, plan: P.Plan, d: Diagnostics) -> None:
+    tiers = ruleset.tiers
+    if not tiers:
+        return
+    names = {t.name for t in tiers}
+    bounds = score_bounds(plan)
+    covered: list[Interval] = []
+    if bounds is not None:  # scores outside the reachable range are "covered" already
+        covered += [(-INF, False, bounds[0] - EPS, False), (bounds[1] + EPS, False, INF, False)]
+    otherwise_seen = None
+    for t, tp in zip(tiers, plan.tiers):
+        if otherwise_seen is not None:
+            d.warning(f"tier {t.name} can never be reached: tier {otherwise_seen} above it takes everyone left",
+                      t.name_span)
+            continue
+        if t.rule == "otherwise":
+            otherwise_seen = t.name
+            continue
+        if t.rule == "top":
+            v = t.top.value if t.top else 0
+            if t.top and t.top.percent and not 0 < v <= 1:
+                d.error(f"top {t.top.text} must be between 0% and 100%", t.top.span)
+            elif t.top and not t.top.percent and (v <= 0 or not float(v).is_integer()):
+                d.error("top N takes a whole number of customers or a percentage", t.top.span)
+            continue
+        iv = _condition_interval(tp.condition, P.Ref("score"))
+        if iv is None:
+            continue
+        if not difference(iv, covered):
+            why = "the tiers above take every score it accepts"
+            if bounds is not None and not difference(iv, covered[:2]):
+                why = f"scores run from {fmt(bounds[0])} to {fmt(bounds[1])}"
+            d.warning(f"tier {t.name} can never be reached: {why}", t.span)
+        covered.extend(iv)
+    if otherwise_seen is None and all(t.rule != "top" for t in tiers):
+        d.warning("no `tier NAME otherwise`: customers matching no tier get no tier", tiers[-1].span)
+    lows = highs = 0.0
+    with_expect = [t for t in tiers if t.expect_low is not None]
+    for t in with_expect:
+        if not (0 <= t.expect_low <= t.expect_high <= 1):
+            d.error(f"expect {fmt(t.expect_low * 100)}%..{fmt(t.expect_high * 100)}% is not a share range",
+                    t.expect_span, expected="expect LOW%..HIGH% with 0% <= LOW <= HIGH <= 100%")
+        lows += t.expect_low
+        highs += t.expect_high
+    if len(with_expect) == len(tiers) and with_expect and not (lows <= 1 + EPS and highs >= 1 - EPS):
+        d.warning(f"expected shares cannot add up to 100% (lows {lows * 100:g}%, highs {highs * 100:g}%)",
+                  with_expect[0].expect_span)
+    del names
+
+
+def achievable_points(ind: P.IndicatorPlan, points_range: tuple[float, float]) -> list[Interval]:
+    if ind.bands:
+        vals = {b.points for b in ind.bands}
+        if ind.missing.policy == "points" and ind.missing.points is not None:
+            vals.add(ind.missing.points)
+        return [(v, True, v, True) for v in vals]
+    lo, hi = points_range
+    return [(lo, True, hi, True)]
+
+
+def check_never_fires(plan: P.Plan, where: list[tuple[str, P.Expr, A.Span]], d: Diagnostics) -> None:
+    """Warn about conditions comparing an indicator's points with a value it cannot take."""
+    for what, expr, span in where:
+        for ind in plan.indicators:
+            target = P.Ref("points", ind.name)
+            accepted = _condition_interval(expr, target)
+            if accepted is None:
+                continue
+            possible = achievable_points(ind, plan.points_range)
+            if not any(_nonempty(_intersect(a, p)) for a in accepted for p in possible):
+                d.warning(f"{what} can never fire: '{ind.name}' here is the indicator's points "
+                          f"({', '.join(describe(p) for p in possible[:4])})", span,
+                          hint=f"for the raw value write value({ind.name})")
+        if plan.scoring == "weighted":
+            bounds = score_bounds(plan)
+            accepted = _condition_interval(expr, P.Ref("score"))
+            if accepted is not None and bounds is not None:
+                possible = [(bounds[0], True, bounds[1], True)]
+                if not any(_nonempty(_intersect(a, p)) for a in accepted for p in possible):
+                    d.warning(f"{what} can never fire: scores run from {fmt(bounds[0])} to {fmt(bounds[1])}", span)

@@ -1,0 +1,453 @@
+"""Evaluate a Plan over source tables as one columnar Ibis query (DuckDB by default).
+
+Stages: type the referenced columns (counting bad cells) -> population of keys
+-> per-customer aggregates of multi-row sources -> one chain of ``mutate``
+levels computing measures, indicator values, points, dimension scores,
+score, tier, labels and segments. Normalizer fits and population aggregates
+are whole-table window reductions inside the same query.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ..dsl.diagnostics import suggest
+from . import plan as P
+from .coerce import coerce
+from .expressions import ExprBuilder, compare
+from .plugin_api import DataError
+
+KEY = "__key"
+
+
+def col_name(source: str, column: str) -> str:
+    return f"s__{source}__{column}"
+
+
+def ref_name(kind: str, name: str = "") -> str:
+    return f"{kind}__{name}" if name else kind
+
+
+@dataclass
+class DataIssue:
+    """Rows of input data that could not be used as they are."""
+
+    what: str  # e.g. "bad number", "duplicate key", "no band matched"
+    where: str  # source.column or indicator
+    count: int
+    samples: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        s = f"{self.count} row(s): {self.what} in {self.where}"
+        if self.samples:
+            s += " — e.g. " + "; ".join(self.samples[:5])
+        return s
+
+
+@dataclass
+class Evaluation:
+    """The result query plus what evaluating it found out about the data."""
+
+    table: Any  # ibis table: one row per customer
+    issues: list[DataIssue]
+    output_columns: list[str]
+    key_column: str
+
+
+def walk(e: Any):
+    yield e
+    for name in getattr(e, "__dataclass_fields__", {}):
+        v = getattr(e, name)
+        for item in (v if isinstance(v, tuple) else (v,)):
+            if hasattr(item, "__dataclass_fields__"):
+                yield from walk(item)
+
+
+def _deps(e: P.Expr | None) -> set[str]:
+    out: set[str] = set()
+    if e is None:
+        return out
+    for node in walk(e):
+        if isinstance(node, P.Ref) and node.kind != "as_of":
+            out.add(ref_name(node.kind, node.name))
+    return out
+
+
+class Evaluator:
+    def __init__(self, plan: P.Plan, registry: Any, as_of: date, points_override: dict[str, float] | None = None):
+        self.plan = plan
+        self.reg = registry
+        self.as_of = as_of
+        self.override = points_override or {}
+        self.issues: list[DataIssue] = []
+
+    # ---- sources ------------------------------------------------------------------------
+    def prepare_source(self, sp: P.SourcePlan, table: Any) -> Any:
+        """Rename needed columns to internal names, type them, report bad cells and bad keys."""
+        import ibis
+
+        needed = sorted({c for (s, c) in self.plan.column_types if s == sp.name} | self._used_columns(sp.name))
+        columns = list(table.columns)
+        if sp.key not in columns:
+            close = suggest(sp.key, columns)
+            raise DataError(f"source '{sp.name}' has no key column '{sp.key}'"
+                            + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
+        for c in needed:
+            if c not in columns:
+                close = suggest(c, columns)
+                raise DataError(f"source '{sp.name}' has no column '{c}'"
+                                + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
+        key = table[sp.key]
+        key = key.cast("string").strip() if not key.type().is_string() else key.strip()
+        typed = {KEY: key}
+        bad_flags = {}
+        for c in needed:
+            want = self.plan.column_types.get((sp.name, c), "any")
+            value, bad = coerce(table[c], want)
+            typed[col_name(sp.name, c)] = value
+            if bad is not None:
+                bad_flags[c] = bad
+        out = table.select(**typed)
+        # data quality: bad cells and missing keys, one aggregate query
+        metrics = {"__rows": table.count(), "__null_keys": (key.isnull() | (key == "")).sum()}
+        for i, (c, flag) in enumerate(bad_flags.items()):
+            metrics[f"b{i}"] = flag.sum()
+        counts = table.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+        if counts["__null_keys"]:
+            self.issues.append(DataIssue("missing key (row skipped)", f"{sp.name}.{sp.key}", int(counts["__null_keys"])))
+            out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
+        for i, (c, flag) in enumerate(bad_flags.items()):
+            n = int(counts[f"b{i}"] or 0)
+            if n:
+                want = self.plan.column_types[(sp.name, c)]
+                sample = table.filter(flag).select(k=table[sp.key].cast("string"), v=table[c]).limit(5).to_pyarrow()
+                samples = [f"{k}: {v!r}" for k, v in zip(sample["k"].to_pylist(), sample["v"].to_pylist())]
+                self.issues.append(DataIssue(f"not a {want} (treated as missing)", f"{sp.name}.{c}", n, samples))
+        if not sp.multi_row:
+            dup = out.group_by(KEY).aggregate(n=out.count()).filter(lambda t: t.n > 1)
+            dups = dup.order_by(KEY).limit(5).to_pyarrow()
+            if dups.num_rows:
+                total = int(dup.count().to_pyarrow().as_py())
+                self.issues.append(DataIssue("duplicate key (first row used)", f"{sp.name}.{sp.key}", total,
+                                             [f"{k} ×{n}" for k, n in zip(dups[KEY].to_pylist(), dups["n"].to_pylist())]))
+                out = out.distinct(on=KEY, keep="first")
+        del ibis
+        return out
+
+    def _used_columns(self, source: str) -> set[str]:
+        exprs = list(self.plan.measures.values()) + [i.expr for i in self.plan.indicators]
+        exprs += [t.condition for t in self.plan.tiers if t.condition is not None]
+        exprs += list(self.plan.labels.values())
+        exprs += [c for s in self.plan.segments for _, c in s.cases if c is not None]
+        out = set()
+        for e in exprs:
+            for node in walk(e):
+                if isinstance(node, (P.Col, P.RowCol)) and node.source == source:
+                    out.add(node.column)
+        return out
+
+    # ---- the query -----------------------------------------------------------------------
+    def build(self, tables: dict[str, Any]) -> Evaluation:
+        import ibis
+
+        plan = self.plan
+        prepared = {}
+        for sp in plan.sources:
+            if sp.name not in tables:
+                raise DataError(f"no data for source '{sp.name}'")
+            prepared[sp.name] = self.prepare_source(sp, tables[sp.name])
+        primary = next(s for s in plan.sources if s.name == plan.primary)
+        base = prepared[primary.name]
+        if primary.multi_row:
+            base = base.select(KEY).distinct()
+        # per-customer aggregates over multi-row sources
+        aggs = [n for e in self._all_exprs() for n in walk(e) if isinstance(n, P.Agg)]
+        by_source: dict[str, list[P.Agg]] = {}
+        for a in {a.id: a for a in aggs}.values():
+            by_source.setdefault(a.source, []).append(a)
+        for src, items in by_source.items():
+            t = prepared[src]
+            builder = ExprBuilder(lambda c, t=t: t[col_name(c.source, c.column)], self._no_ref, self._no_agg,
+                                  self.reg.functions, self.as_of)
+            metrics = {}
+            for a in items:
+                where = builder(a.where) if a.where is not None else None
+                if a.func == "count" and a.arg is None:
+                    metrics[a.id] = t.count(where=where) if where is not None else t.count()
+                    continue
+                arg = builder(a.arg)
+                fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "count": "count",
+                      "count_distinct": "nunique"}[a.func]
+                metrics[a.id] = getattr(arg, fn)(where=where)
+            grouped = t.group_by(KEY).aggregate(**metrics)
+            base = left_join(base, grouped)
+            fills = {a.id: ibis.coalesce(base[a.id], 0) for a in items if a.func in ("sum", "count", "count_distinct")}
+            if fills:
+                base = base.mutate(**fills)
+        # one-row-per-customer sources other than the primary
+        for sp in plan.sources:
+            if sp.name != primary.name and not sp.multi_row:
+                base = left_join(base, prepared[sp.name])
+        return self._score(base)
+
+    def _no_ref(self, e):  # pragma: no cover - the compiler forbids refs inside aggregates
+        raise DataError("a named value cannot be used inside an aggregate over a source's rows")
+
+    def _no_agg(self, e):  # pragma: no cover
+        raise DataError("aggregates cannot be nested")
+
+    def _all_exprs(self) -> list[P.Expr]:
+        plan = self.plan
+        out = list(plan.measures.values()) + [i.expr for i in plan.indicators]
+        out += [t.condition for t in plan.tiers if t.condition is not None]
+        out += list(plan.labels.values()) + [c for s in plan.segments for _, c in s.cases if c is not None]
+        return out
+
+    # ---- named values in dependency levels ---------------------------------------------------
+    def _nodes(self) -> dict[str, tuple[set[str], Any]]:
+        """name -> (dependencies, function(builder, table) -> ibis expression)."""
+        plan = self.plan
+        nodes: dict[str, tuple[set[str], Any]] = {}
+        for name, e in plan.measures.items():
+            nodes[ref_name("measure", name)] = (_deps(e), lambda b, t, e=e: b(e))
+        for ind in plan.indicators:
+            nodes[ref_name("value", ind.name)] = (_deps(ind.expr), lambda b, t, ind=ind: self._value(b, ind))
+            nodes[ref_name("points", ind.name)] = ({ref_name("value", ind.name)},
+                                                   lambda b, t, ind=ind: self._points(t, ind))
+        for dim in plan.dimensions:
+            nodes[ref_name("dimension", dim.name)] = ({ref_name("points", i) for i in dim.indicators},
+                                                      lambda b, t, dim=dim: self._dimension(t, dim))
+        top_deps = {ref_name("dimension" if k == "dimension" else "points", n) for k, n, _ in plan.top_level}
+        errs = {ref_name("points", i.name) for i in plan.indicators if i.missing.policy == "error"}
+        nodes["score"] = (top_deps | errs, lambda b, t: self._score_expr(t))
+        tier_deps = {"score"} | set().union(*[_deps(tp.condition) for tp in plan.tiers]) if plan.tiers else set()
+        nodes["tier"] = (tier_deps, lambda b, t: self._tier(b, t))
+        for name, e in plan.labels.items():
+            nodes[ref_name("label", name)] = (_deps(e), lambda b, t, e=e: ibis_coalesce_false(b(e)))
+        for seg in plan.segments:
+            deps = set().union(*[_deps(c) for _, c in seg.cases])
+            nodes[ref_name("segment", seg.name)] = (deps, lambda b, t, seg=seg: self._segment(b, seg))
+        return nodes
+
+    def _score(self, base: Any) -> Evaluation:
+        nodes = self._nodes()
+        level: dict[str, int] = {}
+
+        def depth(n: str, stack: tuple = ()) -> int:
+            if n in level:
+                return level[n]
+            if n in stack:
+                raise DataError("circular definition: " + " -> ".join(stack + (n,)))
+            deps = nodes[n][0] if n in nodes else set()
+            level[n] = 1 + max((depth(d, stack + (n,)) for d in deps if d in nodes), default=-1)
+            return level[n]
+
+        for n in nodes:
+            depth(n)
+        t = base
+        for lv in range(max(level.values(), default=-1) + 1):
+            names = [n for n in nodes if level[n] == lv]
+            builder = self._builder(t)
+            t = t.mutate(**{n: nodes[n][1](builder, t) for n in names})
+        return self._output(t)
+
+    def _builder(self, t: Any) -> ExprBuilder:
+        return ExprBuilder(lambda c: t[col_name(c.source, c.column)], lambda r: t[ref_name(r.kind, r.name)],
+                           lambda a: t[a.id], self.reg.functions, self.as_of)
+
+    def _value(self, b: ExprBuilder, ind: P.IndicatorPlan) -> Any:
+        v = b(ind.expr)
+        if ind.value_type == "number":
+            return v.cast("float64")
+        return v
+
+    def _points(self, t: Any, ind: P.IndicatorPlan) -> Any:
+        import ibis
+
+        if ind.name in self.override:
+            return ibis.literal(float(self.override[ind.name]), type="float64")
+        v = t[ref_name("value", ind.name)]
+        lo, hi = self.plan.points_range
+        if ind.bands:
+            cases = []
+            else_points = None
+            for band in ind.bands:
+                if band.op == "else":
+                    else_points = band.points
+                    break
+                cases.append((band_condition(band, v), band.points))
+            pts = ibis.cases(*[(c, ibis.literal(p, type="float64")) for c, p in cases],
+                             else_=ibis.literal(else_points, type="float64") if else_points is not None
+                             else ibis.null("float64")) if cases else ibis.literal(else_points, type="float64")
+            raw = ibis.cases((v.isnull(), ibis.null("float64")), else_=pts)
+        elif ind.normalizer:
+            norm = self.reg.normalizers[ind.normalizer]()
+            opts = ind.normalizer_options
+            params = norm.fit(v, opts)
+            raw = norm.apply(v, params, lo, hi, opts)
+            if getattr(opts, "reverse", False):
+                raw = lo + hi - raw
+        else:
+            raw = v
+        if ind.missing.policy == "points":
+            return ibis.coalesce(raw, ibis.literal(float(ind.missing.points), type="float64"))
+        return raw
+
+    def _combine(self, items: list[tuple[Any, float, bool]]) -> Any:
+        """Weighted average of (points, weight, may_be_excluded): excluded items re-spread their weight."""
+        import ibis
+
+        if not any(ex for _, _, ex in items):
+            total = None
+            for p, w, _ in items:
+                term = p * w
+                total = term if total is None else total + term
+            return total
+        num = den = None
+        for p, w, ex in items:
+            n = ibis.coalesce(p * w, 0.0) if ex else p * w
+            dn = ibis.cases((p.isnull(), 0.0), else_=w) if ex else ibis.literal(w, type="float64")
+            num = n if num is None else num + n
+            den = dn if den is None else den + dn
+        return ibis.cases((den <= 0, ibis.null("float64")), else_=num / den)
+
+    def _dimension(self, t: Any, dim: P.DimensionPlan) -> Any:
+        import ibis
+
+        inds = [self.plan.indicator(n) for n in dim.indicators]
+        if self.plan.scoring == "additive":
+            total = None
+            for ind in inds:
+                p = t[ref_name("points", ind.name)]
+                p = ibis.coalesce(p, 0.0) if ind.missing.policy == "exclude" else p
+                total = p if total is None else total + p
+            return ibis.least(total, dim.cap) if dim.cap is not None else total
+        return self._combine([(t[ref_name("points", i.name)], i.weight or 0.0, i.missing.policy == "exclude")
+                              for i in inds])
+
+    def _score_expr(self, t: Any) -> Any:
+        import ibis
+
+        plan = self.plan
+        items = []
+        for kind, name, weight in plan.top_level:
+            if kind == "dimension":
+                dim = next(d for d in plan.dimensions if d.name == name)
+                excl = any(plan.indicator(i).missing.policy == "exclude" for i in dim.indicators)
+                items.append((t[ref_name("dimension", name)], weight or 0.0, excl))
+            else:
+                ind = plan.indicator(name)
+                items.append((t[ref_name("points", name)], weight or 0.0, ind.missing.policy == "exclude"))
+        if plan.scoring == "additive":
+            total = ibis.literal(float(plan.base), type="float64")
+            for p, _, ex in items:
+                total = total + (ibis.coalesce(p, 0.0) if ex else p)
+            score = ibis.least(total, plan.total_cap) if plan.total_cap is not None else total
+        else:
+            composite = self._combine(items)
+            score = composite if plan.score_range is None else composite / plan.points_range[1] * plan.score_range[1]
+        errors = [t[ref_name("points", i.name)].isnull() for i in plan.indicators if i.missing.policy == "error"]
+        if errors:
+            any_error = errors[0]
+            for e in errors[1:]:
+                any_error = any_error | e
+            score = ibis.cases((any_error, ibis.null("float64")), else_=score)
+        return score.cast("float64")
+
+    def _tier(self, b: ExprBuilder, t: Any) -> Any:
+        import ibis
+
+        plan = self.plan
+        if not plan.tiers:
+            return ibis.null("string")
+        score = t["score"]
+        cases = []
+        otherwise = None
+        for tp in plan.tiers:
+            if tp.rule == "otherwise":
+                otherwise = tp.name
+                break
+            if tp.rule == "when":
+                cases.append((ibis.coalesce(b(tp.condition), False), tp.name))
+            else:
+                above = ibis.rank().over(order_by=score.desc())  # customers with a higher score
+                limit = (score.count() * tp.top) if tp.top_percent else ibis.literal(tp.top)
+                cases.append((score.notnull() & (above < limit - 1e-9), tp.name))
+        tier = ibis.cases(*cases, else_=ibis.literal(otherwise, type="string") if otherwise
+                          else ibis.null("string")) if cases else ibis.literal(otherwise, type="string")
+        return ibis.cases((score.isnull(), ibis.null("string")), else_=tier)
+
+    def _segment(self, b: ExprBuilder, seg: P.SegmentPlan) -> Any:
+        import ibis
+
+        cases, otherwise = [], None
+        for value, cond in seg.cases:
+            if cond is None:
+                otherwise = value
+                break
+            cases.append((ibis.coalesce(b(cond), False), value))
+        if not cases:
+            return ibis.literal(otherwise, type="string")
+        return ibis.cases(*cases, else_=ibis.literal(otherwise, type="string") if otherwise else ibis.null("string"))
+
+    # ---- output ----------------------------------------------------------------------------
+    def _output(self, t: Any) -> Evaluation:
+        import ibis
+
+        plan = self.plan
+        cols: dict[str, Any] = {plan.key_column: t[KEY], "score": t["score"], "tier": t["tier"]}
+        for ind in plan.indicators:
+            cols[ind.name] = t[ref_name("value", ind.name)]
+            cols[f"{ind.name}.points"] = t[ref_name("points", ind.name)]
+        for dim in plan.dimensions:
+            cols[dim.name] = t[ref_name("dimension", dim.name)]
+        for seg in plan.segments:
+            cols[seg.name] = t[ref_name("segment", seg.name)]
+        if plan.labels:
+            parts = [ibis.cases((t[ref_name("label", n)], ibis.literal(n + ",")), else_="") for n in plan.labels]
+            joined = parts[0]
+            for p in parts[1:]:
+                joined = joined + p
+            cols["labels"] = joined.rstrip().re_replace(",$", "")
+        missing = [ibis.cases((t[ref_name("value", i.name)].isnull() | t[ref_name("points", i.name)].isnull(),
+                               ibis.literal(i.name + ",")), else_="") for i in plan.indicators
+                   if i.name not in self.override]
+        if missing:
+            joined = missing[0]
+            for p in missing[1:]:
+                joined = joined + p
+            cols["missing"] = joined.re_replace(",$", "")
+        else:
+            cols["missing"] = ibis.literal("")
+        out = t.select(**cols)
+        return Evaluation(out, self.issues, list(cols), plan.key_column)
+
+
+def left_join(base: Any, other: Any) -> Any:
+    joined = base.left_join(other, KEY)
+    return joined.drop(f"{KEY}_right") if f"{KEY}_right" in joined.columns else joined
+
+
+def ibis_coalesce_false(e: Any) -> Any:
+    import ibis
+
+    return ibis.coalesce(e, False)
+
+
+def band_condition(band: P.BandRule, v: Any) -> Any:
+    op, vals = band.op, band.values
+    text = isinstance(vals[0], str) if vals else False
+    if op == "range":
+        return compare(">=", v, None, vals[0]) & compare("<", v, None, vals[1])
+    if op == "in":
+        if text:
+            return v.isin(list(vals))
+        cond = None
+        for x in vals:
+            c = compare("==", v, None, x)
+            cond = c if cond is None else cond | c
+        return cond
+    if text:
+        return v == vals[0] if op == "==" else v != vals[0]
+    return compare(op, v, None, float(vals[0]))

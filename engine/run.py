@@ -1,0 +1,243 @@
+"""A run: open the sources through connector plugins, evaluate, summarise, act, write."""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from . import plan as P
+from .evaluate import DataIssue, Evaluator, band_condition
+from .plugin_api import ActionBatch, ActionItem, ConnectorContext, DataError
+from .plugin_manager import Registry
+
+SUFFIX_HINT = "use --source NAME=PATH with a path ending in .csv, .xlsx, .parquet, .json or a database URL"
+
+
+@dataclass
+class TierCount:
+    tier: str | None
+    label: str | None
+    count: int
+    share: float
+    expect: tuple[float, float] | None
+
+    @property
+    def within(self) -> bool | None:
+        if self.expect is None:
+            return None
+        return self.expect[0] - 1e-12 <= self.share <= self.expect[1] + 1e-12
+
+
+@dataclass
+class RunOutcome:
+    plan: P.Plan
+    as_of: date
+    table: Any  # pyarrow.Table of results
+    distribution: list[TierCount]
+    issues: list[DataIssue]
+    warnings: list[str]
+    missing_counts: dict[str, int]
+    log: list[str] = field(default_factory=list)
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+
+def pick_connector(registry: Registry, declared: str, location: str) -> str:
+    """The connector for a --source override: the declared one unless the suffix says otherwise."""
+    if "://" in location:
+        return "sql" if "sql" in registry.connectors else declared
+    suffix = "".join(Path(location).suffixes[-1:]).lower()
+    if suffix in getattr(registry.connectors.get(declared), "suffixes", ()):
+        return declared
+    for name, cls in registry.connectors.items():
+        if suffix in getattr(cls, "suffixes", ()):
+            return name
+    return declared
+
+
+def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, temp_dir: Path,
+                 overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    import os
+
+    overrides = overrides or {}
+    unknown = set(overrides) - {s.name for s in plan.sources}
+    if unknown:
+        raise DataError(f"--source names unknown source(s): {', '.join(sorted(unknown))}; "
+                        f"the ruleset declares: {', '.join(s.name for s in plan.sources)}")
+    ctx = ConnectorContext(con=con, base_dir=base_dir, temp_dir=temp_dir)
+    tables = {}
+    for sp in plan.sources:
+        options = dict(sp.options)
+        for opt, var in sp.env.items():
+            if var not in os.environ:
+                raise DataError(f"source '{sp.name}': environment variable {var} is not set (option {opt})")
+            options[opt] = os.environ[var]
+        name = sp.connector
+        if sp.name in overrides:
+            location = overrides[sp.name]
+            name = pick_connector(registry, sp.connector, location)
+            cls = registry.connectors[name]
+            if name != sp.connector:
+                options = {}
+            options[cls.location_option] = location
+        cls = registry.connectors[name]
+        try:
+            opts = cls.Options(**options)
+        except Exception as exc:  # pydantic ValidationError: a bad --source combination
+            raise DataError(f"source '{sp.name}': {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}")
+        tables[sp.name] = cls().open(opts, ctx)
+    return tables
+
+
+def evaluate_plan(plan: P.Plan, registry: Registry, tables: dict[str, Any], as_of: date, con: Any,
+                  points_override: dict[str, float] | None = None) -> tuple[Any, list[DataIssue]]:
+    ev = Evaluator(plan, registry, as_of, points_override).build(tables)
+    name = "tierwise_result_" + hashlib.sha1(str(id(ev)).encode()).hexdigest()[:8]
+    con.create_table(name, ev.table, temp=True)
+    return con.table(name), ev.issues
+
+
+def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int], list[DataIssue], list[str]]:
+    """Tier distribution, missing values per indicator, data problems — one aggregate query."""
+    import ibis
+
+    lo, hi = plan.points_range
+    metrics: dict[str, Any] = {"__n": result.count()}
+    for i, ind in enumerate(plan.indicators):
+        v, p = result[ind.name], result[f"{ind.name}.points"]
+        metrics[f"m{i}"] = v.isnull().sum()
+        if ind.bands and not any(b.op == "else" for b in ind.bands):
+            cond = None
+            for b in ind.bands:
+                c = band_condition(b, v)
+                cond = c if cond is None else (cond | c)
+            metrics[f"u{i}"] = (v.notnull() & ~ibis.coalesce(cond, False)).sum()
+        if ind.percent_compared:
+            metrics[f"pc{i}"] = (v > 1).sum()
+            metrics[f"px{i}"] = v.max()
+        if not ind.bands and not ind.normalizer and plan.scoring == "weighted":
+            metrics[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
+    row = result.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+    n = int(row["__n"])
+    issues: list[DataIssue] = []
+    warnings: list[str] = []
+    missing: dict[str, int] = {}
+    for i, ind in enumerate(plan.indicators):
+        if row.get(f"m{i}"):
+            missing[ind.name] = int(row[f"m{i}"])
+        if row.get(f"u{i}"):
+            issues.append(DataIssue("value matched no band (scored as missing)", ind.name, int(row[f"u{i}"])))
+        if row.get(f"pc{i}"):
+            warnings.append(
+                f"{ind.name} is compared with percentages but {int(row[f'pc{i}'])} value(s) run above 1 "
+                f"(max {row[f'px{i}']:g}): is {row[f'px{i}']:g} meant as {row[f'px{i}']:g}%? "
+                f"Store percentages as fractions (0.95) or write the bands as plain numbers (>= 95)")
+        if row.get(f"r{i}"):
+            issues.append(DataIssue(f"points outside {lo:g}..{hi:g} (the value is used as points)", ind.name,
+                                    int(row[f"r{i}"])))
+    counts = {r["tier"]: r["n"] for r in result.group_by("tier").aggregate(n=result.count()).to_pyarrow().to_pylist()}
+    dist = []
+    for tp in plan.tiers:
+        c = int(counts.pop(tp.name, 0))
+        dist.append(TierCount(tp.name, tp.label, c, c / n if n else 0.0, tp.expect))
+    if None in counts:
+        c = int(counts.pop(None))
+        dist.append(TierCount(None, "no tier (score missing)", c, c / n if n else 0.0, None))
+    return dist, missing, issues, warnings
+
+
+def calibration(plan: P.Plan, registry: Registry, result: Any) -> dict[str, dict[str, float]]:
+    """The fitted normalizer parameters of this run, per indicator (stored with the run)."""
+    metrics, keys = {}, []
+    for i, ind in enumerate(plan.indicators):
+        if ind.normalizer:
+            params = registry.normalizers[ind.normalizer]().fit(result[ind.name], ind.normalizer_options)
+            for k, expr in params.items():
+                metrics[f"c{i}_{k}"] = expr
+                keys.append((ind.name, k, f"c{i}_{k}"))
+    if not metrics:
+        return {}
+    row = result.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+    out: dict[str, dict[str, float]] = {}
+    for name, k, col in keys:
+        out.setdefault(name, {})[k] = row[col]
+    return out
+
+
+def deliver_actions(plan: P.Plan, registry: Registry, result: Any, run_id: str, log: list[str]) -> None:
+    """Run the `on tier X` / `on label X` lines (history-based events need the store)."""
+    for rule in plan.on_rules:
+        if rule.event == "tier":
+            sel = result.filter(result["tier"] == rule.target)
+        elif rule.event == "label" and "labels" in result.columns:
+            sel = result.filter(result["labels"].split(",").contains(rule.target))
+        else:
+            continue
+        rows = sel.select(k=sel[plan.key_column], tier=sel["tier"], score=sel["score"]).to_pyarrow().to_pylist()
+        for action in rule.actions:
+            handler = registry.actions[action.action]()
+            items = [ActionItem(r["k"], r["tier"], r["score"], rule.text,
+                                f"{run_id}:{r['k']}:{action.action}:{rule.text}") for r in rows]
+            handler.deliver(ActionBatch(run_id, plan.name, action.action, action.options, items, log.append))
+
+
+def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
+        overrides: dict[str, str] | None = None) -> RunOutcome:
+    import ibis
+
+    con = ibis.duckdb.connect()
+    with tempfile.TemporaryDirectory(prefix="tierwise-") as tmp:
+        tables = open_sources(plan, registry, con, base_dir, Path(tmp), overrides)
+        result, issues = evaluate_plan(plan, registry, tables, as_of, con)
+        dist, missing, more_issues, warnings = summarise(plan, result)
+        cal = calibration(plan, registry, result)
+        log: list[str] = []
+        run_id = f"{plan.text_hash[:12]}-{as_of.isoformat()}"
+        deliver_actions(plan, registry, result, run_id, log)
+        table = result.to_pyarrow()
+    return RunOutcome(plan, as_of, table, dist, issues + more_issues, warnings, missing, log, cal)
+
+
+def write_output(table: Any, path: Path) -> None:
+    """Write results as .csv (UTF-8 with BOM, so Excel shows Chinese), .parquet or .xlsx."""
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+    elif suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        with open(path, "wb") as fh:
+            fh.write(b"\xef\xbb\xbf")
+            pacsv.write_csv(table, fh)
+    elif suffix == ".xlsx":
+        write_xlsx(table, path)
+    else:
+        raise DataError(f"cannot write {path.name}: the output must end in .csv, .parquet or .xlsx")
+
+
+XLSX_MAX_ROWS = 1_048_575
+
+
+def write_xlsx(table: Any, path: Path) -> None:
+    from openpyxl import Workbook
+
+    if table.num_rows > XLSX_MAX_ROWS:
+        raise DataError(f"{table.num_rows} rows do not fit in one Excel sheet (max {XLSX_MAX_ROWS}); "
+                        f"write .parquet or .csv instead")
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("ratings")
+    ws.append(table.column_names)
+    for batch in table.to_batches(50_000):
+        cols = [c.to_pylist() for c in batch.columns]
+        for row in zip(*cols):
+            ws.append(list(row))
+    wb.save(path)

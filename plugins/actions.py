@@ -1,0 +1,32 @@
+"""Built-in action handlers. ``log`` writes one line per affected customer to the run's log."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from tierwise.engine.hookspecs import hookimpl
+from tierwise.engine.plugin_api import ActionHandler, DeliveryResult, PluginOptions
+
+
+class LogOptions(PluginOptions):
+    message: str = Field("", description="text written on each line")
+
+
+class LogAction(ActionHandler):
+    """Writes `action=log customer=... tier=... reason=... message=...` per customer to the run log."""
+
+    name = "log"
+    Options = LogOptions
+    positional = ("message",)
+
+    def deliver(self, batch):
+        out = []
+        for item in batch.items:
+            batch.log(f"action=log customer={item.customer} tier={item.tier} reason={item.reason!r} "
+                      f"message={batch.options.message!r} key={item.idempotency_key}")
+            out.append(DeliveryResult(item.idempotency_key, True))
+        return out
+
+
+@hookimpl
+def tierwise_register_actions():
+    return [LogAction]

@@ -1,0 +1,114 @@
+"""Built-in normalizers: minmax, zscore, percentile, quintile.
+
+Each is fitted on the run's population (the non-missing raw values) and maps a
+raw value onto the points range [lo, hi]. A population with no spread (one
+value, or all equal) maps everyone to the middle of the range.
+
+Ties (percentile, quintile): ``ties: low`` (default) ranks a value by how many
+values are strictly below it, so equal values share the lowest rank they
+reach; ``ties: high`` ranks by how many are at or below it, minus one.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tierwise.engine.hookspecs import hookimpl
+from tierwise.engine.plugin_api import Normalizer, NormalizerOptions
+
+
+class RankOptions(NormalizerOptions):
+    ties: Literal["low", "high"] = Field("low", description="rank of tied values: the lowest or the highest they reach")
+
+
+def _rank(column, ties: str):
+    """Rank within the non-null population: low = #values below, high = #values at or below - 1."""
+    import ibis
+
+    group = column.isnull()
+    if ties == "low":
+        return ibis.rank().over(group_by=group, order_by=column)
+    n = column.count()
+    return n - 1 - ibis.rank().over(group_by=group, order_by=column.desc())
+
+
+class MinMax(Normalizer):
+    """Range (极差法): lo + (x - min) / (max - min) * (hi - lo)."""
+
+    name = "minmax"
+    description = "min-max (range) scaling onto the points range"
+
+    def fit(self, column, options):
+        return {"min": column.min(), "max": column.max()}
+
+    def apply(self, column, params, lo, hi, options):
+        import ibis
+
+        spread = params["max"] - params["min"]
+        mid = (lo + hi) / 2.0
+        scaled = lo + (column - params["min"]) / spread * (hi - lo)
+        return ibis.cases((column.isnull(), ibis.null("float64")), (spread == 0, mid), else_=scaled)
+
+
+class ZScore(Normalizer):
+    """Standard score clipped at ±3σ (population σ): lo + (z + 3) / 6 * (hi - lo)."""
+
+    name = "zscore"
+    description = "z-score (population σ), clipped at ±3σ, onto the points range"
+
+    def fit(self, column, options):
+        return {"mean": column.mean(), "std": column.std(how="pop")}
+
+    def apply(self, column, params, lo, hi, options):
+        import ibis
+
+        std = params["std"]
+        z = (column - params["mean"]) / std
+        z = ibis.greatest(ibis.least(z, 3.0), -3.0)
+        return ibis.cases((column.isnull(), ibis.null("float64")), (std == 0, (lo + hi) / 2.0),
+                          else_=lo + (z + 3.0) / 6.0 * (hi - lo))
+
+
+class Percentile(Normalizer):
+    """Percent rank in the population: lo + rank / (n - 1) * (hi - lo)."""
+
+    name = "percentile"
+    Options = RankOptions
+    description = "percent rank in the population onto the points range (ties: low|high)"
+
+    def fit(self, column, options):
+        return {"n": column.count()}
+
+    def apply(self, column, params, lo, hi, options):
+        import ibis
+
+        n = params["n"]
+        r = _rank(column, options.ties)
+        return ibis.cases((column.isnull(), ibis.null("float64")), (n <= 1, (lo + hi) / 2.0),
+                          else_=lo + r.cast("float64") / (n - 1) * (hi - lo))
+
+
+class Quintile(Normalizer):
+    """Quintile q = 1 + floor(5 * rank / n), 1..5, mapped evenly onto the points range."""
+
+    name = "quintile"
+    Options = RankOptions
+    description = "quintile 1..5 by rank (ties: low|high) mapped onto the points range"
+
+    def fit(self, column, options):
+        return {"n": column.count()}
+
+    def apply(self, column, params, lo, hi, options):
+        import ibis
+
+        n = params["n"]
+        r = _rank(column, options.ties)
+        q = (r.cast("float64") * 5 / n).floor() + 1
+        return ibis.cases((column.isnull(), ibis.null("float64")),
+                          else_=lo + (q.cast("float64") - 1) / 4.0 * (hi - lo))
+
+
+@hookimpl
+def tierwise_register_normalizers():
+    return [MinMax, ZScore, Percentile, Quintile]
