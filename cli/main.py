@@ -1,0 +1,296 @@
+"""The ``tierwise`` command line: thin commands that parse arguments, call the engine, render."""
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from .render import console, err_console, print_diagnostics, print_distribution, print_issues, scorecard
+
+
+class RuleErrors(click.ClickException):
+    exit_code = 1
+
+    def show(self, file=None):  # diagnostics were printed already
+        if self.message:
+            err_console().print(f"[red]error:[/red] {self.message}", highlight=False)
+
+
+def registry():
+    from ..engine.plugin_manager import default_registry
+
+    return default_registry()
+
+
+def load(path: Path, show_warnings: bool = True):
+    """Parse and check one rule file; print diagnostics; exit 1 on errors."""
+    from ..dsl import read_rule_file
+    from ..engine.build import compile_text
+
+    try:
+        text = read_rule_file(path)
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    plan, diags, _ = compile_text(text, str(path), registry())
+    if diags.items and (diags.errors or show_warnings):
+        print_diagnostics(diags)
+    if plan is None:
+        raise RuleErrors(f"{len(diags.errors)} error(s) in {path}")
+    return plan
+
+
+def source_options(fn):
+    """--source NAME=PATH_OR_URL (repeatable) and --as-of DATE."""
+
+    @click.option("--source", "sources", multiple=True, metavar="NAME=PATH_OR_URL",
+                  help="Read source NAME from this file or database URL instead of the one in the rule file.")
+    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Rating date (default: today).")
+    @functools.wraps(fn)
+    def wrapper(*args, sources, as_of, **kwargs):
+        overrides = {}
+        for item in sources:
+            if "=" not in item:
+                raise click.BadParameter(f"'{item}' is not NAME=PATH_OR_URL", param_hint="--source")
+            name, value = item.split("=", 1)
+            overrides[name.strip()] = value.strip()
+        try:
+            day = date.fromisoformat(as_of) if as_of else date.today()
+        except ValueError:
+            raise click.BadParameter(f"'{as_of}' is not a date like 2026-06-30", param_hint="--as-of") from None
+        return fn(*args, overrides=overrides, as_of=day, **kwargs)
+
+    return wrapper
+
+
+def evaluate(plan, path: Path, as_of: date, overrides: dict):
+    from ..engine.plugin_api import DataError
+    from ..engine.run import run
+
+    try:
+        with console().status("rating customers…", spinner="dots"):
+            return run(plan, registry(), path.parent, as_of, overrides)
+    except DataError as exc:
+        raise RuleErrors(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tierwise")
+def cli():
+    """tierwise: rate and tier customers with rules business people own.
+
+    Example:
+
+        tierwise run rulesets/relationship_rating.tier --out ratings.xlsx
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check(files):
+    """Check rule files: syntax, names, weights, bands, tiers, plugin options.
+
+    Exit code 0 when clean (warnings allowed), 1 when errors were found.
+
+    Example:
+
+        tierwise check rulesets/*.tier
+    """
+    failed = 0
+    for f in files:
+        try:
+            load(f)
+            console().print(f"[green]✓[/green] {f}", highlight=False)
+        except RuleErrors as exc:
+            failed += 1
+            exc.show()
+    if failed:
+        sys.exit(1)
+
+
+@cli.command(name="run")
+@click.argument("file", type=click.Path(path_type=Path))
+@source_options
+@click.option("--out", type=click.Path(path_type=Path), help="Write ratings to .csv, .parquet or .xlsx.")
+@click.option("--log", "log_path", type=click.Path(path_type=Path), help="Write the run log (actions) here.")
+def run_command(file, overrides, as_of, out, log_path):
+    """Rate every customer: score, tier, points per indicator, dimension scores.
+
+    Prints the tier distribution against the expected shares and any data
+    problems (bad cells, duplicate keys, values no band matched).
+
+    Example:
+
+        tierwise run customer_rating.tier --source customers=export.csv --as-of 2026-06-30 --out ratings.xlsx
+    """
+    from ..engine.plugin_api import DataError
+    from ..engine.run import write_output
+
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
+        raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
+    plan = load(file)
+    outcome = evaluate(plan, file, as_of, overrides)
+    print_distribution(outcome)
+    print_issues(outcome)
+    if out is not None:
+        try:
+            write_output(outcome.table, out)
+        except DataError as exc:
+            raise RuleErrors(str(exc)) from None
+        console().print(f"wrote {outcome.rows} ratings to {out}", highlight=False)
+    if outcome.log:
+        target = log_path or (out.with_suffix(".log") if out else None)
+        if target is not None:
+            target.write_text("\n".join(outcome.log) + "\n", encoding="utf-8")
+            console().print(f"wrote {len(outcome.log)} action log line(s) to {target}", highlight=False)
+        else:
+            for line in outcome.log[:5]:
+                console().print(line, highlight=False)
+            if len(outcome.log) > 5:
+                console().print(f"… {len(outcome.log) - 5} more action log line(s); use --log FILE",
+                                highlight=False)
+    unscored = sum(t.count for t in outcome.distribution if t.tier is None)
+    if unscored:
+        raise RuleErrors(f"{unscored} customer(s) have no score (missing values under `missing -> error`)")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("customer")
+@source_options
+def explain(file, customer, overrides, as_of):
+    """Show one customer's scorecard: value, band, points × weight, subtotals, tier.
+
+    Example:
+
+        tierwise explain customer_rating.tier KH00042 --as-of 2026-06-30
+    """
+    plan = load(file, show_warnings=False)
+    outcome = evaluate(plan, file, as_of, overrides)
+    key = plan.key_column
+    rows = [r for r in outcome.table.filter(_eq(outcome.table[key], customer)).to_pylist()]
+    if not rows:
+        from ..dsl.diagnostics import suggest
+
+        keys = outcome.table[key].to_pylist()
+        close = suggest(customer, [k for k in keys if k and k[:1] == customer[:1]][:50_000])
+        raise RuleErrors(f"no customer '{customer}' in {key}" + (f" — did you mean '{close}'?" if close else ""))
+    scorecard(plan, outcome, rows[0])
+
+
+def _eq(column, value):
+    import pyarrow.compute as pc
+
+    return pc.equal(column, value)
+
+
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Date for examples that give none (default: today).")
+def test_command(paths, as_of):
+    """Run the `example` blocks of rule files (a file or every .tier in a directory).
+
+    Exit code 1 when an example fails, showing expected against got.
+
+    Example:
+
+        tierwise test rulesets/
+    """
+    from ..engine.examples import run_example
+
+    day = date.fromisoformat(as_of) if as_of else date.today()
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(p.rglob("*.tier")))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise click.UsageError(f"no such file or directory: {p}")
+    passed = failed = 0
+    for f in files:
+        try:
+            plan = load(f, show_warnings=False)
+        except RuleErrors as exc:
+            exc.show()
+            failed += 1
+            continue
+        for ex in plan.examples:
+            res = run_example(plan, registry(), ex, day)
+            if res.passed:
+                passed += 1
+                console().print(f"[green]PASS[/green] {f}:{res.line} {ex.name} "
+                                f"(score {res.score:.6g}, tier {res.tier})", highlight=False)
+            else:
+                failed += 1
+                console().print(f"[red]FAIL[/red] {f}:{res.line} {ex.name}", highlight=False)
+                for msg in res.failures:
+                    console().print(f"     {msg}", highlight=False)
+    console().print(f"{passed} passed, {failed} failed", highlight=False)
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("directory", required=False, default="tierwise-demo", type=click.Path(path_type=Path))
+@click.option("--customers", default=3000, show_default=True, help="How many customers to generate.")
+@click.option("--seed", default=7, show_default=True, help="Random seed of the generated data.")
+def demo(directory, customers, seed):
+    """Write realistic sample data and rate it with the shipped relationship rating.
+
+    Writes a GBK-encoded CRM export (CSV), an ERP order log (Parquet) and
+    service tickets (Excel) into DIRECTORY, then runs the ruleset end to end.
+
+    Example:
+
+        tierwise demo /tmp/tierwise-demo
+    """
+    from ..rulesets.demo_data import write_demo_data
+
+    as_of = date(2026, 6, 30)
+    paths = write_demo_data(directory, customers=customers, seed=seed, as_of=as_of)
+    console().print(f"wrote demo data to {directory}: " + ", ".join(p.name for p in paths), highlight=False)
+    ruleset = next(p for p in paths if p.suffix == ".tier")
+    ctx = click.get_current_context()
+    ctx.invoke(test_command, paths=(ruleset,), as_of=as_of.isoformat())
+    ctx.invoke(run_command, file=ruleset, sources=(), as_of=as_of.isoformat(),
+               out=directory / "ratings.xlsx", log_path=None)
+    first = _first_key(directory / "ratings.xlsx")
+    if first:
+        console().print(f"\nexplain one customer:  tierwise explain {ruleset} {first} --as-of {as_of}",
+                        highlight=False)
+
+
+def _first_key(path: Path) -> str | None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    for i, row in enumerate(wb.active.iter_rows(values_only=True)):
+        if i == 1:
+            return str(row[0])
+    return None
+
+
+@cli.command()
+def plugins():
+    """List installed plugins and what each provides.
+
+    Example:
+
+        tierwise plugins
+    """
+    from rich.table import Table
+
+    reg = registry()
+    table = Table("plugin", "connectors", "normalizers", "actions", "functions")
+    for p in reg.plugins():
+        prov = p["provides"]
+        table.add_row(p["plugin"], *(", ".join(prov.get(k, [])) for k in
+                                     ("connectors", "normalizers", "actions", "functions")))
+    console().print(table)
+
+
+def main() -> None:
+    cli(prog_name="tierwise")

@@ -1,0 +1,157 @@
+"""Terminal rendering with rich: diagnostics, tier distribution, data issues, scorecards."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rich.console import Console
+from rich.table import Table
+
+
+@lru_cache(maxsize=1)
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+@lru_cache(maxsize=1)
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_diagnostics(diags) -> None:
+    out = err_console()
+    for d in diags.sorted():
+        text = d.format(diags.filename, diags.text)
+        color = "red" if d.severity == "error" else "yellow"
+        first, _, rest = text.partition("\n")
+        out.print(f"[{color}]{_esc(first)}[/{color}]" + ("\n" + _esc(rest) if rest else ""))
+
+
+def _esc(s: str) -> str:
+    from rich.markup import escape
+
+    return escape(s)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def print_distribution(outcome) -> None:
+    plan = outcome.plan
+    table = Table(title=f"{plan.name or 'ruleset'} {plan.version or ''} — {outcome.rows} customers, "
+                        f"as of {outcome.as_of}")
+    for col in ("tier", "label", "count", "share", "expected", "within"):
+        table.add_column(col, justify="right" if col in ("count", "share") else "left")
+    for t in outcome.distribution:
+        within = t.within
+        mark = "" if within is None else ("[green]yes[/green]" if within else "[red]no[/red]")
+        expected = f"{_pct(t.expect[0])}..{_pct(t.expect[1])}" if t.expect else ""
+        table.add_row(t.tier or "—", _esc(t.label or ""), str(t.count), _pct(t.share), expected, mark)
+    console().print(table)
+
+
+def print_issues(outcome) -> None:
+    out = err_console()
+    for w in outcome.warnings:
+        out.print(f"[yellow]data warning:[/yellow] {_esc(w)}")
+    for issue in outcome.issues:
+        out.print(f"[yellow]data:[/yellow] {_esc(issue.format())}")
+    if outcome.missing_counts:
+        parts = ", ".join(f"{k} {v}" for k, v in outcome.missing_counts.items())
+        policy = {"points": "scored by the missing policy", "exclude": "excluded", "error": "errors"}
+        out.print(f"missing values ({policy.get(outcome.plan.indicators[0].missing.policy, '')}): {_esc(parts)}")
+
+
+def _num(x) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:,.4f}".rstrip("0").rstrip(".")
+    return str(x)
+
+
+def which_band(ind, value) -> str:
+    from ..engine.expressions import tolerance
+
+    if value is None:
+        return "missing"
+    for b in ind.bands:
+        if b.op == "else":
+            return b.text
+        v = b.values
+        if isinstance(value, str) or (v and isinstance(v[0], str)):
+            ok = (b.op == "==" and value == v[0]) or (b.op == "!=" and value != v[0]) or (b.op == "in" and value in v)
+        elif b.op == "range":
+            ok = value >= v[0] - tolerance(v[0]) and value < v[1] - tolerance(v[1])
+        elif b.op == "in":
+            ok = any(abs(value - x) <= tolerance(x) for x in v)
+        else:
+            c, e = float(v[0]), tolerance(float(v[0]))
+            ok = {">=": value >= c - e, ">": value > c + e, "<=": value <= c + e, "<": value < c - e,
+                  "==": abs(value - c) <= e, "!=": abs(value - c) > e}[b.op]
+        if ok:
+            return b.text
+    return "no band matched"
+
+
+def scorecard(plan, outcome, row: dict) -> None:
+    scale = (plan.score_range[1] / plan.points_range[1]) if plan.score_range and plan.scoring == "weighted" else 1.0
+    table = Table(title=f"{plan.key_column} {row[plan.key_column]} — as of {outcome.as_of}")
+    for col in ("dimension", "indicator", "value", "rule applied", "points", "weight", "contribution"):
+        table.add_column(col, justify="right" if col in ("points", "weight", "contribution", "value") else "left")
+    dim_weight = {n: w for k, n, w in plan.top_level if k == "dimension"}
+    missing = set(filter(None, (row.get("missing") or "").split(",")))
+    for kind, name, weight in plan.top_level:
+        inds = [plan.indicator(i) for i in (next(d for d in plan.dimensions if d.name == name).indicators
+                                             if kind == "dimension" else [name])]
+        for ind in inds:
+            value, points = row.get(ind.name), row.get(f"{ind.name}.points")
+            if ind.bands:
+                rule = which_band(ind, value)
+            elif ind.normalizer:
+                params = outcome.calibration.get(ind.name, {})
+                rule = f"scale {ind.normalizer}(" + ", ".join(f"{k}={_num(v)}" for k, v in params.items()) + ")"
+            else:
+                rule = "value is the points"
+            if ind.name in missing:
+                p = ind.missing
+                rule = f"missing -> {p.policy}" + (f" {_num(p.points)}" if p.points is not None else "")
+            if plan.scoring == "weighted":
+                w = (ind.weight or 0) * (dim_weight.get(ind.dimension, 1.0) if ind.dimension else 1.0)
+                contrib = None if points is None else points * w * scale
+                wtxt = f"{(ind.weight or 0) * 100:g}%"
+            else:
+                contrib, wtxt = points, ""
+            table.add_row(_esc(ind.dimension or "—"), _esc(ind.name), _esc(_num(value)), _esc(rule), _num(points),
+                          wtxt, _num(contrib))
+        if kind == "dimension":
+            sub = row.get(name)
+            contrib = None if sub is None else (sub * (weight or 0) * scale if plan.scoring == "weighted" else sub)
+            table.add_row(f"[bold]{_esc(name)}[/bold]", "subtotal", "", "", _num(sub),
+                          f"{(weight or 0) * 100:g}%" if plan.scoring == "weighted" else "", _num(contrib),
+                          end_section=True)
+    console().print(table)
+    score, tier = row.get("score"), row.get("tier")
+    console().print(f"score [bold]{_num(score)}[/bold]  tier [bold]{_esc(str(tier))}[/bold]"
+                    + (f"  labels: {_esc(row['labels'])}" if row.get("labels") else ""))
+    gap = next_tier_gap(plan, score, tier)
+    if gap:
+        console().print(gap)
+
+
+def next_tier_gap(plan, score, tier) -> str | None:
+    """How many points a customer lacks for the next tier up (tiers of the form `score >= c`)."""
+    from ..engine import plan as P
+
+    if score is None:
+        return None
+    names = [t.name for t in plan.tiers]
+    if tier not in names:
+        return None
+    idx = names.index(tier)
+    for t in reversed(plan.tiers[:idx]):
+        c = t.condition
+        if isinstance(c, P.Cmp) and c.left == P.Ref("score") and isinstance(c.right, P.Lit) and c.op in (">=", ">"):
+            need = float(c.right.value) - score
+            return f"{need:.4g} more points to reach tier {t.name} (score {c.op} {c.right.value:g})"
+    return "already in the top tier" if idx == 0 else None

@@ -1,0 +1,87 @@
+"""Run a ruleset's ``example`` blocks: business-level tests of the rules."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from . import plan as P
+from .plugin_manager import Registry
+from .run import evaluate_plan
+
+DEFAULT_TOLERANCE = 1e-6
+ARROW_TYPES = {"number": "float64", "date": "date32", "string": "string", "any": "string", "bool": "bool"}
+
+
+@dataclass
+class ExampleResult:
+    name: str
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    score: float | None = None
+    tier: str | None = None
+    line: int = 0
+
+
+def _table(plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, Any]], key_value: str) -> Any:
+    import ibis
+    import pyarrow as pa
+
+    columns = {c for (s, c) in plan.column_types if s == source.name}
+    for r in rows:
+        columns |= set(r)
+    columns.discard(source.key)
+    if not rows and source.name == plan.primary:
+        rows = [{source.key: key_value}]
+    data: dict[str, Any] = {source.key: pa.array([str(r.get(source.key, key_value)) for r in rows], pa.string())}
+    for c in sorted(columns):
+        values = [r.get(c) for r in rows]
+        given = [v for v in values if v is not None]
+        if given and any(isinstance(v, str) for v in given):
+            data[c] = pa.array([None if v is None else str(v) for v in values], pa.string())
+        elif given:
+            data[c] = pa.array([float(v) for v in values] if all(v is not None for v in values)
+                               else [None if v is None else float(v) for v in values], pa.float64())
+        else:
+            data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[plan.column_types.get((source.name, c), "any")])())
+    return ibis.memtable(pa.table(data))
+
+
+def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_of: date) -> ExampleResult:
+    import ibis
+
+    as_of = date.fromisoformat(ex.as_of) if ex.as_of else default_as_of
+    key_value = ex.name
+    tables = {s.name: _table(plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
+    con = ibis.duckdb.connect()
+    result, _ = evaluate_plan(plan, registry, tables, as_of, con, points_override=ex.points)
+    rows = result.to_pyarrow().to_pylist()
+    out = ExampleResult(ex.name, True, line=ex.span.line if ex.span else 0)
+    if len(rows) != 1:
+        out.passed = False
+        out.failures.append(f"expected one customer, the example data gave {len(rows)}")
+        return out
+    row = rows[0]
+    out.score, out.tier = row["score"], row["tier"]
+    labels = set(filter(None, (row.get("labels") or "").split(",")))
+    for e in ex.expectations:
+        if e["what"] == "score":
+            tol = e["tolerance"] if e["tolerance"] is not None else DEFAULT_TOLERANCE
+            if row["score"] is None or abs(row["score"] - e["score"]) > tol:
+                out.failures.append(f"score: expected {e['score']:g} ± {tol:g}, got {_fmt(row['score'])}")
+        elif e["what"] == "tier":
+            if row["tier"] != e["name"]:
+                out.failures.append(f"tier: expected {e['name']}, got {row['tier']}")
+        elif e["what"] == "label":
+            if e["name"] not in labels:
+                out.failures.append(f"label: expected {e['name']}, got {', '.join(sorted(labels)) or 'none'}")
+        elif e["what"] == "no_label" and e["name"] in labels:
+            out.failures.append(f"label: expected no {e['name']}")
+    if row.get("missing") and out.failures:
+        out.failures.append(f"(missing values in: {row['missing']})")
+    out.passed = not out.failures
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "nothing (score missing)" if x is None else f"{x:.10g}"
