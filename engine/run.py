@@ -192,6 +192,9 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     import ibis
 
     con = ibis.duckdb.connect()
+    info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
+            "sources": {s.name: s.connector for s in plan.sources}}
+    registry.pm.hook.tierwise_run_started(run=info)
     with tempfile.TemporaryDirectory(prefix="tierwise-") as tmp:
         tables = open_sources(plan, registry, con, base_dir, Path(tmp), overrides)
         result, issues = evaluate_plan(plan, registry, tables, as_of, con)
@@ -201,6 +204,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         run_id = f"{plan.text_hash[:12]}-{as_of.isoformat()}"
         deliver_actions(plan, registry, result, run_id, log)
         table = result.to_pyarrow()
+    registry.pm.hook.tierwise_run_finished(run=info, summary={
+        "rows": table.num_rows, "tiers": {t.tier: t.count for t in dist}})
     return RunOutcome(plan, as_of, table, dist, issues + more_issues, warnings, missing, log, cal)
 
 

@@ -1,0 +1,24 @@
+# Two commands for a fresh clone:  make demo   |   make test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+$(VENV)/.installed: pyproject.toml setup.py constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+.PHONY: setup demo test docs bench
+setup: $(VENV)/.installed
+
+demo: setup  ## write sample data into demo/ and rate it end to end
+	$(VENV)/bin/tierwise demo demo
+
+test: setup  ## run the whole test suite
+	$(PY) -m pytest -q -p no:cacheprovider
+
+docs: setup  ## regenerate docs/cli.md from --help
+	$(PY) -m tierwise.cli.docs > docs/cli.md
+
+bench: setup  ## 1M customers: tierwise run vs hand-written DuckDB SQL
+	$(PY) bench/run.py
