@@ -8,12 +8,12 @@ from .main import cli
 
 def render() -> str:
     out = ["# tierwise command line", "", "Generated from `--help` by `make docs`; do not edit by hand.", ""]
-    ctx = click.Context(cli, info_name="tierwise", terminal_width=100, max_content_width=100)
+    settings = dict(cli.context_settings, terminal_width=100, max_content_width=100)
+    ctx = click.Context(cli, info_name="tierwise", **settings)
     out += ["```", cli.get_help(ctx), "```", ""]
     for name in cli.list_commands(ctx):
         cmd = cli.get_command(ctx, name)
-        sub = click.Context(cmd, info_name=f"tierwise {name}", parent=None, terminal_width=100,
-                            max_content_width=100)
+        sub = click.Context(cmd, info_name=f"tierwise {name}", **settings)
         out += [f"## tierwise {name}", "", "```", cmd.get_help(sub), "```", ""]
     return "\n".join(out)
 

@@ -9,7 +9,9 @@ from rich.table import Table
 
 @lru_cache(maxsize=1)
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # piped output (files, CI, tests) gets wide tables instead of wrapped cells
+    probe = Console()
+    return Console(highlight=False, soft_wrap=True, width=None if probe.is_terminal else 200)
 
 
 @lru_cache(maxsize=1)

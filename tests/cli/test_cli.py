@@ -1,0 +1,150 @@
+"""The tierwise CLI end to end on real files (GBK CSV, Parquet, Excel) through click's runner."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from tierwise.cli.docs import render
+from tierwise.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT.parent / "shared" / "examples" / "customer_rating.tier"
+if not SEED.exists():  # CI clones main with shared/ beside it
+    SEED = ROOT / ".." / "shared" / "examples" / "customer_rating.tier"
+
+HEADER = ("客户编号,年交易额,客单价,利润贡献率,合作起始时间,续约率,投诉次数,售后咨询量,定制化需求频次,"
+          "服务响应满意度,行业增长率,客户规模扩张速度,新产品采购意向,重大投诉")
+ROWS = [
+    "K1,6000000,60000,35%,2018-01-01,0.95,0,10,7,4.5,0.1,0.4,9,0",
+    "K2,2000000,8000,0.12,2023-05-01,0.6,3,3,1,3.0,0.05,0.06,5,1",
+    "K3,,30000,0.22,2021/03/15,N/A,1,5,4,4.0,0.2,0.16,abc,0",
+    "K4,400000,3000,0.05,2025-12-01,0.3,8,0,0,2.0,-0.05,0.01,2,0",
+]
+
+
+@pytest.fixture
+def gbk_csv(tmp_path):
+    path = tmp_path / "客户导出.csv"
+    path.write_bytes(("\r\n".join([HEADER, *ROWS]) + "\r\n").encode("gbk"))
+    return path
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_check_accepts_the_reference_ruleset():
+    res = invoke("check", SEED)
+    assert res.exit_code == 0, res.stderr
+    assert "✓" in res.stdout
+
+
+def test_seed_example_scores_80_625_tier_b():
+    res = invoke("test", SEED)
+    assert res.exit_code == 0, res.stdout
+    assert "PASS" in res.stdout and "score 80.625, tier B" in res.stdout
+    assert "1 passed, 0 failed" in res.stdout
+
+
+def test_a_failing_example_exits_1_and_shows_expected_and_got(tmp_path):
+    text = SEED.read_text(encoding="utf-8").replace("expect score 80.625, tier B", "expect score 81, tier A")
+    bad = tmp_path / "bad.tier"
+    bad.write_text(text, encoding="utf-8")
+    res = invoke("test", bad)
+    assert res.exit_code == 1
+    assert "score: expected 81 ± 1e-06, got 80.625" in res.stdout
+    assert "tier: expected A, got B" in res.stdout
+
+
+def test_check_reports_errors_with_position_and_caret(tmp_path):
+    bad = tmp_path / "typo.tier"
+    bad.write_text('source c = csv("c.csv") key id\nindicator 年交易额 = c.x weight 100%\n'
+                   'tier A when 年交易 >= 5\ntier B otherwise\n', encoding="utf-8")
+    res = invoke("check", bad)
+    assert res.exit_code == 1
+    assert f"{bad}:3:13: error: unknown name '年交易'" in res.stderr
+    lines = res.stderr.splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("  tier A when"))
+    # caret under the name: "tier A when " is 12 columns wide
+    assert lines[i + 1] == "  " + " " * 12 + "^" * 6
+    assert "did you mean '年交易额'?" in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_full_width_punctuation_is_named(tmp_path):
+    bad = tmp_path / "ime.tier"
+    bad.write_text('source c = csv（"c.csv") key id\n', encoding="utf-8")
+    res = invoke("check", bad)
+    assert res.exit_code == 1
+    assert "1:15: error: full-width '（' typed by a Chinese input method" in res.stderr
+    assert "use the ASCII '(' instead of '（'" in res.stderr
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert invoke("check", tmp_path / "nope.tier").exit_code == 2
+    assert invoke("run", SEED, "--as-of", "yesterday").exit_code == 2
+    assert invoke("run", SEED, "--source", "nosuchformat").exit_code == 2
+
+
+def test_run_rates_a_gbk_export_and_writes_every_format(tmp_path, gbk_csv):
+    for suffix in (".csv", ".parquet", ".xlsx"):
+        out = tmp_path / f"ratings{suffix}"
+        res = invoke("run", SEED, "--source", f"customers={gbk_csv}", "--as-of", "2026-06-30", "--out", out)
+        assert res.exit_code == 0, res.stderr
+        assert out.exists()
+    table = pq.read_table(tmp_path / "ratings.parquet").to_pylist()
+    by_key = {r["客户编号"]: r for r in table}
+    assert set(by_key) == {"K1", "K2", "K3", "K4"}
+    k1 = by_key["K1"]
+    assert k1["tier"] == "A"
+    assert k1["利润贡献率"] == pytest.approx(0.35)  # "35%" in the file
+    assert k1["年交易额.points"] == 10 and k1["交易价值"] == pytest.approx(10.0)
+    k3 = by_key["K3"]
+    assert k3["年交易额.points"] == 1  # missing -> points 1
+    assert set(k3["missing"].split(",")) == {"年交易额", "续约率", "新产品采购意向"}
+    wb = load_workbook(tmp_path / "ratings.xlsx", read_only=True)
+    header = next(wb.active.iter_rows(values_only=True))
+    assert header[:3] == ("客户编号", "score", "tier")
+    csv_text = (tmp_path / "ratings.csv").read_bytes()
+    assert csv_text.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 with BOM correctly
+
+
+def test_run_prints_distribution_and_data_problems(tmp_path, gbk_csv):
+    res = invoke("run", SEED, "--source", f"customers={gbk_csv}", "--as-of", "2026-06-30")
+    assert res.exit_code == 0, res.stderr
+    assert "核心客户" in res.stdout and "10.0%..15.0%" in res.stdout
+    assert "not a number (treated as missing) in customers.新产品采购意向" in res.stderr
+    assert "K3: 'abc'" in res.stderr
+
+
+def test_explain_shows_the_scorecard(gbk_csv):
+    res = invoke("explain", SEED, "K2", "--source", f"customers={gbk_csv}", "--as-of", "2026-06-30")
+    assert res.exit_code == 0, res.stderr
+    out = res.stdout
+    assert ">= 1000000 -> 5" in out  # the band that applied to 年交易额 2,000,000
+    assert "scale minmax(min=0, max=10)" in out
+    assert "more points to reach tier" in out
+    missing = invoke("explain", SEED, "K9", "--source", f"customers={gbk_csv}", "--as-of", "2026-06-30")
+    assert missing.exit_code == 1 and "no customer 'K9'" in missing.stderr
+
+
+def test_cli_docs_are_generated_from_help():
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == render(), "run `make docs`"
+
+
+def test_every_command_has_an_example():
+    for name, cmd in cli.commands.items():
+        assert "Example:" in (cmd.help or ""), name
+
+
+def test_check_does_not_import_ibis_or_duckdb():
+    code = ("import sys; from tierwise.cli.main import cli\n"
+            "try:\n    cli(['check', %r])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ibis', 'duckdb', 'pyarrow', 'pandas')))"
+            % str(SEED))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
