@@ -126,7 +126,6 @@ def run_command(file, overrides, as_of, out, log_path):
         tierwise run customer_rating.tier --source customers=export.csv --as-of 2026-06-30 --out ratings.xlsx
     """
     from ..engine.plugin_api import DataError
-    from ..engine.run import write_output
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
@@ -136,7 +135,7 @@ def run_command(file, overrides, as_of, out, log_path):
     print_issues(outcome)
     if out is not None:
         try:
-            write_output(outcome.table, out)
+            outcome.write(out)
         except DataError as exc:
             raise RuleErrors(str(exc)) from None
         console().print(f"wrote {outcome.rows} ratings to {out}", highlight=False)
@@ -170,20 +169,14 @@ def explain(file, customer, overrides, as_of):
     plan = load(file, show_warnings=False)
     outcome = evaluate(plan, file, as_of, overrides)
     key = plan.key_column
-    rows = [r for r in outcome.table.filter(_eq(outcome.table[key], customer)).to_pylist()]
-    if not rows:
+    row = outcome.find(customer.strip())
+    if row is None:
         from ..dsl.diagnostics import suggest
 
-        keys = outcome.table[key].to_pylist()
+        keys = outcome.table.column(key).to_pylist()
         close = suggest(customer, [k for k in keys if k and k[:1] == customer[:1]][:50_000])
         raise RuleErrors(f"no customer '{customer}' in {key}" + (f" — did you mean '{close}'?" if close else ""))
-    scorecard(plan, outcome, rows[0])
-
-
-def _eq(column, value):
-    import pyarrow.compute as pc
-
-    return pc.equal(column, value)
+    scorecard(plan, outcome, row)
 
 
 @cli.command(name="test")

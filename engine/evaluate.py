@@ -14,6 +14,7 @@ from typing import Any
 
 from ..dsl.diagnostics import suggest
 from . import plan as P
+from .fetch import fetch_one, fetch_rows
 from .coerce import coerce
 from .expressions import ExprBuilder, compare
 from .plugin_api import DataError
@@ -53,6 +54,7 @@ class Evaluation:
     issues: list[DataIssue]
     output_columns: list[str]
     key_column: str
+    calibration: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def walk(e: Any):
@@ -81,12 +83,11 @@ class Evaluator:
         self.as_of = as_of
         self.override = points_override or {}
         self.issues: list[DataIssue] = []
+        self.calibration: dict[str, dict[str, float | None]] = {}
 
     # ---- sources ------------------------------------------------------------------------
     def prepare_source(self, sp: P.SourcePlan, table: Any) -> Any:
         """Rename needed columns to internal names, type them, report bad cells and bad keys."""
-        import ibis
-
         needed = sorted({c for (s, c) in self.plan.column_types if s == sp.name} | self._used_columns(sp.name))
         columns = list(table.columns)
         if sp.key not in columns:
@@ -111,9 +112,11 @@ class Evaluator:
         out = table.select(**typed)
         # data quality: bad cells and missing keys, one aggregate query
         metrics = {"__rows": table.count(), "__null_keys": (key.isnull() | (key == "")).sum()}
+        if not sp.multi_row:
+            metrics["__keys"] = key.nullif("").nunique()
         for i, (c, flag) in enumerate(bad_flags.items()):
             metrics[f"b{i}"] = flag.sum()
-        counts = table.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+        counts = fetch_one(table.aggregate(**metrics))
         if counts["__null_keys"]:
             self.issues.append(DataIssue("missing key (row skipped)", f"{sp.name}.{sp.key}", int(counts["__null_keys"])))
             out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
@@ -121,18 +124,18 @@ class Evaluator:
             n = int(counts[f"b{i}"] or 0)
             if n:
                 want = self.plan.column_types[(sp.name, c)]
-                sample = table.filter(flag).select(k=table[sp.key].cast("string"), v=table[c]).limit(5).to_pyarrow()
-                samples = [f"{k}: {v!r}" for k, v in zip(sample["k"].to_pylist(), sample["v"].to_pylist())]
+                sample = fetch_rows(table.filter(flag).select(k=table[sp.key].cast("string"), v=table[c]).limit(5))
+                samples = [f"{r['k']}: {r['v']!r}" for r in sample]
                 self.issues.append(DataIssue(f"not a {want} (treated as missing)", f"{sp.name}.{c}", n, samples))
-        if not sp.multi_row:
+        has_dups = not sp.multi_row and counts["__keys"] < counts["__rows"] - counts["__null_keys"]
+        if has_dups:
             dup = out.group_by(KEY).aggregate(n=out.count()).filter(lambda t: t.n > 1)
-            dups = dup.order_by(KEY).limit(5).to_pyarrow()
-            if dups.num_rows:
-                total = int(dup.count().to_pyarrow().as_py())
+            dups = fetch_rows(dup.order_by(KEY).limit(5))
+            if dups:
+                total = int(fetch_one(dup.aggregate(n=dup.count()))["n"])
                 self.issues.append(DataIssue("duplicate key (first row used)", f"{sp.name}.{sp.key}", total,
-                                             [f"{k} ×{n}" for k, n in zip(dups[KEY].to_pylist(), dups["n"].to_pylist())]))
+                                             [f"{r[KEY]} ×{r['n']}" for r in dups]))
                 out = out.distinct(on=KEY, keep="first")
-        del ibis
         return out
 
     def _used_columns(self, source: str) -> set[str]:
@@ -245,12 +248,48 @@ class Evaluator:
 
         for n in nodes:
             depth(n)
+        self._fit(base, nodes, level)
+        return self._output(self._levels(base, nodes, level, set(nodes)))
+
+    def _levels(self, base: Any, nodes: dict, level: dict[str, int], wanted: set[str]) -> Any:
         t = base
         for lv in range(max(level.values(), default=-1) + 1):
-            names = [n for n in nodes if level[n] == lv]
-            builder = self._builder(t)
-            t = t.mutate(**{n: nodes[n][1](builder, t) for n in names})
-        return self._output(t)
+            names = [n for n in nodes if level[n] == lv and n in wanted]
+            if names:
+                builder = self._builder(t)
+                t = t.mutate(**{n: nodes[n][1](builder, t) for n in names})
+        return t
+
+    def _fit(self, base: Any, nodes: dict, level: dict[str, int]) -> None:
+        """Fit the normalizers on the population in one aggregate query; the parameters
+        become literals of the scoring query (and the run's calibration)."""
+        todo = [i for i in self.plan.indicators if i.normalizer and i.name not in self.override]
+        if not todo:
+            return
+        closure: set[str] = set()
+        stack = [ref_name("value", i.name) for i in todo]
+        while stack:
+            n = stack.pop()
+            if n in closure or n not in nodes:
+                continue
+            closure.add(n)
+            stack.extend(nodes[n][0])
+        normalized = {ref_name("points", i.name) for i in todo}
+        if closure & normalized:  # a normalized value built on normalized points: fit inside the query
+            return
+        t = self._levels(base, nodes, level, closure)
+        metrics, keys = {}, []
+        for i, ind in enumerate(todo):
+            params = self.reg.normalizers[ind.normalizer]().fit(t[ref_name("value", ind.name)], ind.normalizer_options)
+            for k, expr in params.items():
+                metrics[f"f{i}_{k}"] = expr
+                keys.append((ind.name, k, f"f{i}_{k}"))
+        row = fetch_one(t.aggregate(**metrics)) if metrics else {}
+        for ind in todo:
+            self.calibration[ind.name] = {}
+        for name, k, col in keys:
+            v = row.get(col)
+            self.calibration[name][k] = float(v) if v is not None else None
 
     def _builder(self, t: Any) -> ExprBuilder:
         return ExprBuilder(lambda c: t[col_name(c.source, c.column)], lambda r: t[ref_name(r.kind, r.name)],
@@ -284,7 +323,10 @@ class Evaluator:
         elif ind.normalizer:
             norm = self.reg.normalizers[ind.normalizer]()
             opts = ind.normalizer_options
-            params = norm.fit(v, opts)
+            if ind.name in self.calibration:
+                params = {k: ibis.literal(x, type="float64") for k, x in self.calibration[ind.name].items()}
+            else:
+                params = norm.fit(v, opts)
             raw = norm.apply(v, params, lo, hi, opts)
             if getattr(opts, "reverse", False):
                 raw = lo + hi - raw
@@ -421,7 +463,7 @@ class Evaluator:
         else:
             cols["missing"] = ibis.literal("")
         out = t.select(**cols)
-        return Evaluation(out, self.issues, list(cols), plan.key_column)
+        return Evaluation(out, self.issues, list(cols), plan.key_column, self.calibration)
 
 
 def left_join(base: Any, other: Any) -> Any:

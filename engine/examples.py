@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from . import plan as P
+from .fetch import fetch_one, fetch_rows
 from .plugin_manager import Registry
 from .run import evaluate_plan
 
@@ -23,8 +24,7 @@ class ExampleResult:
     line: int = 0
 
 
-def _table(plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, Any]], key_value: str) -> Any:
-    import ibis
+def _table(con: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, Any]], key_value: str) -> Any:
     import pyarrow as pa
 
     columns = {c for (s, c) in plan.column_types if s == source.name}
@@ -44,7 +44,7 @@ def _table(plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, Any]], key_v
                                else [None if v is None else float(v) for v in values], pa.float64())
         else:
             data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[plan.column_types.get((source.name, c), "any")])())
-    return ibis.memtable(pa.table(data))
+    return con.create_table(f"example_{source.name}", pa.table(data), temp=True)
 
 
 def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_of: date) -> ExampleResult:
@@ -52,10 +52,10 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
 
     as_of = date.fromisoformat(ex.as_of) if ex.as_of else default_as_of
     key_value = ex.name
-    tables = {s.name: _table(plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
     con = ibis.duckdb.connect()
+    tables = {s.name: _table(con, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
     result, _ = evaluate_plan(plan, registry, tables, as_of, con, points_override=ex.points)
-    rows = result.to_pyarrow().to_pylist()
+    rows = fetch_rows(result)
     out = ExampleResult(ex.name, True, line=ex.span.line if ex.span else 0)
     if len(rows) != 1:
         out.passed = False

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from . import plan as P
+from .fetch import fetch_one, fetch_rows
 from .evaluate import DataIssue, Evaluator, band_condition
 from .plugin_api import ActionBatch, ActionItem, ConnectorContext, DataError
 from .plugin_manager import Registry
@@ -35,7 +38,8 @@ class TierCount:
 class RunOutcome:
     plan: P.Plan
     as_of: date
-    table: Any  # pyarrow.Table of results
+    result_path: Path  # the results as Parquet, in a scratch directory that lives as long as this object
+    rows: int
     distribution: list[TierCount]
     issues: list[DataIssue]
     warnings: list[str]
@@ -44,8 +48,27 @@ class RunOutcome:
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
-    def rows(self) -> int:
-        return self.table.num_rows
+    def table(self) -> Any:
+        """The results as a pyarrow Table (read on demand)."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.result_path)
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        """One customer's result row."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(self.result_path, filters=pc.field(self.plan.key_column) == key)
+        return table.to_pylist()[0] if table.num_rows else None
+
+    def write(self, path: Path) -> None:
+        """Write results as .parquet, .csv (UTF-8 with BOM, so Excel shows Chinese) or .xlsx."""
+        if path.suffix.lower() == ".parquet":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.result_path, path)
+        else:
+            write_output(self.table, path)
 
 
 def pick_connector(registry: Registry, declared: str, location: str) -> str:
@@ -97,10 +120,26 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
 
 def evaluate_plan(plan: P.Plan, registry: Registry, tables: dict[str, Any], as_of: date, con: Any,
                   points_override: dict[str, float] | None = None) -> tuple[Any, list[DataIssue]]:
+    """Evaluate into an in-memory DuckDB table: (result table, data issues)."""
+    result, issues, _ = evaluate_with_calibration(plan, registry, tables, as_of, con, points_override)
+    return result, issues
+
+
+def evaluate_with_calibration(plan: P.Plan, registry: Registry, tables: dict[str, Any], as_of: date, con: Any,
+                              points_override: dict[str, float] | None = None, spill: Path | None = None
+                              ) -> tuple[Any, list[DataIssue], dict[str, dict[str, float | None]]]:
+    """Evaluate and materialise the result once: in memory, or streamed to ``spill`` (Parquet).
+
+    Returns (result table, data issues, calibration: fitted normalizer parameters per indicator)."""
     ev = Evaluator(plan, registry, as_of, points_override).build(tables)
+    if spill is not None:
+        con._run_pre_execute_hooks(ev.table)  # registers in-memory tables
+        path = str(spill).replace("'", "''")
+        con.raw_sql(f"COPY ({con.compile(ev.table)}) TO '{path}' (FORMAT parquet)")
+        return con.read_parquet(spill), ev.issues, ev.calibration
     name = "tierwise_result_" + hashlib.sha1(str(id(ev)).encode()).hexdigest()[:8]
     con.create_table(name, ev.table, temp=True)
-    return con.table(name), ev.issues
+    return con.table(name), ev.issues, ev.calibration
 
 
 def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int], list[DataIssue], list[str]]:
@@ -123,7 +162,7 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
             metrics[f"px{i}"] = v.max()
         if not ind.bands and not ind.normalizer and plan.scoring == "weighted":
             metrics[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
-    row = result.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+    row = fetch_one(result.aggregate(**metrics))
     n = int(row["__n"])
     issues: list[DataIssue] = []
     warnings: list[str] = []
@@ -141,7 +180,7 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
         if row.get(f"r{i}"):
             issues.append(DataIssue(f"points outside {lo:g}..{hi:g} (the value is used as points)", ind.name,
                                     int(row[f"r{i}"])))
-    counts = {r["tier"]: r["n"] for r in result.group_by("tier").aggregate(n=result.count()).to_pyarrow().to_pylist()}
+    counts = {r["tier"]: r["n"] for r in fetch_rows(result.group_by("tier").aggregate(n=result.count()))}
     dist = []
     for tp in plan.tiers:
         c = int(counts.pop(tp.name, 0))
@@ -150,24 +189,6 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
         c = int(counts.pop(None))
         dist.append(TierCount(None, "no tier (score missing)", c, c / n if n else 0.0, None))
     return dist, missing, issues, warnings
-
-
-def calibration(plan: P.Plan, registry: Registry, result: Any) -> dict[str, dict[str, float]]:
-    """The fitted normalizer parameters of this run, per indicator (stored with the run)."""
-    metrics, keys = {}, []
-    for i, ind in enumerate(plan.indicators):
-        if ind.normalizer:
-            params = registry.normalizers[ind.normalizer]().fit(result[ind.name], ind.normalizer_options)
-            for k, expr in params.items():
-                metrics[f"c{i}_{k}"] = expr
-                keys.append((ind.name, k, f"c{i}_{k}"))
-    if not metrics:
-        return {}
-    row = result.aggregate(**metrics).to_pyarrow().to_pylist()[0]
-    out: dict[str, dict[str, float]] = {}
-    for name, k, col in keys:
-        out.setdefault(name, {})[k] = row[col]
-    return out
 
 
 def deliver_actions(plan: P.Plan, registry: Registry, result: Any, run_id: str, log: list[str]) -> None:
@@ -179,7 +200,7 @@ def deliver_actions(plan: P.Plan, registry: Registry, result: Any, run_id: str, 
             sel = result.filter(result["labels"].split(",").contains(rule.target))
         else:
             continue
-        rows = sel.select(k=sel[plan.key_column], tier=sel["tier"], score=sel["score"]).to_pyarrow().to_pylist()
+        rows = fetch_rows(sel.select(k=sel[plan.key_column], tier=sel["tier"], score=sel["score"]))
         for action in rule.actions:
             handler = registry.actions[action.action]()
             items = [ActionItem(r["k"], r["tier"], r["score"], rule.text,
@@ -192,21 +213,28 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     import ibis
 
     con = ibis.duckdb.connect()
+    scratch = Path(tempfile.mkdtemp(prefix="tierwise-"))
     info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
             "sources": {s.name: s.connector for s in plan.sources}}
     registry.pm.hook.tierwise_run_started(run=info)
-    with tempfile.TemporaryDirectory(prefix="tierwise-") as tmp:
-        tables = open_sources(plan, registry, con, base_dir, Path(tmp), overrides)
-        result, issues = evaluate_plan(plan, registry, tables, as_of, con)
+    try:
+        tables = open_sources(plan, registry, con, base_dir, scratch, overrides)
+        result_path = scratch / "result.parquet"
+        result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, con, spill=result_path)
         dist, missing, more_issues, warnings = summarise(plan, result)
-        cal = calibration(plan, registry, result)
         log: list[str] = []
         run_id = f"{plan.text_hash[:12]}-{as_of.isoformat()}"
         deliver_actions(plan, registry, result, run_id, log)
-        table = result.to_pyarrow()
-    registry.pm.hook.tierwise_run_finished(run=info, summary={
-        "rows": table.num_rows, "tiers": {t.tier: t.count for t in dist}})
-    return RunOutcome(plan, as_of, table, dist, issues + more_issues, warnings, missing, log, cal)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    finally:
+        con.disconnect()
+    rows = sum(t.count for t in dist)
+    registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": rows, "tiers": {t.tier: t.count for t in dist}})
+    outcome = RunOutcome(plan, as_of, result_path, rows, dist, issues + more_issues, warnings, missing, log, cal)
+    weakref.finalize(outcome, shutil.rmtree, scratch, True)
+    return outcome
 
 
 def write_output(table: Any, path: Path) -> None:
