@@ -1,6 +1,7 @@
 """A third-party plugin installed from a test-local package is found and usable from a rule file."""
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,10 @@ example "at the step" {
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
+    source = tmp_path_factory.mktemp("src") / "plugin_package"
+    shutil.copytree(PACKAGE, source)  # setuptools builds in the source tree: keep ours clean
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(PACKAGE)], check=True, cwd=build)
+                    "--target", str(target), str(source)], check=True, cwd=source)
     return target
 
 
