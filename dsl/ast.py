@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Span(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     line: int
     column: int
     end_line: int
@@ -25,7 +25,8 @@ NOWHERE = Span(line=0, column=0, end_line=0, end_column=0)
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # defer_build: schemas are built on first use, which keeps `import tierwise` fast
+    model_config = ConfigDict(frozen=True, defer_build=True)
     span: Span = NOWHERE
 
 
@@ -335,6 +336,3 @@ class Ruleset(Node):
         return out + list(self.indicators)
 
 
-for _cls in list(globals().values()):
-    if isinstance(_cls, type) and issubclass(_cls, BaseModel) and _cls is not BaseModel:
-        _cls.model_rebuild()

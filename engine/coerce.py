@@ -14,14 +14,16 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d",
 
 
 def is_missing_marker(s: Any) -> Any:
-    return s.strip().lower().isin(list(MISSING_MARKERS))
+    from .duckdb_builtins import trim
+
+    return trim(s).lower().isin(list(MISSING_MARKERS))
 
 
 def parse_number(col: Any) -> Any:
     """A float64 column from a text column: 1,234.5 / 12% / 500万 / ¥3,000."""
     import ibis
 
-    s = col.strip().re_replace(r"[,，\s¥￥$]", "")
+    s = col.re_replace(r"[,，\s¥￥$]", "")
     body = s.re_replace(r"[%万亿]$", "")
     mult = ibis.cases((s.endswith("%"), 0.01), (s.endswith("万"), 1e4), (s.endswith("亿"), 1e8), else_=1.0)
     value = body.try_cast("float64") * mult
@@ -33,7 +35,9 @@ def parse_date(col: Any) -> Any:
 
     from .duckdb_builtins import try_strptime
 
-    ts = try_strptime(col.strip(), ibis.literal(list(DATE_FORMATS), type="array<string>"))
+    from .duckdb_builtins import trim
+
+    ts = try_strptime(trim(col), ibis.literal(list(DATE_FORMATS), type="array<string>"))
     return ibis.cases((is_missing_marker(col), ibis.null("date")), else_=ts.cast("date"))
 
 
@@ -58,9 +62,11 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
         return col, None
     if want == "string":
         if dtype.is_string():
-            s = col.strip()
             import ibis
 
+            from .duckdb_builtins import trim
+
+            s = trim(col)
             return ibis.cases((s == "", ibis.null("string")), else_=s), None
         if dtype.is_floating():
             import ibis

@@ -99,8 +99,10 @@ class Evaluator:
                 close = suggest(c, columns)
                 raise DataError(f"source '{sp.name}' has no column '{c}'"
                                 + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
+        from .duckdb_builtins import trim
+
         key = table[sp.key]
-        key = key.cast("string").strip() if not key.type().is_string() else key.strip()
+        key = trim(key.cast("string") if not key.type().is_string() else key)
         typed = {KEY: key}
         bad_flags = {}
         for c in needed:
@@ -447,21 +449,12 @@ class Evaluator:
         for seg in plan.segments:
             cols[seg.name] = t[ref_name("segment", seg.name)]
         if plan.labels:
-            parts = [ibis.cases((t[ref_name("label", n)], ibis.literal(n + ",")), else_="") for n in plan.labels]
-            joined = parts[0]
-            for p in parts[1:]:
-                joined = joined + p
-            cols["labels"] = joined.rstrip().re_replace(",$", "")
-        missing = [ibis.cases((t[ref_name("value", i.name)].isnull() | t[ref_name("points", i.name)].isnull(),
-                               ibis.literal(i.name + ",")), else_="") for i in plan.indicators
-                   if i.name not in self.override]
-        if missing:
-            joined = missing[0]
-            for p in missing[1:]:
-                joined = joined + p
-            cols["missing"] = joined.re_replace(",$", "")
-        else:
-            cols["missing"] = ibis.literal("")
+            cols["labels"] = ibis.literal(",").join(
+                [ibis.cases((t[ref_name("label", n)], ibis.literal(n)), else_=ibis.null("string")) for n in plan.labels])
+        flags = [ibis.cases((t[ref_name("value", i.name)].isnull() | t[ref_name("points", i.name)].isnull(),
+                             ibis.literal(i.name)), else_=ibis.null("string"))
+                 for i in plan.indicators if i.name not in self.override]
+        cols["missing"] = ibis.literal(",").join(flags) if flags else ibis.literal("")
         out = t.select(**cols)
         return Evaluation(out, self.issues, list(cols), plan.key_column, self.calibration)
 
