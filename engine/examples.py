@@ -51,7 +51,9 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
     import ibis
 
     as_of = date.fromisoformat(ex.as_of) if ex.as_of else default_as_of
-    key_value = ex.name
+    primary = next(s for s in plan.sources if s.name == plan.primary)
+    given = [r.get(primary.key) for r in ex.rows.get(primary.name, []) if r.get(primary.key) is not None]
+    key_value = str(given[0]) if given else ex.name  # rows of other sources belong to this customer
     con = ibis.duckdb.connect()
     tables = {s.name: _table(con, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
     result, _ = evaluate_plan(plan, registry, tables, as_of, con, points_override=ex.points)
