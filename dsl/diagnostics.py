@@ -24,6 +24,11 @@ FULL_WIDTH = {
 }
 
 
+def article(word: str) -> str:
+    """'an indicator', 'a measure'."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def char_width(ch: str) -> int:
     if unicodedata.combining(ch):
         return 0
@@ -39,7 +44,8 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     pool = list(dict.fromkeys(c for c in candidates if c))
     if not pool:
         return None
-    hits = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    # short (often Chinese) names differ in one character of two or three: a lower bar
+    hits = difflib.get_close_matches(name, pool, n=1, cutoff=0.5 if len(name) <= 3 else 0.6)
     if hits:
         return hits[0]
     # Chinese names are short: a shared prefix or containment is a good hint

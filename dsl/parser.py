@@ -151,14 +151,18 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
                 "error",
                 f"full-width '{ch}' typed by a Chinese input method",
                 span,
-                expected=expected or None,
+                expected=f"the ASCII '{FULL_WIDTH[ch]}'",
                 hint=f"use the ASCII '{FULL_WIDTH[ch]}' instead of '{ch}'",
                 code="full-width",
             )
+        if ch == '"':
+            return Diagnostic("error", "string is not closed", span, expected='a closing " on the same line',
+                              code="syntax")
         return Diagnostic("error", f"unexpected character {ch!r}", span, expected=expected or None, code="syntax")
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
-        expected, keywords = describe_expected(set(exc.expected or ()) | set(getattr(exc, "accepts", None) or ()))
+        # `accepts` simulates the reductions, so it lists what can really come next
+        expected, keywords = describe_expected(set(getattr(exc, "accepts", None) or exc.expected or ()))
         if tok.type == "$END":
             last = len(lines) or 1
             span = _span_at(last, len(lines[-1]) + 1 if lines else 1)
@@ -175,7 +179,7 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
             close = suggest(str(tok.value), keywords)
             if close:
                 hint = f"did you mean '{close}'?"
-        if hint is None and str(tok.value) == "=" and "'=='" in expected:
+        if hint is None and str(tok.value) == "=" and "==" in keywords:
             hint = "compare with '==', not '='"
         return Diagnostic("error", f"unexpected {describe_token(tok)}", span, expected=expected, hint=hint,
                           code="syntax")

@@ -96,12 +96,13 @@ def describe(iv: Interval) -> str:
 def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: Diagnostics) -> None:
     bands = ind.bands or []
     if not bands:
-        d.error(f"indicator '{ind.name}' has an empty band block", ind.span, expected="band lines like `>= 100 -> 10`")
+        d.error(f"indicator '{ind.name}' has an empty band block", ind.name_span, expected="band lines like `>= 100 -> 10`")
         return
     text_mode = any(band_intervals(b) is None for b in bands if b.op != "else")
     numeric_mode = any(band_intervals(b) is not None for b in bands if b.op != "else")
     if text_mode and numeric_mode:
-        d.error(f"indicator '{ind.name}' mixes text and number bands", ind.span)
+        d.error(f"indicator '{ind.name}' mixes text and number bands", ind.name_span,
+                hint='compare text with == "..." or in ("...", ...), numbers with >=, <, a..b')
         return
     covered: list[Interval] = []
     texts: set[str] = set()

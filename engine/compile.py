@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dsl import ast as A
-from ..dsl.diagnostics import Diagnostics, suggest
+from ..dsl.diagnostics import Diagnostics, article, suggest
 from . import plan as P
 from .options import build_options
 from .plugin_manager import Registry
@@ -65,7 +65,7 @@ class Compiler:
                                  hint=f"rename this {kind}")
                 elif node.name in seen:
                     other_kind, other = seen[node.name]
-                    self.d.error(f"duplicate name '{node.name}': already a {other_kind} at line {other.line}",
+                    self.d.error(f"duplicate name '{node.name}': already {article(other_kind)} at line {other.line}",
                                  node.name_span, hint="names of indicators, measures, dimensions, labels and "
                                                       "segments must be unique")
                 else:
@@ -215,7 +215,7 @@ class Compiler:
             return P.Ref("as_of")
         if n == "score":
             if ctx.what in ("indicator", "measure"):
-                self.d.error(f"'score' cannot be used in a {ctx.what}: the score is computed from them",
+                self.d.error(f"'score' cannot be used in {article(ctx.what)}: the score is computed from them",
                              node.span)
             return P.Ref("score")
         if n == "tier":
@@ -231,7 +231,7 @@ class Compiler:
         if n in self.dimensions:
             ctx.deps.add(("dimension", n))
             if ctx.what in ("indicator", "measure"):
-                self.d.error(f"dimension '{n}' cannot be used in a {ctx.what}", node.span)
+                self.d.error(f"dimension '{n}' cannot be used in {article(ctx.what)}", node.span)
             return P.Ref("dimension", n)
         if n in self.labels:
             ctx.deps.add(("label", n))
@@ -300,9 +300,9 @@ class Compiler:
             return P.Lit(None, "any")
         fn = self.reg.functions.get(f)
         if fn is None:
-            known = [*self.reg.functions, *PER_CUSTOMER_AGGS, *POPULATION_ONLY, "value", "change"]
+            known = sorted({*self.reg.functions, *PER_CUSTOMER_AGGS, *POPULATION_ONLY, "value", "change"})
             close = suggest(f, known)
-            self.d.error(f"unknown function '{f}'", node.span, expected="one of: " + ", ".join(sorted(known)),
+            self.d.error(f"unknown function '{f}'", node.span, expected="one of: " + ", ".join(known),
                          hint=f"did you mean '{close}'?" if close else None)
             return P.Lit(None, "any")
         n_types = len(fn.arg_types)
@@ -326,7 +326,9 @@ class Compiler:
             cols = _columns(arg) | (_columns(node.where) if node.where is not None else set())
             multi = {s for s in cols if s in self.multi_row}
             if len(multi) > 1:
-                self.d.error("an aggregate reads one source; this one reads " + ", ".join(sorted(multi)), node.span)
+                self.d.error("an aggregate reads one source; this one reads " + ", ".join(sorted(multi)), node.span,
+                             hint="aggregate each source separately, e.g. sum(a.x) + sum(b.y)")
+                return P.Lit(None, "any")
             source = next(iter(multi), None)
         if ctx.agg_source is not None:
             self.d.error("aggregates cannot be nested", node.span)
