@@ -325,13 +325,15 @@ class Evaluator:
         elif ind.normalizer:
             norm = self.reg.normalizers[ind.normalizer]()
             opts = ind.normalizer_options
-            if ind.name in self.calibration:
-                params = {k: ibis.literal(x, type="float64") for k, x in self.calibration[ind.name].items()}
+            fitted = self.calibration.get(ind.name)
+            if fitted is not None and any(x is None for x in fitted.values()):
+                raw = ibis.null("float64")  # no value to fit on: everyone's value is missing
             else:
-                params = norm.fit(v, opts)
-            raw = norm.apply(v, params, lo, hi, opts)
-            if getattr(opts, "reverse", False):
-                raw = lo + hi - raw
+                params = ({k: ibis.literal(x, type="float64") for k, x in fitted.items()} if fitted is not None
+                          else norm.fit(v, opts))
+                raw = norm.apply(v, params, lo, hi, opts)
+                if getattr(opts, "reverse", False):
+                    raw = lo + hi - raw
         else:
             raw = v
         if ind.missing.policy == "points":
