@@ -65,15 +65,19 @@ def source_options(fn):
     return wrapper
 
 
-def evaluate(plan, path: Path, as_of: date, overrides: dict):
+def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = None):
+    """Run the plan; a Parquet ``out`` is written by the run itself."""
     from ..engine.plugin_api import DataError
     from ..engine.run import run
 
+    parquet_out = out if out is not None and out.suffix.lower() == ".parquet" else None
     try:
         with console().status("rating customers…", spinner="dots"):
-            return run(plan, registry(), path.parent, as_of, overrides)
+            return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out)
     except DataError as exc:
         raise RuleErrors(str(exc)) from None
+    except OSError as exc:
+        raise RuleErrors(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,7 +134,7 @@ def run_command(file, overrides, as_of, out, log_path):
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
     plan = load(file)
-    outcome = evaluate(plan, file, as_of, overrides)
+    outcome = evaluate(plan, file, as_of, overrides, out)
     print_distribution(outcome)
     print_issues(outcome)
     if out is not None:

@@ -23,7 +23,7 @@ def parse_number(col: Any) -> Any:
     """A float64 column from a text column: 1,234.5 / 12% / 500万 / ¥3,000."""
     import ibis
 
-    s = col.re_replace(r"[,，\s¥￥$]", "")
+    s = col.re_replace("[,，\\s\u00a0\u3000¥￥$]", "")  # thousands separators, any padding, currency
     body = s.re_replace(r"[%万亿]$", "")
     mult = ibis.cases((s.endswith("%"), 0.01), (s.endswith("万"), 1e4), (s.endswith("亿"), 1e8), else_=1.0)
     value = body.try_cast("float64") * mult
@@ -33,9 +33,7 @@ def parse_number(col: Any) -> Any:
 def parse_date(col: Any) -> Any:
     import ibis
 
-    from .duckdb_builtins import try_strptime
-
-    from .duckdb_builtins import trim
+    from .duckdb_builtins import trim, try_strptime
 
     ts = try_strptime(trim(col), ibis.literal(list(DATE_FORMATS), type="array<string>"))
     return ibis.cases((is_missing_marker(col), ibis.null("date")), else_=ts.cast("date"))

@@ -101,8 +101,9 @@ class Evaluator:
                                 + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
         from .duckdb_builtins import trim
 
-        key = table[sp.key]
-        key = trim(key.cast("string") if not key.type().is_string() else key)
+        raw_key = table[sp.key]
+        raw_key = raw_key.cast("string") if not raw_key.type().is_string() else raw_key
+        key = trim(raw_key)
         typed = {KEY: key}
         bad_flags = {}
         for c in needed:
@@ -115,7 +116,9 @@ class Evaluator:
         # data quality: bad cells and missing keys, one aggregate query
         metrics = {"__rows": table.count(), "__null_keys": (key.isnull() | (key == "")).sum()}
         if not sp.multi_row:
-            metrics["__keys"] = key.nullif("").nunique()
+            # distinct raw keys are cheaper to count than trimmed ones, and the same when no key is padded
+            metrics["__keys"] = raw_key.nullif("").nunique()
+            metrics["__padded"] = (raw_key != key).sum()
         for i, (c, flag) in enumerate(bad_flags.items()):
             metrics[f"b{i}"] = flag.sum()
         counts = fetch_one(table.aggregate(**metrics))
@@ -129,6 +132,8 @@ class Evaluator:
                 sample = fetch_rows(table.filter(flag).select(k=table[sp.key].cast("string"), v=table[c]).limit(5))
                 samples = [f"{r['k']}: {r['v']!r}" for r in sample]
                 self.issues.append(DataIssue(f"not a {want} (treated as missing)", f"{sp.name}.{c}", n, samples))
+        if not sp.multi_row and counts["__padded"]:
+            counts["__keys"] = fetch_one(table.aggregate(n=key.nullif("").nunique()))["n"]
         has_dups = not sp.multi_row and counts["__keys"] < counts["__rows"] - counts["__null_keys"]
         if has_dups:
             dup = out.group_by(KEY).aggregate(n=out.count()).filter(lambda t: t.n > 1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import weakref
@@ -65,6 +66,8 @@ class RunOutcome:
     def write(self, path: Path) -> None:
         """Write results as .parquet, .csv (UTF-8 with BOM, so Excel shows Chinese) or .xlsx."""
         if path.suffix.lower() == ".parquet":
+            if path.exists() and path.resolve() == self.result_path.resolve():
+                return  # the run wrote its results there directly
             path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.result_path, path)
         else:
@@ -209,24 +212,33 @@ def deliver_actions(plan: P.Plan, registry: Registry, result: Any, run_id: str, 
 
 
 def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
-        overrides: dict[str, str] | None = None) -> RunOutcome:
+        overrides: dict[str, str] | None = None, parquet_out: Path | None = None) -> RunOutcome:
+    """Rate everyone. With ``parquet_out`` the results stream straight into that file
+    (written beside it and renamed once complete), saving a copy of a large result."""
     import ibis
 
     con = ibis.duckdb.connect()
     scratch = Path(tempfile.mkdtemp(prefix="tierwise-"))
+    # written beside --out when it is Parquet, so the final rename is atomic and nothing is copied
+    result_path = parquet_out.with_name(f".{parquet_out.name}.partial") if parquet_out else scratch / "result.parquet"
     info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
             "sources": {s.name: s.connector for s in plan.sources}}
     registry.pm.hook.tierwise_run_started(run=info)
     try:
+        result_path.parent.mkdir(parents=True, exist_ok=True)
         tables = open_sources(plan, registry, con, base_dir, scratch, overrides)
-        result_path = scratch / "result.parquet"
         result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, con, spill=result_path)
         dist, missing, more_issues, warnings = summarise(plan, result)
         log: list[str] = []
         run_id = f"{plan.text_hash[:12]}-{as_of.isoformat()}"
         deliver_actions(plan, registry, result, run_id, log)
+        if parquet_out is not None:
+            os.replace(result_path, parquet_out)
+            result_path = parquet_out
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
+        if parquet_out is not None:
+            result_path.unlink(missing_ok=True)
         raise
     finally:
         con.disconnect()

@@ -259,8 +259,10 @@ class ParquetConnector(Connector):
 
     def open(self, options: ParquetOptions, ctx: ConnectorContext):
         path = existing_file(ctx, options.path)
-        try:
-            return ctx.con.read_parquet(str(path), table_name=_unique("parquet"))
+        name = _unique("parquet")
+        try:  # a plain view: DuckDB reads the file lazily, in the scoring query itself
+            ctx.con.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet({_sql_str(str(path))})")
+            return ctx.con.table(name)
         except Exception as exc:
             raise DataError(f"{path.name}: cannot read as Parquet: {str(exc).splitlines()[0]}") from None
 
