@@ -88,6 +88,8 @@ class Evaluator:
     # ---- sources ------------------------------------------------------------------------
     def prepare_source(self, sp: P.SourcePlan, table: Any) -> Any:
         """Rename needed columns to internal names, type them, report bad cells and bad keys."""
+        import ibis
+
         needed = sorted({c for (s, c) in self.plan.column_types if s == sp.name} | self._used_columns(sp.name))
         columns = list(table.columns)
         if sp.key not in columns:
@@ -99,29 +101,33 @@ class Evaluator:
                 close = suggest(c, columns)
                 raise DataError(f"source '{sp.name}' has no column '{c}'"
                                 + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
-        from .duckdb_builtins import trim
+        from .duckdb_builtins import WHITESPACE, trim
 
         raw_key = table[sp.key]
-        raw_key = raw_key.cast("string") if not raw_key.type().is_string() else raw_key
-        key = trim(raw_key)
-        typed = {KEY: key}
+        text_key = raw_key.type().is_string()
+        raw_key = raw_key if text_key else raw_key.cast("string")
+        ws = "[" + WHITESPACE.replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n") + "]"
         bad_flags = {}
+        typed = {}
         for c in needed:
             want = self.plan.column_types.get((sp.name, c), "any")
             value, bad = coerce(table[c], want)
             typed[col_name(sp.name, c)] = value
             if bad is not None:
                 bad_flags[c] = bad
-        out = table.select(**typed)
-        # data quality: bad cells and missing keys, one aggregate query
-        metrics = {"__rows": table.count(), "__null_keys": (key.isnull() | (key == "")).sum()}
+        # data quality in one aggregate query: rows, blank keys, padded keys, distinct keys, bad cells.
+        # Regular expressions find blank and padded keys without building trimmed strings.
+        metrics = {"__rows": table.count(),
+                   "__null_keys": (raw_key.isnull() | raw_key.re_search(f"^{ws}*$")).sum(),
+                   "__padded": raw_key.re_search(f"^{ws}|{ws}$").sum() if text_key else ibis.literal(0)}
         if not sp.multi_row:
-            # distinct raw keys are cheaper to count than trimmed ones, and the same when no key is padded
             metrics["__keys"] = raw_key.nullif("").nunique()
-            metrics["__padded"] = (raw_key != key).sum()
         for i, (c, flag) in enumerate(bad_flags.items()):
             metrics[f"b{i}"] = flag.sum()
         counts = fetch_one(table.aggregate(**metrics))
+        # trim keys only when some are padded: trimming a million strings costs more than scoring them
+        key = trim(raw_key) if counts["__padded"] else raw_key
+        out = table.select(**{KEY: key}, **typed)
         if counts["__null_keys"]:
             self.issues.append(DataIssue("missing key (row skipped)", f"{sp.name}.{sp.key}", int(counts["__null_keys"])))
             out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
@@ -132,7 +138,7 @@ class Evaluator:
                 sample = fetch_rows(table.filter(flag).select(k=table[sp.key].cast("string"), v=table[c]).limit(5))
                 samples = [f"{r['k']}: {r['v']!r}" for r in sample]
                 self.issues.append(DataIssue(f"not a {want} (treated as missing)", f"{sp.name}.{c}", n, samples))
-        if not sp.multi_row and counts["__padded"]:
+        if not sp.multi_row and counts["__padded"]:  # distinct raw keys undercount duplicates once trimmed
             counts["__keys"] = fetch_one(table.aggregate(n=key.nullif("").nunique()))["n"]
         has_dups = not sp.multi_row and counts["__keys"] < counts["__rows"] - counts["__null_keys"]
         if has_dups:
