@@ -36,6 +36,13 @@ class ConnectorContext:
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 
+    def table(self, name: str) -> Any:
+        """The Ibis table for a view or table the connector created in ``con`` (``con.table``
+        without its Arrow round trip)."""
+        from .fetch import table_of
+
+        return table_of(self.con, name)
+
 
 class Connector:
     """Reads a source into an Ibis table. ``positional`` names the options that

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plan as P
-from .fetch import fetch_one, fetch_rows
+from .fetch import fetch_one, fetch_rows, table_of
 from .evaluate import DataIssue, Evaluator, band_condition
 from .plugin_api import ActionBatch, ActionItem, ConnectorContext, DataError
 from .plugin_manager import Registry
@@ -135,12 +135,13 @@ def evaluate_with_calibration(plan: P.Plan, registry: Registry, tables: dict[str
 
     Returns (result table, data issues, calibration: fitted normalizer parameters per indicator)."""
     ev = Evaluator(plan, registry, as_of, points_override).build(tables)
+    name = "tierwise_result_" + hashlib.sha1(str(id(ev)).encode()).hexdigest()[:8]
     if spill is not None:
         con._run_pre_execute_hooks(ev.table)  # registers in-memory tables
         path = str(spill).replace("'", "''")
         con.raw_sql(f"COPY ({con.compile(ev.table)}) TO '{path}' (FORMAT parquet)")
-        return con.read_parquet(spill), ev.issues, ev.calibration
-    name = "tierwise_result_" + hashlib.sha1(str(id(ev)).encode()).hexdigest()[:8]
+        con.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        return table_of(con, name), ev.issues, ev.calibration
     con.create_table(name, ev.table, temp=True)
     return con.table(name), ev.issues, ev.calibration
 

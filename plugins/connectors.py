@@ -132,7 +132,7 @@ class CsvConnector(Connector):
                f"auto_detect=true, normalize_names=false)")
         try:
             ctx.con.raw_sql(sql)
-            table = ctx.con.table(name)
+            table = ctx.table(name)
             # force a full read now, so a malformed file fails here with its line number
             ctx.con.raw_sql(f"SELECT count(*) FROM {name}").fetchall()
         except Exception as exc:  # duckdb.Error: report the first line of DuckDB's message
@@ -262,7 +262,7 @@ class ParquetConnector(Connector):
         name = _unique("parquet")
         try:  # a plain view: DuckDB reads the file lazily, in the scoring query itself
             ctx.con.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet({_sql_str(str(path))})")
-            return ctx.con.table(name)
+            return ctx.table(name)
         except Exception as exc:
             raise DataError(f"{path.name}: cannot read as Parquet: {str(exc).splitlines()[0]}") from None
 
@@ -287,7 +287,7 @@ class JsonConnector(Connector):
             ctx.con.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_json_auto({_sql_str(str(path))}, "
                             f"format={_sql_str(fmt)})")
             ctx.con.raw_sql(f"SELECT count(*) FROM {name}").fetchall()
-            return ctx.con.table(name)
+            return ctx.table(name)
         except Exception as exc:
             raise DataError(f"{path.name}: cannot read as JSON: {str(exc).splitlines()[0]}") from None
 

@@ -102,3 +102,18 @@ def test_cells_padded_by_exports_still_read_as_numbers_and_keys(tmp_path):
     outcome = run(plan, registry, tmp_path, date(2026, 6, 30))
     assert outcome.issues == []
     assert outcome.find("K1")["v"] == 9.0 and outcome.find("K2")["v"] == 1.0
+
+
+def test_table_of_reads_the_same_schema_as_ibis():
+    import ibis
+
+    from tierwise.engine.fetch import fetch_rows, table_of
+
+    con = ibis.duckdb.connect()
+    con.raw_sql('''CREATE TEMP VIEW "客户 ""v""" AS SELECT 1::INTEGER AS i, 2::BIGINT AS b, 1.5::DOUBLE AS d,
+                   3.25::DECIMAL(12, 2) AS m, 'x' AS s, DATE '2026-01-01' AS dt, TIMESTAMP '2026-01-01 10:00' AS ts,
+                   true AS f, [1, 2] AS l, NULL::VARCHAR AS n''')
+    name = '客户 "v"'
+    assert table_of(con, name).schema() == con.table(name).schema()
+    [row] = fetch_rows(table_of(con, name))
+    assert row["m"] == 3.25 and row["l"] == [1, 2] and row["n"] is None
