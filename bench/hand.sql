@@ -1,6 +1,8 @@
 -- The same scorecard as bench/scorecard.tier, written by hand for DuckDB.
 -- {src} and {out} are filled in by hand_sql.py; the as-of date is 2026-06-30.
 -- Cuts carry the engine's tolerance (1e-9 relative), so both agree on every row.
+-- It writes the same table as `tierwise run`: key, score, tier, each indicator's value and points,
+-- the dimension scores and the list of missing values, so both do the same work.
 COPY (
 WITH b AS (
   SELECT trim(客户编号) AS 客户编号, 年交易额 AS a, 客单价 AS u, 利润贡献率 AS p,
@@ -10,7 +12,7 @@ WITH b AS (
   FROM read_parquet('{src}')),
 st AS (SELECT min(s) AS smin, max(s) AS smax, avg(m) AS mmean, stddev_pop(m) AS msd, count(g) AS gn FROM b),
 p AS (
-  SELECT 客户编号,
+  SELECT 客户编号, a, u, p, y, r, c, s, z, m, g, e, n,
     CASE WHEN a IS NULL THEN 1 WHEN a >= 5000000 - 5e-3 THEN 10 WHEN a >= 3000000 - 3e-3 THEN 8
          WHEN a >= 1000000 - 1e-3 THEN 5 ELSE 2 END AS pa,
     CASE WHEN u IS NULL THEN 1 WHEN u >= 50000 - 5e-5 THEN 10 WHEN u >= 20000 - 2e-5 THEN 7
@@ -37,7 +39,21 @@ p AS (
 d AS (SELECT *, pa * 0.3 + pu * 0.3 + pp * 0.4 AS 交易价值, py * 0.25 + pr * 0.4 + pc * 0.35 AS 合作稳定性,
              ps * 0.3 + pz * 0.5 + pm * 0.2 AS 服务需求, pg * 0.3 + pe * 0.4 + pn * 0.3 AS 潜力空间 FROM p),
 s AS (SELECT *, (交易价值 * 0.3 + 合作稳定性 * 0.25 + 服务需求 * 0.2 + 潜力空间 * 0.25) / 10 * 100 AS score FROM d)
-SELECT *, CASE WHEN score >= 90 - 9e-8 THEN 'A' WHEN score >= 75 - 7.5e-8 THEN 'B'
-               WHEN score >= 60 - 6e-8 THEN 'C' ELSE 'D' END AS tier
+SELECT 客户编号, score,
+  CASE WHEN score >= 90 - 9e-8 THEN 'A' WHEN score >= 75 - 7.5e-8 THEN 'B'
+       WHEN score >= 60 - 6e-8 THEN 'C' ELSE 'D' END AS tier,
+  a AS 年交易额, pa AS "年交易额.points", u AS 客单价, pu AS "客单价.points",
+  p AS 利润贡献率, pp AS "利润贡献率.points", y AS 合作时长, py AS "合作时长.points",
+  r AS 续约率, pr AS "续约率.points", c AS 投诉次数, pc AS "投诉次数.points",
+  s AS 售后咨询量, ps AS "售后咨询量.points", z AS 定制化需求频次, pz AS "定制化需求频次.points",
+  m AS 服务响应满意度, pm AS "服务响应满意度.points", g AS 行业增长率, pg AS "行业增长率.points",
+  e AS 客户规模扩张速度, pe AS "客户规模扩张速度.points", n AS 新产品采购意向, pn AS "新产品采购意向.points",
+  交易价值, 合作稳定性, 服务需求, 潜力空间,
+  concat_ws(',', CASE WHEN a IS NULL THEN '年交易额' END, CASE WHEN u IS NULL THEN '客单价' END,
+    CASE WHEN p IS NULL THEN '利润贡献率' END, CASE WHEN y IS NULL THEN '合作时长' END,
+    CASE WHEN r IS NULL THEN '续约率' END, CASE WHEN c IS NULL THEN '投诉次数' END,
+    CASE WHEN s IS NULL THEN '售后咨询量' END, CASE WHEN z IS NULL THEN '定制化需求频次' END,
+    CASE WHEN m IS NULL THEN '服务响应满意度' END, CASE WHEN g IS NULL THEN '行业增长率' END,
+    CASE WHEN e IS NULL THEN '客户规模扩张速度' END, CASE WHEN n IS NULL THEN '新产品采购意向' END) AS missing
 FROM s
 ) TO '{out}' (FORMAT parquet)
