@@ -127,10 +127,14 @@ class Evaluator:
         counts = fetch_one(table.aggregate(**metrics))
         # trim keys only when some are padded: trimming a million strings costs more than scoring them
         key = trim(raw_key) if counts["__padded"] else raw_key
-        out = table.select(**{KEY: key}, **typed)
+
+        def select(**extra: Any) -> Any:
+            out = table.select(**{KEY: key}, **typed, **extra)
+            return out.filter(out[KEY].notnull() & (out[KEY] != "")) if counts["__null_keys"] else out
+
+        out = select()
         if counts["__null_keys"]:
             self.issues.append(DataIssue("missing key (row skipped)", f"{sp.name}.{sp.key}", int(counts["__null_keys"])))
-            out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
         for i, (c, flag) in enumerate(bad_flags.items()):
             n = int(counts[f"b{i}"] or 0)
             if n:
@@ -148,7 +152,10 @@ class Evaluator:
                 total = int(fetch_one(dup.aggregate(n=dup.count()))["n"])
                 self.issues.append(DataIssue("duplicate key (first row used)", f"{sp.name}.{sp.key}", total,
                                              [f"{r[KEY]} ×{r['n']}" for r in dups]))
-                out = out.distinct(on=KEY, keep="first")
+                # keep each key's first row in the source's order (row_number over the scan)
+                numbered = select(__row=ibis.row_number())
+                first = numbered["__row"].min().over(group_by=numbered[KEY])
+                out = numbered.filter(numbered["__row"] == first).drop("__row")
         return out
 
     def _used_columns(self, source: str) -> set[str]:

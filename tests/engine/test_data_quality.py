@@ -117,3 +117,20 @@ def test_table_of_reads_the_same_schema_as_ibis():
     assert table_of(con, name).schema() == con.table(name).schema()
     [row] = fetch_rows(table_of(con, name))
     assert row["m"] == 3.25 and row["l"] == [1, 2] and row["n"] is None
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_the_first_row_of_a_duplicate_key_wins_in_a_large_parallel_scan(tmp_path, fmt):
+    n = 300_000  # several row groups / CSV chunks, read by several threads
+    ids = [f"K{i % (n // 3)}" for i in range(n)]  # every key three times, far apart
+    values = [9.0 if i < n // 3 else 1.0 for i in range(n)]  # only the first occurrence scores 10
+    if fmt == "parquet":
+        pq.write_table(pa.table({"id": ids, "v": values}), tmp_path / "c.parquet", row_group_size=20_000)
+    else:
+        (tmp_path / "c.csv").write_text("id,v\n" + "".join(f"{k},{v}\n" for k, v in zip(ids, values)))
+    registry = default_registry()
+    plan, _, _ = compile_text(RULES.replace('parquet("c.parquet")', f'{fmt}("c.{fmt}")'), "t.tier", registry)
+    outcome = run(plan, registry, tmp_path, date(2026, 6, 30))
+    assert issues(outcome)["duplicate key (first row used)"][0] == n // 3
+    assert outcome.rows == n // 3
+    assert set(outcome.table.column("tier").to_pylist()) == {"A"}
