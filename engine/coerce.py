@@ -23,7 +23,9 @@ def parse_number(col: Any) -> Any:
     """A float64 column from a text column: 1,234.5 / 12% / 500万 / ¥3,000."""
     import ibis
 
-    s = col.re_replace("[,，\\s\u00a0\u3000¥￥$]", "")  # thousands separators, any padding, currency
+    from .duckdb_builtins import WHITESPACE_CLASS
+
+    s = col.re_replace(f"[,，¥￥$]|{WHITESPACE_CLASS}", "")  # thousands separators, currency, any padding
     body = s.re_replace(r"[%万亿]$", "")
     mult = ibis.cases((s.endswith("%"), 0.01), (s.endswith("万"), 1e4), (s.endswith("亿"), 1e8), else_=1.0)
     value = body.try_cast("float64") * mult

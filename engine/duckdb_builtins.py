@@ -6,7 +6,9 @@ import ibis
 import ibis.expr.datatypes as dt
 
 # what exports pad cells with: spaces, tabs, line breaks, no-break space, ideographic (full-width) space
-WHITESPACE = " \t\r\n\u00a0\u3000"
+WHITESPACE = " \t\r\n\f\v\u00a0\u3000"
+#: the same characters as a regular-expression class (RE2, DuckDB's regex engine)
+WHITESPACE_CLASS = "[ \\t\\r\\n\\f\\v\u00a0\u3000]"
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")

@@ -101,12 +101,11 @@ class Evaluator:
                 close = suggest(c, columns)
                 raise DataError(f"source '{sp.name}' has no column '{c}'"
                                 + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
-        from .duckdb_builtins import WHITESPACE, trim
+        from .duckdb_builtins import WHITESPACE_CLASS as ws, trim
 
         raw_key = table[sp.key]
         text_key = raw_key.type().is_string()
         raw_key = raw_key if text_key else raw_key.cast("string")
-        ws = "[" + WHITESPACE.replace("\t", "\\t").replace("\r", "\\r").replace("\n", "\\n") + "]"
         bad_flags = {}
         typed = {}
         for c in needed:

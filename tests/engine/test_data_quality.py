@@ -134,3 +134,12 @@ def test_the_first_row_of_a_duplicate_key_wins_in_a_large_parallel_scan(tmp_path
     assert issues(outcome)["duplicate key (first row used)"][0] == n // 3
     assert outcome.rows == n // 3
     assert set(outcome.table.column("tier").to_pylist()) == {"A"}
+
+
+def test_the_whitespace_class_matches_the_trimmed_characters():
+    import re
+
+    from tierwise.engine.duckdb_builtins import WHITESPACE, WHITESPACE_CLASS
+
+    assert re.fullmatch(WHITESPACE_CLASS + "+", WHITESPACE)
+    assert len(WHITESPACE) == len(re.findall(r"\\.|[^\[\]\\]", WHITESPACE_CLASS))
