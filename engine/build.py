@@ -6,7 +6,7 @@ from ..dsl.diagnostics import Diagnostics, suggest
 from . import checks
 from . import plan as P
 from .compile import Compiler, Context, _string_bands, text_hash
-from .options import build_options
+from .options import ENV_PLACEHOLDER, build_options
 from .plugin_manager import Registry
 
 DEFAULT_POINTS = (1.0, 10.0)
@@ -59,6 +59,9 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
                         hint=f"did you mean '{close}'?" if close else "install a plugin that provides it")
             continue
         opts, raw, env = build_options(cls, "connector", s.args, s.options, diags, s.span)
+        # the plan keeps env("VAR") as a placeholder, never the value (a URL may carry a password):
+        # a run reads the variable again when it opens the source
+        raw = {k: ENV_PLACEHOLDER.format(env[k]) if k in env else v for k, v in raw.items()}
         sources.append(P.SourcePlan(s.name, s.connector, raw, env, s.key, multi_row=s.name in c.multi_row))
 
     # measures and indicators

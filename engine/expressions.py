@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any, Callable
 
 from . import plan as P
+from .plugin_api import FunctionContext
 
 REL_EPS = 1e-9
 
@@ -91,7 +92,7 @@ class ExprBuilder:
             return self.population(e)
         if isinstance(e, P.Func):
             fn = self.functions[e.name]()
-            return fn.build([self(a) for a in e.args], self)
+            return fn.build([self(a) for a in e.args], FunctionContext(as_of=self.as_of_lit))
         if isinstance(e, P.Arith):
             left, right = self(e.left), self(e.right)
             if e.op == "+":

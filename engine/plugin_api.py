@@ -126,6 +126,13 @@ class ActionHandler:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class FunctionContext:
+    """What a function gets besides its arguments."""
+
+    as_of: Any  # the rating date, an Ibis date scalar
+
+
 class Function:
     """A vectorised function callable from rule expressions.
 
