@@ -75,8 +75,10 @@ class LineJoiner:
                     depth = max(depth - 1, 0)
             prev = tok
             yield tok
-        if prev is not None and prev.type != "_NL":
-            yield Token("_NL", "\n", line=prev.end_line or prev.line, column=(prev.end_column or prev.column))
+        if prev is not None and prev.type != "_NL":  # a file that does not end in a line break
+            line, column = prev.end_line or prev.line, prev.end_column or prev.column
+            yield Token("_NL", "", start_pos=prev.end_pos, line=line, column=column,
+                        end_line=line, end_column=column, end_pos=prev.end_pos)
 
 
 @lru_cache(maxsize=1)

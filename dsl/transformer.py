@@ -29,7 +29,8 @@ def span_of(item: Any) -> A.Span:
     if isinstance(item, Meta):
         if getattr(item, "empty", True):
             return A.NOWHERE
-        return A.Span(line=item.line, column=item.column, end_line=item.end_line, end_column=item.end_column)
+        return A.Span(line=item.line, column=item.column, end_line=item.end_line or item.line,
+                      end_column=item.end_column or item.column)
     if isinstance(item, A.Node):
         return item.span
     return A.NOWHERE
