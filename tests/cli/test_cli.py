@@ -163,3 +163,13 @@ def test_the_actions_example_parses_and_checks_up_to_the_handlers_still_to_come(
     only_log = tmp_path / "actions.tier"
     only_log.write_text(text, encoding="utf-8")
     assert invoke("check", only_log).exit_code == 0
+
+
+def test_the_readme_ruleset_checks_clean_in_20_lines(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## A ruleset in 20 lines\n\n```\n(.*?)```", readme, re.S).group(1)
+    assert len(block.strip().splitlines()) <= 20
+    path = tmp_path / "readme.tier"
+    path.write_text(block, encoding="utf-8")
+    res = invoke("check", path)
+    assert res.exit_code == 0 and not res.stderr, res.stderr
