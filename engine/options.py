@@ -85,10 +85,20 @@ def build_options(
             loc = err.get("loc") or ()
             field = str(loc[0]) if loc else ""
             where = spans.get(field, span)
-            msg = err.get("msg", "invalid value")
+            msg = validation_message(err)
             if err.get("type") == "missing":
                 diags.error(f"{kind} '{plugin_cls.name}' needs option '{field}'", span,
                             expected=f"{field}: <value>")
+            elif not field:  # a check across options (a model validator): no single option to name
+                diags.error(f"{kind} '{plugin_cls.name}': {msg}", where)
             else:
                 diags.error(f"option '{field}' of {kind} '{plugin_cls.name}': {msg}", where)
         return None, raw, env
+
+
+def validation_message(err: dict[str, Any]) -> str:
+    """A pydantic error's message without the "Value error, " pydantic puts before a validator's own text."""
+    msg = str(err.get("msg", "invalid value"))
+    if err.get("type") in ("value_error", "assertion_error"):
+        msg = msg.split(", ", 1)[1] if ", " in msg and msg.split(", ", 1)[0].endswith("error") else msg
+    return msg

@@ -1,0 +1,62 @@
+"""Fixtures for the connector tests: a DuckDB connector context and a throwaway PostgreSQL
+server (skipped where the PostgreSQL server programs are not installed)."""
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import ibis
+import pytest
+
+from tierwise.engine.plugin_api import ConnectorContext
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    return ConnectorContext(con=ibis.duckdb.connect(), base_dir=tmp_path, temp_dir=tmp_path / "tmp")
+
+
+def _pg_program(name: str) -> str | None:
+    installed = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))  # Debian keeps them off PATH
+    return shutil.which(name) or (installed[-1] if installed else None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A URL of a PostgreSQL server started for this test session (as user postgres when run as root)."""
+    initdb, pg_ctl = _pg_program("initdb"), _pg_program("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) are not installed")
+    base = Path(tempfile.mkdtemp(prefix="tierwise-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to start PostgreSQL as")
+        prefix = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
+        os.chown(base, user.pw_uid, user.pw_gid)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = base / "data"
+    try:
+        subprocess.run(prefix + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+                       check=True, capture_output=True)
+        subprocess.run(prefix + [pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
+                                 f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                       check=True, capture_output=True)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"could not start PostgreSQL: {exc}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
