@@ -15,9 +15,12 @@ MASK = "***"
 
 
 def _userinfo(url: str) -> tuple[str, str, str] | None:
-    """(scheme://, user info, rest from the last @ on) of a URL with a user part, or None."""
+    """(scheme://, user info, rest from the @ on) of a URL with a user part, or None. The user info
+    runs to the last @ before the query string (a password may contain @), else to the last @."""
     head, sep, rest = url.partition("://")
-    at = rest.rfind("@")
+    query = rest.find("?")
+    at = rest.rfind("@", 0, query) if query >= 0 else -1  # an @ in the query string is not the user's
+    at = at if at >= 0 else rest.rfind("@")
     if not sep or at < 0:
         return None
     return head + sep, rest[:at], rest[at:]

@@ -1,7 +1,7 @@
 """Database values (as the driver returns them) -> Arrow columns the engine can type.
 
 Plain columns keep their type: integers, floats and decimals as numbers, dates, timestamps
-(wall-clock time, time zone dropped), booleans, text. Anything else comes through as text
+(with a time zone: as UTC instants), booleans, text. Anything else comes through as text
 the engine can parse or count as bad: uuid, json/jsonb (JSON text), arrays, intervals,
 network addresses, and columns whose values have mixed types (SQLite stores 'abc' in a
 REAL column as text), which become text throughout.
@@ -29,7 +29,7 @@ def _kind(v: Any) -> str:
             return "int" if INT64[0] <= v <= INT64[1] else "text"  # a key past int64 stays exact, as text
         return "float"
     if isinstance(v, dt.datetime):
-        return "timestamp"
+        return "timestamp" if v.tzinfo is None else "timestamptz"
     if isinstance(v, dt.date):
         return "date"
     if isinstance(v, str):
@@ -48,6 +48,8 @@ def text(v: Any) -> str | None:
     if isinstance(v, decimal.Decimal):
         return format(v, "f") if v.is_finite() else str(v)
     if isinstance(v, dt.datetime):
+        if v.tzinfo is not None:
+            return v.isoformat(sep=" ", timespec="seconds")
         return v.strftime("%Y-%m-%d %H:%M:%S") if v.time() != dt.time(0) else v.strftime("%Y-%m-%d")
     if isinstance(v, (dt.date, dt.time)):
         return v.isoformat()
@@ -80,7 +82,10 @@ def column_array(values: list[Any]) -> Any:
     if kinds <= {"date", "timestamp"}:
         stamps = [v if v is None or isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time(0))
                   for v in values]
-        return pa.array([None if v is None else v.replace(tzinfo=None) for v in stamps], pa.timestamp("us"))
+        return pa.array(stamps, pa.timestamp("us"))
+    if kinds == {"timestamptz"}:  # an instant: kept with its zone (as UTC), the engine picks the local date
+        return pa.array([None if v is None else v.astimezone(dt.timezone.utc) for v in values],
+                        pa.timestamp("us", tz="UTC"))
     return pa.array([text(v) for v in values], pa.string())
 
 
@@ -95,7 +100,7 @@ def unify(chunks: list[Any]) -> Any:
         target = types.pop()
     elif types <= {pa.int64(), pa.float64()}:
         target = pa.float64()
-    elif types <= {pa.date32(), pa.timestamp("us")}:
+    elif types <= {pa.date32(), pa.timestamp("us")}:  # dates and zone-less timestamps
         target = pa.timestamp("us")
     else:
         target = pa.string()
