@@ -3,14 +3,30 @@
 A cell that is empty or a missing marker ("N/A", "-", "无") becomes missing;
 a cell that is none of these and does not parse is *bad*: it becomes missing
 too, and is counted and reported with sample rows.
+
+Numbers: full-width digits (１２３), thousands separators in groups of three
+(1,234,567.5 — "1,2,3" and "5,5" are bad, not 123 and 55), currency signs and a
+元 suffix, a trailing % (÷100), 万 (×10⁴) or 亿 (×10⁸). Not-a-number and
+infinities are missing (NaN, as pandas writes missing values) or bad (±inf).
+
+Dates: ISO and the Chinese forms below, an optional time of day (dropped: the
+date is the one written, whatever the zone), and Excel serial day numbers
+(45000 = 2023-03-15). A year outside 1900..2200 (``26/6/30`` read as year 26)
+is bad. A time-zone aware timestamp (PostgreSQL timestamptz, Parquet with a zone)
+takes its date in the local zone: ``TZ`` if set, else the machine's zone.
 """
 from __future__ import annotations
 
 from typing import Any
 
 MISSING_MARKERS = ("", "-", "--", "—", "——", "n/a", "na", "null", "none", "nan", "#n/a", "无", "空", "/")
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d", "%Y-%m-%d %H:%M:%S",
-                "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+FULL_WIDTH_FROM = "０１２３４５６７８９．，－＋％"
+FULL_WIDTH_TO = "0123456789.,-+%"
+#: a time of day after a date: 10:30, 10:30:00, 10:30:00.123, with Z or an offset
+TIME_SUFFIX = r"(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
+EXCEL_EPOCH = "1899-12-30"
+YEARS = (1900, 2200)
 
 
 def is_missing_marker(s: Any) -> Any:
@@ -19,16 +35,26 @@ def is_missing_marker(s: Any) -> Any:
     return trim(s).lower().isin(list(MISSING_MARKERS))
 
 
+def finite(col: Any) -> Any:
+    """A float column with NaN and ±inf as missing."""
+    import ibis
+
+    return ibis.cases((col.isnan() | col.isinf(), ibis.null("float64")), else_=col)
+
+
 def parse_number(col: Any) -> Any:
-    """A float64 column from a text column: 1,234.5 / 12% / 500万 / ¥3,000."""
+    """A float64 column from a text column: 1,234.5 / 12% / 500万 / ¥3,000 / 3000元 / １２３."""
     import ibis
 
     from .duckdb_builtins import WHITESPACE_CLASS
 
-    s = col.re_replace(f"[,，¥￥$]|{WHITESPACE_CLASS}", "")  # thousands separators, currency, any padding
+    s = col.translate(FULL_WIDTH_FROM, FULL_WIDTH_TO).re_replace(f"[¥￥$]|{WHITESPACE_CLASS}|人民币", "")
+    s = s.re_replace("元$", "")
+    grouped = s.re_search(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?[%万亿]?$")
+    s = ibis.cases((s.contains(",") & ~grouped, ibis.null("string")), else_=s.re_replace(",", ""))
     body = s.re_replace(r"[%万亿]$", "")
     mult = ibis.cases((s.endswith("%"), 0.01), (s.endswith("万"), 1e4), (s.endswith("亿"), 1e8), else_=1.0)
-    value = body.try_cast("float64") * mult
+    value = finite(body.try_cast("float64") * mult)
     return ibis.cases((is_missing_marker(col), ibis.null("float64")), else_=value)
 
 
@@ -37,17 +63,53 @@ def parse_date(col: Any) -> Any:
 
     from .duckdb_builtins import trim, try_strptime
 
-    ts = try_strptime(trim(col), ibis.literal(list(DATE_FORMATS), type="array<string>"))
-    return ibis.cases((is_missing_marker(col), ibis.null("date")), else_=ts.cast("date"))
+    s = trim(col).re_replace(TIME_SUFFIX, "")
+    ts = try_strptime(s, ibis.literal(list(DATE_FORMATS), type="array<string>")).cast("date")
+    serial = s.re_search(r"^\d{5}(\.\d+)?$")  # an Excel day number: 45000 = 2023-03-15
+    excel = ibis.literal(EXCEL_EPOCH, type="date") + s.try_cast("float64").floor().cast("int32").as_interval("D")
+    d = ibis.cases((serial, excel), else_=ts)
+    return ibis.cases((is_missing_marker(col), ibis.null("date")),
+                      (d.year().between(*YEARS), d), else_=ibis.null("date"))
+
+
+def local_zone() -> str:
+    """The IANA name of the local time zone: ``TZ``, else /etc/localtime's target, else UTC."""
+    import os
+    from pathlib import Path
+
+    from zoneinfo import ZoneInfo
+
+    zone = os.environ.get("TZ", "").lstrip(":")
+    if not zone:
+        try:
+            target = str(Path("/etc/localtime").resolve())
+        except OSError:
+            target = ""
+        zone = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ValueError, OSError):  # an unknown or malformed TZ: dates as in UTC
+        return "UTC"
+    return zone
+
+
+def as_date(col: Any) -> Any:
+    """A timestamp or date column as dates; a zone-aware timestamp takes its date in the local zone."""
+    dtype = col.type()
+    if dtype.is_timestamp() and dtype.timezone:
+        from .duckdb_builtins import local_timestamp
+
+        return local_timestamp(local_zone(), col).cast("date")
+    return col.cast("date")
 
 
 def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
     """(typed column, bad-cell flag or None when nothing can be bad)."""
     dtype = col.type()
     if want == "number":
-        if dtype.is_numeric():
-            return col.cast("float64"), None
-        if dtype.is_boolean():
+        if dtype.is_floating():
+            return finite(col.cast("float64")), col.isinf()
+        if dtype.is_numeric() or dtype.is_boolean():
             return col.cast("float64"), None
         if dtype.is_string():
             parsed = parse_number(col)
@@ -55,10 +117,11 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
         return col, None
     if want == "date":
         if dtype.is_timestamp() or dtype.is_date():
-            return col.cast("date"), None
-        if dtype.is_string():
-            parsed = parse_date(col)
-            return parsed, col.notnull() & ~is_missing_marker(col) & parsed.isnull()
+            return as_date(col), None
+        if dtype.is_string() or dtype.is_integer():
+            text = col if dtype.is_string() else col.cast("string")  # 20260630 stored as a number
+            parsed = parse_date(text)
+            return parsed, col.notnull() & ~is_missing_marker(text) & parsed.isnull()
         return col, None
     if want == "string":
         if dtype.is_string():
@@ -69,9 +132,13 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
             s = trim(col)
             return ibis.cases((s == "", ibis.null("string")), else_=s), None
         if dtype.is_floating():
-            import ibis
-
-            # 3.0 -> "3", 2.5 -> "2.5"
-            return ibis.cases((col == col.round(0), col.cast("int64").cast("string")), else_=col.cast("string")), None
+            return float_text(col), None
         return col.cast("string"), None
     return col, None
+
+
+def float_text(col: Any) -> Any:
+    """3.0 -> "3", 2.5 -> "2.5" (keys and codes that a float column carries)."""
+    import ibis
+
+    return ibis.cases((col == col.round(0), col.cast("int64").cast("string")), else_=col.cast("string"))

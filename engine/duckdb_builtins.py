@@ -24,3 +24,8 @@ def _trim(s: str, characters: str) -> str:
 def trim(s):
     """Strip the whitespace exports pad cells with (a single DuckDB call; Ibis's strip is far slower)."""
     return _trim(s, WHITESPACE)
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def local_timestamp(zone: str, ts: dt.Timestamp(timezone="UTC")) -> dt.timestamp:  # type: ignore[valid-type]
+    """DuckDB's timezone(zone, timestamptz): the wall-clock time in that zone."""

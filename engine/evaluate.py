@@ -15,11 +15,12 @@ from typing import Any
 from ..dsl.diagnostics import suggest
 from . import plan as P
 from .fetch import fetch_one, fetch_rows
-from .coerce import coerce
+from .coerce import coerce, finite, float_text
 from .expressions import ExprBuilder, compare
 from .plugin_api import DataError
 
 KEY = "__key"
+QUOTA_DIGITS = 9  # quota tiers rank scores rounded to this many decimals: float noise is a tie
 
 
 def col_name(source: str, column: str) -> str:
@@ -105,7 +106,8 @@ class Evaluator:
 
         raw_key = table[sp.key]
         text_key = raw_key.type().is_string()
-        raw_key = raw_key if text_key else raw_key.cast("string")
+        if not text_key:  # keys are compared as text; a float key 1001.0 (pandas) is "1001"
+            raw_key = float_text(raw_key) if raw_key.type().is_floating() else raw_key.cast("string")
         bad_flags = {}
         typed = {}
         for c in needed:
@@ -123,7 +125,7 @@ class Evaluator:
             metrics["__keys"] = raw_key.nullif("").nunique()
         for i, (c, flag) in enumerate(bad_flags.items()):
             metrics[f"b{i}"] = flag.sum()
-        counts = fetch_one(table.aggregate(**metrics))
+        counts = {k: v or 0 for k, v in fetch_one(table.aggregate(**metrics)).items()}  # no rows: sums are NULL
         # trim keys only when some are padded: trimming a million strings costs more than scoring them
         key = trim(raw_key) if counts["__padded"] else raw_key
 
@@ -132,6 +134,8 @@ class Evaluator:
             return out.filter(out[KEY].notnull() & (out[KEY] != "")) if counts["__null_keys"] else out
 
         out = select()
+        if sp.name == self.plan.primary and counts["__rows"] == 0:
+            raise DataError(f"source '{sp.name}' has no data rows: no customers to rate")
         if counts["__null_keys"]:
             self.issues.append(DataIssue("missing key (row skipped)", f"{sp.name}.{sp.key}", int(counts["__null_keys"])))
         for i, (c, flag) in enumerate(bad_flags.items()):
@@ -183,6 +187,9 @@ class Evaluator:
         base = prepared[primary.name]
         if primary.multi_row:
             base = base.select(KEY).distinct()
+        for sp in plan.sources:
+            if sp.name != primary.name:
+                self._report_orphans(sp, prepared[sp.name], base)
         # per-customer aggregates over multi-row sources
         aggs = [n for e in self._all_exprs() for n in walk(e) if isinstance(n, P.Agg)]
         by_source: dict[str, list[P.Agg]] = {}
@@ -212,6 +219,15 @@ class Evaluator:
             if sp.name != primary.name and not sp.multi_row:
                 base = left_join(base, prepared[sp.name])
         return self._score(base)
+
+    def _report_orphans(self, sp: P.SourcePlan, table: Any, population: Any) -> None:
+        """Rows of another source whose key is no customer of the primary source: counted, never silently lost."""
+        orphans = table.anti_join(population, KEY)
+        n = int(fetch_one(orphans.aggregate(n=orphans.count()))["n"] or 0)
+        if n:
+            keys = fetch_rows(orphans.select(KEY).distinct().order_by(KEY).limit(5))
+            self.issues.append(DataIssue(f"key matches no customer of '{self.plan.primary}' (row not used)",
+                                         f"{sp.name}.{sp.key}", n, [str(r[KEY]) for r in keys]))
 
     def _no_ref(self, e):  # pragma: no cover - the compiler forbids refs inside aggregates
         raise DataError("a named value cannot be used inside an aggregate over a source's rows")
@@ -316,8 +332,8 @@ class Evaluator:
 
     def _value(self, b: ExprBuilder, ind: P.IndicatorPlan) -> Any:
         v = b(ind.expr)
-        if ind.value_type == "number":
-            return v.cast("float64")
+        if ind.value_type == "number":  # NaN or ±inf from a function or an overflow is missing
+            return finite(v.cast("float64"))
         return v
 
     def _points(self, t: Any, ind: P.IndicatorPlan) -> Any:
@@ -353,6 +369,8 @@ class Evaluator:
                     raw = lo + hi - raw
         else:
             raw = v
+        if ind.cap is not None:  # additive scoring: an indicator's points stop at its cap
+            raw = cap_at(raw, ind.cap)
         if ind.missing.policy == "points":
             return ibis.coalesce(raw, ibis.literal(float(ind.missing.points), type="float64"))
         return raw
@@ -385,7 +403,7 @@ class Evaluator:
                 p = t[ref_name("points", ind.name)]
                 p = ibis.coalesce(p, 0.0) if ind.missing.policy == "exclude" else p
                 total = p if total is None else total + p
-            return ibis.least(total, dim.cap) if dim.cap is not None else total
+            return cap_at(total, dim.cap) if dim.cap is not None else total
         return self._combine([(t[ref_name("points", i.name)], i.weight or 0.0, i.missing.policy == "exclude")
                               for i in inds])
 
@@ -406,7 +424,7 @@ class Evaluator:
             total = ibis.literal(float(plan.base), type="float64")
             for p, _, ex in items:
                 total = total + (ibis.coalesce(p, 0.0) if ex else p)
-            score = ibis.least(total, plan.total_cap) if plan.total_cap is not None else total
+            score = cap_at(total, plan.total_cap) if plan.total_cap is not None else total
         else:
             composite = self._combine(items)
             score = composite if plan.score_range is None else composite / plan.points_range[1] * plan.score_range[1]
@@ -434,9 +452,11 @@ class Evaluator:
             if tp.rule == "when":
                 cases.append((ibis.coalesce(b(tp.condition), False), tp.name))
             else:
-                above = ibis.rank().over(order_by=score.desc())  # customers with a higher score
-                limit = (score.count() * tp.top) if tp.top_percent else ibis.literal(tp.top)
-                cases.append((score.notnull() & (above < limit - 1e-9), tp.name))
+                # customers with a higher score; scores equal but for floating-point error tie
+                above = ibis.rank().over(order_by=score.round(QUOTA_DIGITS).desc())
+                # top p%: the first floor(p·n) ranks, and every customer tied with the last of them
+                limit = (score.count() * tp.top + 1e-9).floor() if tp.top_percent else ibis.literal(tp.top)
+                cases.append((score.notnull() & (above < limit), tp.name))
         tier = ibis.cases(*cases, else_=ibis.literal(otherwise, type="string") if otherwise
                           else ibis.null("string")) if cases else ibis.literal(otherwise, type="string")
         return ibis.cases((score.isnull(), ibis.null("string")), else_=tier)
@@ -481,6 +501,13 @@ class Evaluator:
 def left_join(base: Any, other: Any) -> Any:
     joined = base.left_join(other, KEY)
     return joined.drop(f"{KEY}_right") if f"{KEY}_right" in joined.columns else joined
+
+
+def cap_at(x: Any, cap: float) -> Any:
+    """``x`` but no more than ``cap``; missing stays missing (SQL's least would return the cap)."""
+    import ibis
+
+    return ibis.cases((x > cap, ibis.literal(float(cap), type="float64")), else_=x)
 
 
 def ibis_coalesce_false(e: Any) -> Any:

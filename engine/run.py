@@ -20,6 +20,10 @@ from .plugin_manager import Registry
 SUFFIX_HINT = "use --source NAME=PATH with a path ending in .csv, .xlsx, .parquet, .json or a database URL"
 
 
+NO_SCORE = "no score (missing values under missing -> error)"
+NO_TIER = "no tier (no tier rule matched)"
+
+
 @dataclass
 class TierCount:
     tier: str | None
@@ -47,6 +51,11 @@ class RunOutcome:
     missing_counts: dict[str, int]
     log: list[str] = field(default_factory=list)
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def unscored(self) -> int:
+        """Customers left without a score (missing values under ``missing -> error``)."""
+        return sum(t.count for t in self.distribution if t.tier is None and t.label == NO_SCORE)
 
     @property
     def table(self) -> Any:
@@ -184,14 +193,22 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
         if row.get(f"r{i}"):
             issues.append(DataIssue(f"points outside {lo:g}..{hi:g} (the value is used as points)", ind.name,
                                     int(row[f"r{i}"])))
-    counts = {r["tier"]: r["n"] for r in fetch_rows(result.group_by("tier").aggregate(n=result.count()))}
+    rows = fetch_rows(result.group_by("tier").aggregate(n=result.count(), unscored=result["score"].isnull().sum()))
+    counts = {r["tier"]: r for r in rows}
     dist = []
     for tp in plan.tiers:
-        c = int(counts.pop(tp.name, 0))
+        c = int(counts.pop(tp.name, {"n": 0})["n"])
         dist.append(TierCount(tp.name, tp.label, c, c / n if n else 0.0, tp.expect))
     if None in counts:
-        c = int(counts.pop(None))
-        dist.append(TierCount(None, "no tier (score missing)", c, c / n if n else 0.0, None))
+        unscored = int(counts[None]["unscored"] or 0)
+        untiered = int(counts[None]["n"]) - unscored
+        if unscored:
+            dist.append(TierCount(None, NO_SCORE, unscored, unscored / n, None))
+        if untiered:
+            dist.append(TierCount(None, NO_TIER, untiered, untiered / n, None))
+            if plan.tiers:
+                warnings.append(f"{untiered} customer(s) with a score match no tier: "
+                                f"add `tier NAME otherwise` to give everyone a tier")
     return dist, missing, issues, warnings
 
 
@@ -279,11 +296,27 @@ def write_xlsx(table: Any, path: Path) -> None:
     if table.num_rows > XLSX_MAX_ROWS:
         raise DataError(f"{table.num_rows} rows do not fit in one Excel sheet (max {XLSX_MAX_ROWS}); "
                         f"write .parquet or .csv instead")
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("ratings")
-    ws.append(table.column_names)
+
+    def cell(v: Any) -> Any:
+        """Text stays text: control characters (illegal in .xlsx) become U+FFFD, and a leading '='
+        is not a formula (a key "=HYPERLINK(...)" must not turn into a live link)."""
+        if not isinstance(v, str):
+            return v
+        v = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
+        if v[:1] != "=":
+            return v
+        c = WriteOnlyCell(ws, value=v)
+        c.data_type = "s"
+        return c
+
+    ws.append([cell(c) for c in table.column_names])
     for batch in table.to_batches(50_000):
         cols = [c.to_pylist() for c in batch.columns]
         for row in zip(*cols):
-            ws.append(list(row))
+            ws.append([cell(v) for v in row])
     wb.save(path)

@@ -22,19 +22,39 @@ class DaysSince(Function):
 class YearsBetween(Function):
     name = "years_between"
     arg_types = ("date", "date")
-    description = "years (days / 365.25, fractional) from the first date to the second"
+    description = "calendar years from the first date to the second: whole years plus the elapsed part of the next"
 
     def build(self, args, ctx):
-        return _days(args[0], args[1]).cast("float64") / 365.25
+        return _calendar_between(args[0], args[1], "Y")
 
 
 class MonthsBetween(Function):
     name = "months_between"
     arg_types = ("date", "date")
-    description = "months (days / 30.4375, fractional) from the first date to the second"
+    description = "calendar months from the first date to the second: whole months plus the elapsed part of the next"
 
     def build(self, args, ctx):
-        return _days(args[0], args[1]).cast("float64") / 30.4375
+        return _calendar_between(args[0], args[1], "M")
+
+
+def _calendar_between(a, b, unit: str):
+    """Whole calendar units k from a to b (a + k units <= b < a + (k+1) units, month ends clamped, so
+    an anniversary is exactly k), plus the fraction of the next unit elapsed, in days."""
+    a, b = a.cast("date"), b.cast("date")
+    if unit == "Y":
+        whole = b.year() - a.year()
+        earlier = (b.month() * 100 + b.day()) < (a.month() * 100 + a.day())
+    else:
+        whole = (b.year() * 12 + b.month()) - (a.year() * 12 + a.month())
+        earlier = b.day() < a.day()
+    k = whole - earlier.cast("int32")
+    start = a + k.as_interval(unit)
+    end = a + (k + 1).as_interval(unit)
+    # with month ends clamped (Jan 31 + 1 month = Feb 28), start can pass b by a few days: step back
+    k = k - (start > b).cast("int32")
+    start = a + k.as_interval(unit)
+    end = a + (k + 1).as_interval(unit)
+    return k.cast("float64") + _days(start, b).cast("float64") / _days(start, end).cast("float64")
 
 
 class Abs(Function):
@@ -47,7 +67,7 @@ class Abs(Function):
 
 class Log(Function):
     name = "log"
-    description = "natural logarithm; log(x, base) with a base; missing for x <= 0"
+    description = "natural logarithm; log(x, base) with a base; missing for x <= 0 or a base <= 0 or 1"
     arg_types = ("number",)
     variadic = True
 
@@ -55,32 +75,44 @@ class Log(Function):
         import ibis
 
         x = args[0].cast("float64")
-        value = x.ln() if len(args) == 1 else x.ln() / args[1].cast("float64").ln()
-        return ibis.cases((x > 0, value), else_=ibis.null("float64"))
+        if len(args) == 1:
+            return ibis.cases((x > 0, x.ln()), else_=ibis.null("float64"))
+        base = args[1].cast("float64")
+        return ibis.cases(((x > 0) & (base > 0) & (base != 1), x.ln() / base.ln()), else_=ibis.null("float64"))
 
 
 class Least(Function):
     name = "min"
     arg_types = ("number",)
     variadic = True
-    description = "the smallest of two or more values (one argument: an aggregate)"
+    description = "the smallest of two or more values, missing if one is (one argument: an aggregate)"
 
     def build(self, args, ctx):
         import ibis
 
-        return ibis.least(*args)
+        return _unless_missing(args, ibis.least(*args))
 
 
 class Greatest(Function):
     name = "max"
     arg_types = ("number",)
     variadic = True
-    description = "the largest of two or more values (one argument: an aggregate)"
+    description = "the largest of two or more values, missing if one is (one argument: an aggregate)"
 
     def build(self, args, ctx):
         import ibis
 
-        return ibis.greatest(*args)
+        return _unless_missing(args, ibis.greatest(*args))
+
+
+def _unless_missing(args, value):
+    """``value``, or missing when any argument is (SQL's least/greatest would skip it silently)."""
+    import ibis
+
+    any_missing = args[0].isnull()
+    for a in args[1:]:
+        any_missing = any_missing | a.isnull()
+    return ibis.cases((any_missing, ibis.null(value.type())), else_=value)
 
 
 class Coalesce(Function):

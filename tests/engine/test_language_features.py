@@ -49,8 +49,8 @@ def test_date_functions(tmp_path):
     rows, _ = rate(tmp_path, passthrough(d="days_since(c.start)", y="years_between(c.start, as_of)",
                                          m="months_between(c.start, as_of)"))
     assert rows["C1"]["d"] == 3652  # 2016-06-30 .. 2026-06-30, three leap days
-    assert rows["C1"]["y"] == pytest.approx(3652 / 365.25, rel=1e-12)
-    assert rows["C2"]["d"] == 365 and rows["C2"]["m"] == pytest.approx(365 / 30.4375, rel=1e-12)
+    assert rows["C1"]["y"] == 10.0  # an anniversary is a whole number of calendar years
+    assert rows["C2"]["d"] == 365 and rows["C2"]["m"] == 12.0
     assert rows["C3"]["d"] == 30
     assert rows["C4"]["d"] is None and rows["C4"]["y"] is None  # no start date: missing, not zero
 
@@ -135,7 +135,7 @@ def test_env_in_a_source_is_read_at_run_time_and_never_stored(tmp_path, monkeypa
 
 
 def test_quota_tiers_with_ties_at_the_cut(tmp_path):
-    data = {"id": [f"K{i}" for i in range(10)], "v": [10.0, 9.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, None, 1.0]}
+    data = {"id": [f"K{i}" for i in range(11)], "v": [10.0, 9.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, None, 1.0, 3.0]}
     body = """indicator v = c.v weight 100%
 tier S top 20%
 tier A top 3
@@ -144,14 +144,29 @@ tier C otherwise
 """
     rows, outcome = rate(tmp_path, body, data)
     tiers = {k: r["tier"] for k, r in rows.items()}
-    # top 20% of 10 customers = 2, but K1 and K2 tie at the cut: both are in
+    # top 20% of the 10 scored customers = 2, but K1 and K2 tie at the cut: both are in
     assert [k for k, t in tiers.items() if t == "S"] == ["K0", "K1", "K2"]
     # `top 3` means rank 1..3 among everyone, not the next three after S: K0..K2, already S
     assert "A" not in tiers.values()
     assert tiers["K3"] == "B"
     assert tiers["K8"] is None  # no value and no missing policy: no score, no tier
-    assert tiers["K6"] == "B" and tiers["K7"] == "C"
+    assert tiers["K6"] == "B" and tiers["K7"] == "C" and tiers["K10"] == "C"
     assert {t.tier: t.count for t in outcome.distribution}[None] == 1
+
+
+def test_quota_tiers_take_the_floor_and_ties_within_float_noise(tmp_path):
+    # 0.1·10 + 0.2·2 + 0.7·8 and 0.1·8 + 0.2·10 + 0.7·6 are both 7 on paper; floating point gives
+    # 7.000000000000001 and 6.999999999999999 — still a tie for `top 1`
+    data = {"id": ["K1", "K2", "K3"], "a": [10.0, 8.0, 1.0], "b": [2.0, 10.0, 1.0], "c": [8.0, 6.0, 1.0]}
+    body = ("indicator A = c.a weight 10%\nindicator B = c.b weight 20%\nindicator C = c.c weight 70%\n"
+            "tier S top 1\ntier X otherwise\n")
+    rows, _ = rate(tmp_path, body, data)
+    assert rows["K1"]["score"] != rows["K2"]["score"]  # the noise is really there
+    assert {k: r["tier"] for k, r in rows.items()} == {"K1": "S", "K2": "S", "K3": "X"}
+    # top 10% of 25 customers is 2 (the floor of 2.5), not 3
+    data = {"id": [f"K{i:02d}" for i in range(25)], "a": [float(i) for i in range(25)]}
+    rows, _ = rate(tmp_path, "indicator A = c.a weight 100%\ntier T top 10%\ntier R otherwise\n", data)
+    assert sorted(k for k, r in rows.items() if r["tier"] == "T") == ["K23", "K24"]
 
 
 def test_explain_shows_the_gap_to_the_next_tier(tmp_path):

@@ -33,11 +33,13 @@ MISSING = st.sampled_from(["", "N/A", "n/a", "-", "--", "—", "无", "NULL", "n
 @st.composite
 def number_cell(draw):
     """(cell text, value it means, or None for missing, or 'bad')."""
-    kind = draw(st.sampled_from(["plain", "thousands", "percent", "wan", "yi", "currency", "missing", "bad"]))
+    kind = draw(st.sampled_from(["plain", "thousands", "percent", "wan", "yi", "currency", "yuan", "fullwidth",
+                                 "missing", "bad"]))
     if kind == "missing":
         return draw(PAD) + draw(MISSING) + draw(PAD), None
     if kind == "bad":
-        return draw(st.sampled_from(["abc", "待定", "1.2.3", "12abc", "万", "%", "5万元", "x%"])), "bad"
+        return draw(st.sampled_from(["abc", "待定", "1.2.3", "12abc", "万", "%", "万元", "x%", "1,2,3", "5,5",
+                                     "12,34.5", "inf", "-Infinity", "元"])), "bad"
     whole = draw(st.integers(-10_000_000, 10_000_000))
     cents = draw(st.integers(0, 99))
     text = f"{whole}.{cents:02d}" if draw(st.booleans()) else str(whole)
@@ -52,20 +54,30 @@ def number_cell(draw):
         text, value = text + "亿", value * 1e8
     elif kind == "currency":
         text = draw(st.sampled_from(["¥", "￥", "$"])) + text
+    elif kind == "yuan":  # 3000元, 500万元
+        if draw(st.booleans()):
+            text, value = text + "万", value * 1e4
+        text += "元"
+    elif kind == "fullwidth":  # digits typed with a Chinese input method: １２３．５
+        text = text.translate(str.maketrans("0123456789.-", "０１２３４５６７８９．－"))
     return draw(PAD) + text + draw(PAD), value
 
 
 @st.composite
 def date_cell(draw):
-    kind = draw(st.sampled_from(["iso", "slash", "dot", "chinese", "compact", "time", "missing", "bad"]))
+    kind = draw(st.sampled_from(["iso", "slash", "dot", "chinese", "compact", "time", "iso_z", "chinese_time",
+                                 "excel", "missing", "bad"]))
     if kind == "missing":
         return draw(PAD) + draw(MISSING) + draw(PAD), None
     if kind == "bad":
-        return draw(st.sampled_from(["2026-13-01", "2026-02-30", "昨天", "31/12/2026", "2026"])), "bad"
+        return draw(st.sampled_from(["2026-13-01", "2026-02-30", "昨天", "31/12/2026", "2026", "26/6/30",
+                                     "0026-06-30"])), "bad"
     d = date(2000, 1, 1) + timedelta(days=draw(st.integers(0, 10_000)))
     text = {"iso": f"{d:%Y-%m-%d}", "slash": f"{d.year}/{d.month}/{d.day}", "dot": f"{d:%Y.%m.%d}",
             "chinese": f"{d.year}年{d.month}月{d.day}日", "compact": f"{d:%Y%m%d}",
-            "time": f"{d:%Y-%m-%d} 08:30:00"}[kind]
+            "time": f"{d:%Y-%m-%d} 08:30:00", "iso_z": f"{d:%Y-%m-%d}T23:30:00.250+08:00",
+            "chinese_time": f"{d.year}年{d.month}月{d.day}日 10:30",
+            "excel": str((d - date(1899, 12, 30)).days)}[kind]  # an Excel serial day number
     return draw(PAD) + text + draw(PAD), d
 
 

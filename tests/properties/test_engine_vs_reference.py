@@ -359,5 +359,6 @@ def test_quota_tiers_match_the_reference(values, pct, count):
             assert got[k] is None
             continue
         higher = sum(s > v for s in scored)
-        want = "T" if higher < pct / 100 * len(scored) else ("N" if higher < count else "R")
+        # top p%: the first floor(p·n) ranks and everyone tied with them; top k: the first k ranks
+        want = "T" if higher + 1 <= F(pct, 100) * len(scored) else ("N" if higher < count else "R")
         assert got[k] == want, (values, v, pct, count)
