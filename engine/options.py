@@ -99,6 +99,7 @@ def build_options(
 def validation_message(err: dict[str, Any]) -> str:
     """A pydantic error's message without the "Value error, " pydantic puts before a validator's own text."""
     msg = str(err.get("msg", "invalid value"))
-    if err.get("type") in ("value_error", "assertion_error"):
-        msg = msg.split(", ", 1)[1] if ", " in msg and msg.split(", ", 1)[0].endswith("error") else msg
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
     return msg
