@@ -1,0 +1,123 @@
+"""Edge cases of real exports and rule files, each against values worked out by hand: NaN and
+infinities, float keys from pandas, rows of another source that match no customer, caps, an empty
+population, customers no tier rule matches, text that Excel would read as a formula."""
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from tierwise.cli.main import cli
+from tierwise.engine.build import compile_text
+from tierwise.engine.plugin_api import DataError
+from tierwise.engine.plugin_manager import default_registry
+from tierwise.engine.run import run
+
+AS_OF = date(2026, 6, 30)
+
+
+def rate(tmp_path: Path, text: str, **tables: pa.Table):
+    for name, table in tables.items():
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    registry = default_registry()
+    plan, diags, _ = compile_text(text, "t.tier", registry)
+    assert plan is not None, [d.message for d in diags.errors]
+    outcome = run(plan, registry, tmp_path, AS_OF)
+    return {r[plan.key_column]: r for r in outcome.table.to_pylist()}, outcome
+
+
+def test_nan_and_infinity_are_missing_never_a_top_score(tmp_path):
+    text = ('source c = parquet("c.parquet") key id\npoints 0..10\nmissing -> points 1\n'
+            "indicator B = c.x weight 50% {\n  >= 4 -> 10\n  else -> 2\n}\n"
+            "indicator Z = c.x weight 50% scale zscore\n"
+            "indicator L = log(c.x, 1) weight 0%\n"
+            "tier S top 1\ntier A when score >= 8\ntier C otherwise\n")
+    x = [1.0, 2.0, float("nan"), 4.0, None, float("inf")]
+    rows, outcome = rate(tmp_path, text, c=pa.table({"id": [f"K{i}" for i in range(6)], "x": x}))
+    for k in ("K2", "K4", "K5"):  # NaN, null and inf: missing, scored by the missing policy
+        assert rows[k]["B"] is None and rows[k]["B.points"] == 1 and rows[k]["Z.points"] == 1
+    # the z-score is fitted on 1, 2, 4 only: mean 7/3, so 4 scores above the middle, 1 below
+    assert 5 < rows["K3"]["Z.points"] < 10 and 0 < rows["K0"]["Z.points"] < 5
+    assert all(r["L"] is None for r in rows.values())  # log base 1: no number
+    assert rows["K3"]["tier"] == "S"
+    assert {i.what for i in outcome.issues} == {"not a number (treated as missing)"}  # the inf is counted
+
+
+def test_float_keys_from_pandas_join_integer_keys(tmp_path):
+    text = ('source c = parquet("c.parquet") key id\nsource o = parquet("o.parquet") key id\npoints 0..1000\n'
+            "indicator S = sum(o.amt) weight 100%\n")
+    rows, outcome = rate(tmp_path, text, c=pa.table({"id": pa.array([1001, 1002], pa.int64())}),
+                         o=pa.table({"id": [1001.0, 1001.0, 1002.0, None], "amt": [10.0, 20.0, 5.0, 7.0]}))
+    assert {k: r["S"] for k, r in rows.items()} == {"1001": 30.0, "1002": 5.0}
+
+
+def test_rows_of_another_source_that_match_no_customer_are_reported(tmp_path):
+    text = ('source c = parquet("c.parquet") key id\nsource o = parquet("o.parquet") key id\npoints 0..1000\n'
+            "indicator S = sum(o.amt) weight 100%\n")
+    rows, outcome = rate(tmp_path, text, c=pa.table({"id": ["K1", "K2"]}),
+                         o=pa.table({"id": ["K1", "k2", "K9", "K9"], "amt": [10.0, 200.0, 300.0, 1.0]}))
+    assert rows["K1"]["S"] == 10 and rows["K2"]["S"] == 0
+    (issue,) = outcome.issues
+    assert issue.count == 3 and issue.samples == ["K9", "k2"] and issue.where == "o.id"
+    assert "matches no customer" in issue.what
+
+
+def test_additive_caps_on_indicator_dimension_and_total(tmp_path):
+    text = ('source c = parquet("c.parquet") key id\nscoring additive base 600\ncap 650\nmissing -> points 0\n'
+            "indicator Inc = c.inc cap 10 {\n  >= 10000 -> 40\n  else -> 5\n}\n"
+            "dimension D cap 50 {\n  indicator P = c.p\n  indicator Q = c.q\n}\n"
+            "indicator Late = c.late {\n  == 0 -> 20\n  else -> -100\n}\n")
+    rows, _ = rate(tmp_path, text, c=pa.table({"id": ["K1", "K2", "K3"], "inc": [20000.0, 1.0, None],
+                                                "p": [30.0, 60.0, None], "q": [40.0, 80.0, None],
+                                                "late": [3.0, 0.0, 0.0]}))
+    assert rows["K1"]["Inc.points"] == 10 and rows["K1"]["D"] == 50 and rows["K1"]["score"] == 600 + 10 + 50 - 100
+    assert rows["K2"]["D"] == 50 and rows["K2"]["score"] == 650  # 600 + 5 + 50 + 20 = 675, capped at 650
+    assert rows["K3"]["Inc.points"] == 0 and rows["K3"]["D"] == 0  # missing stays missing: 0 points, not the cap
+
+
+def test_an_empty_population_is_an_error(tmp_path):
+    pq.write_table(pa.table({"id": pa.array([], pa.string()), "v": pa.array([], pa.float64())}),
+                   tmp_path / "c.parquet")
+    registry = default_registry()
+    plan, _, _ = compile_text('source c = parquet("c.parquet") key id\nindicator v = c.v weight 100%\n',
+                              "t.tier", registry)
+    with pytest.raises(DataError, match="no data rows"):
+        run(plan, registry, tmp_path, AS_OF)
+
+
+def test_customers_no_tier_matches_are_not_reported_as_unscored(tmp_path):
+    pq.write_table(pa.table({"id": ["K1", "K2"], "a": [9.0, 3.0]}), tmp_path / "c.parquet")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nindicator A = c.a weight 100%\n'
+                     "tier A when score >= 6\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30"])
+    assert res.exit_code == 0, res.output
+    assert "no tier (no tier rule matched)" in res.output and "no score" not in res.output
+    assert "1 customer(s) with a score match no tier" in res.output
+
+
+def test_xlsx_output_keeps_text_as_text(tmp_path):
+    pq.write_table(pa.table({"id": ["=1+2", '=HYPERLINK("http://x","y")', "K\x01"], "a": [1.0, 2.0, 3.0]}),
+                   tmp_path / "c.parquet")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nindicator A = c.a weight 100%\n',
+                     encoding="utf-8")
+    out = tmp_path / "out.xlsx"
+    res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    ws = openpyxl.load_workbook(out).active
+    cells = {row[0].value: row[0].data_type for row in ws.iter_rows(min_row=2)}
+    assert cells == {"=1+2": "s", '=HYPERLINK("http://x","y")': "s", "K\ufffd": "s"}
+
+
+def test_write_errors_are_messages_not_tracebacks(tmp_path):
+    pq.write_table(pa.table({"id": ["K1"], "a": [1.0]}), tmp_path / "c.parquet")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nindicator A = c.a weight 100%\n',
+                     encoding="utf-8")
+    (tmp_path / "isdir.csv").mkdir()
+    res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", "--out", str(tmp_path / "isdir.csv")])
+    assert res.exit_code == 1 and "cannot write" in res.output and "Traceback" not in res.output
