@@ -27,13 +27,16 @@ def registry():
 
 def load(path: Path, show_warnings: bool = True):
     """Parse and check one rule file; print diagnostics; exit 1 on errors."""
-    from ..dsl import read_rule_file
+    from ..dsl import RuleFileError, read_rule_file
     from ..engine.build import compile_text
 
     try:
         text = read_rule_file(path)
     except OSError as exc:
         raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except RuleFileError as exc:  # not text: UTF-16 without a mark, Latin-1, binary, a GBK line in UTF-8
+        print_diagnostics(exc.diagnostics)
+        raise RuleErrors(f"{len(exc.diagnostics.errors)} error(s) in {path}") from None
     plan, diags, _ = compile_text(text, str(path), registry())
     if diags.items and (diags.errors or show_warnings):
         print_diagnostics(diags)

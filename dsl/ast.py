@@ -257,7 +257,7 @@ class Segment(Node):
 class TriggerEffect(Node):
     effect: Literal["rerate", "review", "cap", "downgrade"]
     tier: str | None = None
-    steps: int | None = None
+    steps: int | float | None = None  # a whole number of tiers; a fraction is kept to be reported
 
 
 class Trigger(Node):
@@ -305,6 +305,7 @@ class Expectation(Node):
 class Example(Node):
     name: str
     as_of: str | None = None
+    as_of_span: Span | None = None
     points: list[PointValue] = []
     rows: list[ExampleRow] = []
     expectations: list[Expectation] = []

@@ -17,10 +17,11 @@ Severity = Literal["error", "warning"]
 #: characters a Chinese input method types where the language wants ASCII
 FULL_WIDTH = {
     "（": "(", "）": ")", "，": ",", "：": ":", "；": ";", "→": "->", "＞": ">",
-    "＜": "<", "＝": "=", "％": "%", "“": '"', "”": '"', "‘": "'", "’": "'",
+    "＜": "<", "＝": "=", "％": "%", "“": '"', "”": '"', "‘": '"', "’": '"',
     "。": ".", "【": "[", "】": "]", "｛": "{", "｝": "}", "＋": "+", "－": "-",
-    "＊": "*", "／": "/", "！": "!", "≥": ">=", "≤": "<=", "＃": "#", "－>": "->",
-    "《": '"', "》": '"', "、": ",",
+    "＊": "*", "／": "/", "！": "!", "≥": ">=", "≤": "<=", "＃": "#", "、": ",",
+    # shift+, and shift+. in Chinese mode: typed for < and >, not quotes
+    "《": "<", "》": ">", "＇": "'", "｜": "|", "．": ".", "＿": "_",
 }
 
 
@@ -44,6 +45,9 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     pool = list(dict.fromkeys(c for c in candidates if c))
     if not pool:
         return None
+    folded = [c for c in pool if c.casefold() == name.casefold()]
+    if folded:  # `tier a` for tier A
+        return folded[0]
     # short (often Chinese) names differ in one character of two or three: a lower bar
     hits = difflib.get_close_matches(name, pool, n=1, cutoff=0.5 if len(name) <= 3 else 0.6)
     if hits:

@@ -346,7 +346,9 @@ class ToAst(Transformer):
         return A.TriggerEffect(span=span_of(meta), effect="cap", tier=str(c[0]))
 
     def effect_downgrade(self, meta, c):
-        return A.TriggerEffect(span=span_of(meta), effect="downgrade", steps=int(c[0].value))
+        steps = c[0].value
+        return A.TriggerEffect(span=span_of(meta), effect="downgrade",
+                               steps=int(steps) if float(steps).is_integer() else steps)
 
     def trigger(self, meta, children):
         name, cond, *effects = children
@@ -416,7 +418,7 @@ class ToAst(Transformer):
         return ("points", list(c))
 
     def example_as_of(self, meta, c):
-        return ("as_of", unquote(c[0]))
+        return ("as_of", (unquote(c[0]), span_of(c[0])))
 
     def example_row(self, meta, c):
         return ("row", A.ExampleRow(span=span_of(meta), source=str(c[0]), fields=list(c[1:])))
@@ -426,7 +428,7 @@ class ToAst(Transformer):
 
     def example(self, meta, children):
         name, *lines = children
-        points, rows, expectations, as_of = [], [], [], None
+        points, rows, expectations, as_of, as_of_span = [], [], [], None, None
         for kind, value in lines:
             if kind == "points":
                 points.extend(value)
@@ -435,9 +437,9 @@ class ToAst(Transformer):
             elif kind == "expect":
                 expectations.extend(value)
             else:
-                as_of = value
-        return A.Example(span=span_of(meta), name=unquote(name), as_of=as_of, points=points, rows=rows,
-                         expectations=expectations)
+                as_of, as_of_span = value
+        return A.Example(span=span_of(meta), name=unquote(name), as_of=as_of, as_of_span=as_of_span, points=points,
+                         rows=rows, expectations=expectations)
 
     # ---- the file -----------------------------------------------------------------------------
     def start(self, meta, children):

@@ -6,12 +6,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tierwise.dsl import decode_rule_bytes
 from tierwise.engine.build import compile_text
 from tierwise.engine.plugin_manager import default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "tests" / "dsl" / "golden" / "valid").glob("*.tier"))
-TEXTS = [p.read_text(encoding="utf-8") for p in FILES]
+TEXTS = [decode_rule_bytes(p.read_bytes()) for p in FILES]
 REGISTRY = default_registry()
 NOISE = st.text(alphabet=list('{}()[]"\'#:,.%-+*/<>=!_ \t\n0123456789万亿%→（），：“”　客户年交易额weightscaletierelse..'),
                 min_size=1, max_size=8)
