@@ -1,6 +1,10 @@
 """Statement-level compilation: AST -> Plan (+ diagnostics). Entry point: ``compile_ruleset``."""
 from __future__ import annotations
 
+import re
+from datetime import date
+from typing import Any, Iterator
+
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, suggest
 from . import checks
@@ -10,6 +14,12 @@ from .options import ENV_PLACEHOLDER, build_options
 from .plugin_manager import Registry
 
 DEFAULT_POINTS = (1.0, 10.0)
+# scheme://user:password@host — a password written into the rule file
+URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:[^/\s@]+@")
+SECRET_OPTIONS = re.compile(r"^(password|passwd|pwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
+# dates an example's as_of may be written in (the same as text sources accept)
+DATE_FORMATS = [re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+                re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$")]
 
 
 def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.Plan | None:
@@ -39,16 +49,17 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
     score_range = None if rs.score is None else (rs.score.low, rs.score.high)
     check_range = points_range if (mode == "weighted" or rs.points is not None) else None
     global_missing = _missing(rs.missing, check_range, diags) if rs.missing else P.MissingRule("error")
+    if rs.missing is not None:
+        _check_global_missing(rs, diags)
 
     # sources
     if not rs.sources:
         diags.error("no source: the ruleset reads no data", None,
                     expected='source NAME = csv("file.csv") key KEY_COLUMN')
     for expr in c.all_exprs():
-        c.scan_usage(expr, False)
-    both = c.multi_row & c.single_row
-    if both:
-        c.multi_row -= both  # columns used directly: one row per customer (duplicates are reported at run time)
+        c.scan_usage(expr, None)
+    # a source read through aggregates has several rows per customer; its columns used directly anywhere
+    # else are errors (Compiler.column), never a silent switch of those aggregates to population-wide ones
     sources: list[P.SourcePlan] = []
     for s in rs.sources:
         cls = registry.connectors.get(s.connector)
@@ -58,6 +69,7 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
                         expected="one of: " + ", ".join(sorted(registry.connectors)),
                         hint=f"did you mean '{close}'?" if close else "install a plugin that provides it")
             continue
+        _check_secrets(s, diags)
         opts, raw, env = build_options(cls, "connector", s.args, s.options, diags, s.span)
         # the plan keeps env("VAR") as a placeholder, never the value (a URL may carry a password):
         # a run reads the variable again when it opens the source
@@ -93,7 +105,13 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
     segments = []
     for seg in rs.segments:
         cases = []
+        otherwise = None
         for case in seg.cases:
+            if otherwise is not None:
+                diags.warning(f"case {case.value} can never be reached: '{otherwise} otherwise' above it takes "
+                              f"everyone left", case.span, hint="cases are tried top to bottom; put otherwise last")
+            elif case.condition is None:
+                otherwise = case.value
             cond = c.expr(case.condition, Context("segment", seg.name), "bool") if case.condition else None
             cases.append((case.value, cond))
         segments.append(P.SegmentPlan(seg.name, cases))
@@ -104,13 +122,17 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
         effects = []
         for eff in trg.effects:
             if eff.effect == "cap" and eff.tier not in tier_names:
-                _unknown_tier(eff.tier, eff.span, tier_names, diags)
+                _unknown_tier(eff.tier, eff.span, rs.tiers, diags)
             if eff.effect == "downgrade" and (eff.steps or 0) < 1:
                 diags.error("downgrade takes a number of tiers, 1 or more", eff.span)
+            elif eff.effect == "downgrade" and not float(eff.steps).is_integer():
+                diags.error(f"downgrade {checks.fmt(eff.steps)}: a whole number of tiers", eff.span,
+                            expected="downgrade 1, downgrade 2, ...")
             effects.append({"effect": eff.effect, "tier": eff.tier, "steps": eff.steps})
         triggers.append(P.TriggerPlan(trg.name, cond, effects))
-    on_rules = [_on_rule(o, registry, tier_names, [t.name for t in rs.triggers], list(c.labels), diags)
+    on_rules = [_on_rule(o, registry, rs.tiers, [t.name for t in rs.triggers], list(c.labels), diags)
                 for o in rs.on_rules]
+    _check_named_values(rs, diags)
 
     primary = rs.sources[0].name if rs.sources else ""
     plan = P.Plan(
@@ -119,7 +141,7 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
         base=(rs.scoring.base or 0.0) if rs.scoring else 0.0, total_cap=rs.cap.value if rs.cap else None,
         measures=measures, indicators=indicators, dimensions=dimensions, top_level=top_level, tiers=tiers,
         labels=labels, segments=segments, triggers=triggers, on_rules=on_rules,
-        examples=[_example(ex, c, tier_names, diags) for ex in rs.examples],
+        examples=[_example(ex, c, rs.tiers, check_range, diags) for ex in rs.examples],
         column_types=dict(c.column_types),
     )
     checks.check_tiers(rs, plan, diags)
@@ -188,14 +210,98 @@ def _band_text(b: A.Band) -> str:
     return f"{b.op} {t(b.values[0])} -> {pts}"
 
 
-def _unknown_tier(name, span, tier_names, diags):
-    close = suggest(name or "", tier_names)
+def _tier_hint(name: str, tiers: list[A.Tier]) -> str | None:
+    """did you mean: a tier whose label this is (`核心客户` for A), or a close name (`a` for A)."""
+    by_label = next((t for t in tiers if t.label is not None and t.label == name), None)
+    if by_label is not None:
+        return f"did you mean '{by_label.name}'? '{name}' is its label; rules name tiers by NAME"
+    close = suggest(name or "", [t.name for t in tiers])
+    return f"did you mean '{close}'?" if close else None
+
+
+def _unknown_tier(name, span, tiers: list[A.Tier], diags):
+    tier_names = [t.name for t in tiers]
     diags.error(f"unknown tier '{name}'", span, expected="one of: " + ", ".join(tier_names) if tier_names else
-                "a tier declared with `tier NAME ...`", hint=f"did you mean '{close}'?" if close else None)
+                "a tier declared with `tier NAME ...`", hint=_tier_hint(name or "", tiers))
 
 
-def _on_rule(o: A.OnRule, registry: Registry, tiers, triggers, labels, diags: Diagnostics) -> P.OnRulePlan:
-    if o.event in ("tier", "enter", "leave") and o.target not in tiers:
+def _check_global_missing(rs: A.Ruleset, diags: Diagnostics) -> None:
+    """`missing ->` on the line right after a standalone indicator, not indented: it reads like the
+    indicator's own policy but is the global one (an indented line continues the indicator)."""
+    m = rs.missing
+    for ind in rs.indicators:
+        if ind.span.end_line == m.span.line - 1:
+            diags.warning(f"this `missing` applies to every indicator, not only '{ind.name}' above it", m.span,
+                          hint=f"for '{ind.name}' alone indent the line under it; for all, put it before the "
+                               f"indicators")
+
+
+def _check_secrets(s: A.SourceDecl, diags: Diagnostics) -> None:
+    """Secrets come from env("VAR"), never from the rule file (it is shared and versioned)."""
+    values = [(None, a) for a in s.args] + [(o.name, o.value) for o in s.options]
+    for option, value in values:
+        if not isinstance(value, A.String):
+            continue
+        if URL_PASSWORD.match(value.value) or (option is not None and SECRET_OPTIONS.match(option)):
+            diags.error('a password in the rule file: use env("VAR")', value.span,
+                        expected='env("VAR") with the URL or password in an environment variable',
+                        hint=f'e.g. {s.connector}(env("{s.name.upper()}_URL"), ...) and set {s.name.upper()}_URL '
+                             f'where tierwise runs')
+
+
+def _walk(node: Any) -> Iterator[A.Node]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+        elif isinstance(n, A.Node):
+            yield n
+            stack.extend(getattr(n, f) for f in type(n).model_fields if f != "span")
+
+
+def _check_named_values(rs: A.Ruleset, diags: Diagnostics) -> None:
+    """`tier == "C"` with no tier C (or a tier's label), `SEGMENT == "x"` with no case x: never true."""
+    tiers = {t.name for t in rs.tiers}
+    segments = {s.name: [c.value for c in s.cases] for s in rs.segments}
+    exprs = [lb.condition for lb in rs.labels] + [t.condition for t in rs.triggers]
+    exprs += [c.condition for s in rs.segments for c in s.cases if c.condition is not None]
+    for expr in exprs:
+        for node in _walk(expr):
+            pairs: list[tuple[A.Node, A.Node]] = []
+            if isinstance(node, A.Compare) and node.op in ("==", "!="):
+                pairs = [(node.left, node.right), (node.right, node.left)]
+            elif isinstance(node, A.In):
+                pairs = [(node.operand, item) for item in node.items]
+            for name, lit in pairs:
+                if not (isinstance(name, A.Name) and isinstance(lit, A.String)):
+                    continue
+                if name.name == "tier" and rs.tiers and lit.value not in tiers:
+                    diags.warning(f"there is no tier '{lit.value}': this comparison never matches", lit.span,
+                                  expected="one of: " + ", ".join(t.name for t in rs.tiers),
+                                  hint=_tier_hint(lit.value, rs.tiers))
+                elif name.name in segments and lit.value not in segments[name.name]:
+                    close = suggest(lit.value, segments[name.name])
+                    diags.warning(f"segment {name.name} has no case '{lit.value}': this comparison never matches",
+                                  lit.span, expected="one of: " + ", ".join(segments[name.name]),
+                                  hint=f"did you mean '{close}'?" if close else None)
+
+
+def parse_date(text: str) -> date | None:
+    """2026-06-30, 2026/6/30, 2026年6月30日, 20260630; None if it is not a date."""
+    for fmt in DATE_FORMATS:
+        m = fmt.match(text.strip())
+        if m:
+            try:
+                return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                return None
+    return None
+
+
+def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, labels,
+             diags: Diagnostics) -> P.OnRulePlan:
+    if o.event in ("tier", "enter", "leave") and o.target not in {t.name for t in tiers}:
         _unknown_tier(o.target, o.target_span, tiers, diags)
     if o.event == "trigger" and o.target not in triggers:
         close = suggest(o.target or "", triggers)
@@ -218,31 +324,71 @@ def _on_rule(o: A.OnRule, registry: Registry, tiers, triggers, labels, diags: Di
     return P.OnRulePlan(o.event, o.target, actions, text)
 
 
-def _example(ex: A.Example, c: Compiler, tier_names, diags: Diagnostics) -> P.ExamplePlan:
+def _used_columns(c: Compiler) -> dict[str, set[str]]:
+    """The columns the rules read, per source (a source's key included)."""
+    used: dict[str, set[str]] = {s.name: {s.key} for s in c.rs.sources}
+    for node in _walk(c.all_exprs()):
+        if isinstance(node, A.Column):
+            used.setdefault(node.source, set()).add(node.column)
+    return used
+
+
+def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags: Diagnostics) -> P.ExamplePlan:
+    tier_names = {t.name for t in tiers}
+    as_of = ex.as_of
+    if as_of is not None:
+        day = parse_date(as_of)
+        if day is None:
+            parts = next((m.groups() for f in DATE_FORMATS if (m := f.match(as_of.strip()))), None)
+            hint = None
+            if parts is not None:
+                month, dom = int(parts[1]), int(parts[2])
+                hint = f"there is no month {month}" if not 1 <= month <= 12 else f"month {month} has no day {dom}"
+            diags.error(f'as_of "{as_of}" is not a date', ex.as_of_span or ex.span,
+                        expected='a date like "2026-06-30" (YYYY-MM-DD; 2026/6/30 and 2026年6月30日 also do)',
+                        hint=hint)
+        else:
+            as_of = day.isoformat()
     points = {}
     for pv in ex.points:
         if pv.indicator not in c.indicators:
             close = suggest(pv.indicator, list(c.indicators))
             diags.error(f"unknown indicator '{pv.indicator}' in example", pv.span,
                         hint=f"did you mean '{close}'?" if close else None)
+        elif check_range is not None and not (check_range[0] - checks.EPS <= pv.points <= check_range[1] + checks.EPS):
+            diags.error(f"{checks.fmt(pv.points)} points is outside the points range "
+                        f"{checks.fmt(check_range[0])}..{checks.fmt(check_range[1])}", pv.span,
+                        expected=f"points between {checks.fmt(check_range[0])} and {checks.fmt(check_range[1])}")
         points[pv.indicator] = pv.points
     rows: dict[str, list[dict]] = {}
+    used = _used_columns(c)
     for row in ex.rows:
         if row.source not in c.sources:
             close = suggest(row.source, list(c.sources))
             diags.error(f"unknown source '{row.source}' in example", row.span,
                         hint=f"did you mean '{close}'?" if close else None)
+        else:
+            for f in row.fields:
+                if f.column not in used[row.source]:
+                    close = suggest(f.column, sorted(used[row.source]))
+                    diags.warning(f"the rules never read {row.source}.{f.column}: this value has no effect", f.span,
+                                  expected="one of: " + ", ".join(sorted(used[row.source])),
+                                  hint=f"did you mean '{close}'?" if close else None)
         rows.setdefault(row.source, []).append({f.column: f.value.value for f in row.fields})
     expectations = []
     for e in ex.expectations:
         if e.what == "tier" and e.name not in tier_names:
-            _unknown_tier(e.name, e.span, tier_names, diags)
+            _unknown_tier(e.name, e.span, tiers, diags)
         if e.what in ("label", "no_label") and e.name not in c.labels:
-            diags.error(f"unknown label '{e.name}'", e.span)
+            close = suggest(e.name or "", list(c.labels))
+            diags.error(f"unknown label '{e.name}'", e.span, hint=f"did you mean '{close}'?" if close else None)
+        if e.what == "score" and e.tolerance is not None and e.tolerance < 0:
+            diags.error(f"negative tolerance ± {checks.fmt(e.tolerance)}", e.span,
+                        expected="a tolerance of 0 or more: expect score 80 ± 0.5")
         expectations.append(e.model_dump(exclude={"span"}))
     if not ex.expectations:
         diags.error(f"example \"{ex.name}\" expects nothing", ex.span, expected="expect score S, tier X")
-    return P.ExamplePlan(ex.name, ex.as_of, points, rows, expectations, ex.span)
+    return P.ExamplePlan(ex.name, as_of, points, rows, expectations, ex.span)
 
 
 def _check_cycles(c: Compiler, rs: A.Ruleset, diags: Diagnostics) -> None:
@@ -277,16 +423,41 @@ def _check_cycles(c: Compiler, rs: A.Ruleset, diags: Diagnostics) -> None:
         visit(n, [])
 
 
+def _deepest_statement(rs: A.Ruleset) -> A.Span | None:
+    """The span of the statement whose expression nests deepest (counted without recursion)."""
+    best, best_depth = None, -1
+    statements = [*rs.measures, *rs.all_indicators(), *rs.tiers, *rs.labels, *rs.segments, *rs.triggers]
+    for stmt in statements:
+        stack, deepest = [(stmt, 0)], 0
+        while stack:
+            n, d = stack.pop()
+            deepest = max(deepest, d)
+            for f in type(n).model_fields:
+                v = getattr(n, f)
+                stack.extend((x, d + 1) for x in (v if isinstance(v, list) else [v]) if isinstance(x, A.Node))
+        if deepest > best_depth:
+            best, best_depth = stmt.span, deepest
+    return best
+
+
 def compile_text(text: str, filename: str, registry: Registry) -> tuple[P.Plan | None, Diagnostics, A.Ruleset | None]:
     """Parse + compile. Syntax errors come back as diagnostics, never exceptions."""
     from ..dsl import RuleFileError, parse
+    from ..dsl.parser import normalize_newlines, recursion_limit
 
+    text = normalize_newlines(text)
     try:
         rs = parse(text, filename)
     except RuleFileError as exc:
         return None, exc.diagnostics, None
     diags = Diagnostics(filename, text)
-    plan = compile_ruleset(rs, registry, diags)
+    try:
+        with recursion_limit():
+            plan = compile_ruleset(rs, registry, diags)
+    except RecursionError:  # the parser refuses deep trees; this is the last line of defence
+        diags.error("expression nested too deeply", _deepest_statement(rs),
+                    hint="split it into measures: `measure part1 = ...`, then use part1 in the expression")
+        return None, diags, rs
     if plan is not None:
         plan.text_hash = text_hash(text)
     return plan, diags, rs

@@ -141,7 +141,7 @@ def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: D
             if b_lo < a_hi:
                 d.warning(f"range {b.values[0].text}..{b.values[1].text} overlaps {a.values[0].text}..{a.values[1].text}",
                           b.span, hint="a..b matches a <= x < b; the first matching band wins")
-            elif b_lo > a_hi:
+            elif b_lo > a_hi and not else_seen:  # with an else band the gap is the else band's
                 d.warning(f"ranges leave a gap: values from {a.values[1].text} to {b.values[0].text} match neither",
                           b.span, hint="make the ranges meet (…..x then x..…) or add an else band")
         if not else_seen:
@@ -174,17 +174,29 @@ def check_weights(ruleset: A.Ruleset, additive: bool, d: Diagnostics) -> None:
                 if n.weight.value < 0:
                     d.error(f"negative weight {n.weight.text}", n.weight.span)
                 total += n.weight.value
+        names = [n.name for n in nodes]
+        if len(set(names)) < len(names):
+            continue  # a name declared twice is reported as such; its weight counted twice is no news
         if not missing and abs(total - 1.0) > 1e-9:
             first = nodes[0]
             parts = " + ".join(n.weight.text for n in nodes)
+            plain = [n.weight for n in nodes if not n.weight.percent and n.weight.value > 1]
+            hint = f"{parts} = {total * 100:g}%"
+            if plain:  # `weight 30` for 30%: a weight without % is a fraction (30 = 3000%)
+                fixed = ", ".join(f"{w.text}%" for w in plain)
+                hint = f"did you mean {fixed}? a weight without % is a fraction: {plain[0].text} = " \
+                       f"{plain[0].value * 100:g}%"
+                first = next(n for n in nodes if n.weight is plain[0])
             d.error(f"weights in {where} add up to {total * 100:g}%, not 100%", first.weight.span,
-                    expected="weights that sum to 100%", hint=f"{parts} = {total * 100:g}%")
+                    expected="weights that sum to 100%", hint=hint)
 
 
 def score_bounds(plan: P.Plan) -> tuple[float, float] | None:
     if plan.scoring != "weighted":
         return None
     lo, hi = plan.points_range
+    if not lo < hi or hi <= 0 or (plan.score_range is not None and not plan.score_range[0] < plan.score_range[1]):
+        return None  # an invalid range is an error of its own; bounds computed from it would mislead
     if plan.score_range is None:
         return lo, hi
     scale = plan.score_range[1] / hi if hi else 1.0
@@ -237,13 +249,16 @@ def check_tiers(ruleset: A.Ruleset, plan: P.Plan, d: Diagnostics) -> None:
         iv = _condition_interval(tp.condition, P.Ref("score"))
         if iv is None:
             continue
+        if not iv:
+            d.warning(f"tier {t.name} can never be reached: its conditions on score contradict each other", t.span)
+            continue
         if not difference(iv, covered):
             why = "the tiers above take every score it accepts"
             if bounds is not None and not difference(iv, covered[:2]):
                 why = f"scores run from {fmt(bounds[0])} to {fmt(bounds[1])}"
             d.warning(f"tier {t.name} can never be reached: {why}", t.span)
         covered.extend(iv)
-    if otherwise_seen is None and all(t.rule != "top" for t in tiers):
+    if otherwise_seen is None and all(t.rule != "top" for t in tiers) and difference([ALL], covered):
         d.warning("no `tier NAME otherwise`: customers matching no tier get no tier", tiers[-1].span)
     lows = highs = 0.0
     with_expect = [t for t in tiers if t.expect_low is not None]
@@ -272,6 +287,16 @@ def achievable_points(ind: P.IndicatorPlan, points_range: tuple[float, float]) -
 def check_never_fires(plan: P.Plan, where: list[tuple[str, P.Expr, A.Span]], d: Diagnostics) -> None:
     """Warn about conditions comparing an indicator's points with a value it cannot take."""
     for what, expr, span in where:
+        contradiction = False
+        for target in [P.Ref("score"), *(P.Ref("points", i.name) for i in plan.indicators)]:
+            if _condition_interval(expr, target) == []:
+                name = "score" if target.kind == "score" else f"'{target.name}'"
+                if not what.startswith("tier ") or target.kind != "score":  # check_tiers says it for tiers
+                    d.warning(f"{what} can never fire: its conditions on {name} contradict each other", span)
+                contradiction = True
+                break
+        if contradiction:
+            continue
         for ind in plan.indicators:
             target = P.Ref("points", ind.name)
             accepted = _condition_interval(expr, target)
@@ -282,7 +307,7 @@ def check_never_fires(plan: P.Plan, where: list[tuple[str, P.Expr, A.Span]], d: 
                 d.warning(f"{what} can never fire: '{ind.name}' here is the indicator's points "
                           f"({', '.join(describe(p) for p in possible[:4])})", span,
                           hint=f"for the raw value write value({ind.name})")
-        if plan.scoring == "weighted":
+        if plan.scoring == "weighted" and not what.startswith("tier "):  # check_tiers covers tiers
             bounds = score_bounds(plan)
             accepted = _condition_interval(expr, P.Ref("score"))
             if accepted is not None and bounds is not None:

@@ -46,6 +46,8 @@ class Compiler:
         self.column_types: dict[tuple[str, str], str] = {}
         self.single_row: set[str] = set()
         self.multi_row: set[str] = set()
+        self.agg_use: dict[str, A.Call] = {}  # the first aggregate over each source
+        self._condition: A.Node | None = None  # the comparison being compiled (for hints)
         self.agg_count = 0
         self.deps: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
@@ -58,18 +60,20 @@ class Compiler:
         seen: dict[str, tuple[str, A.Span]] = {}
         groups = [("indicator", self.rs.all_indicators()), ("measure", self.rs.measures),
                   ("dimension", self.rs.dimensions), ("label", self.rs.labels), ("segment", self.rs.segments)]
-        for kind, nodes in groups:
-            for node in nodes:
-                if node.name in RESERVED:
-                    self.d.error(f"'{node.name}' is a reserved name", node.name_span,
-                                 hint=f"rename this {kind}")
-                elif node.name in seen:
-                    other_kind, other = seen[node.name]
-                    self.d.error(f"duplicate name '{node.name}': already {article(other_kind)} at line {other.line}",
-                                 node.name_span, hint="names of indicators, measures, dimensions, labels and "
-                                                      "segments must be unique")
-                else:
-                    seen[node.name] = (kind, node.name_span)
+        # in file order: the second declaration is the one reported, pointing back at the first
+        named = sorted(((kind, node) for kind, nodes in groups for node in nodes),
+                       key=lambda kn: (kn[1].name_span.line, kn[1].name_span.column))
+        for kind, node in named:
+            if node.name in RESERVED:
+                self.d.error(f"'{node.name}' is a reserved name", node.name_span,
+                             hint=f"rename this {kind}")
+            elif node.name in seen:
+                other_kind, other = seen[node.name]
+                self.d.error(f"duplicate name '{node.name}': already {article(other_kind)} at line {other.line}",
+                             node.name_span, hint="names of indicators, measures, dimensions, labels and "
+                                                  "segments must be unique")
+            else:
+                seen[node.name] = (kind, node.name_span)
         for kind, nodes in (("source", self.rs.sources), ("tier", self.rs.tiers), ("trigger", self.rs.triggers)):
             names: dict[str, A.Span] = {}
             for node in nodes:
@@ -86,25 +90,38 @@ class Compiler:
             names.add(ex.name)
 
     # ---- source usage (single- vs multi-row) ------------------------------------------------
-    def scan_usage(self, expr: Any, in_agg: bool) -> None:
+    def scan_usage(self, expr: Any, agg: A.Call | None) -> None:
+        """Which sources are read inside aggregates (several rows per customer) and which directly."""
         if isinstance(expr, A.Column):
-            (self.multi_row if in_agg else self.single_row).add(expr.source)
+            if agg is not None:
+                self.multi_row.add(expr.source)
+                self.agg_use.setdefault(expr.source, agg)
+            else:
+                self.single_row.add(expr.source)
         elif isinstance(expr, A.Call):
-            agg = expr.func in PER_CUSTOMER_AGGS and len(expr.args) == 1
+            inner = expr if agg is None and expr.func in PER_CUSTOMER_AGGS and len(expr.args) == 1 else agg
             for a in expr.args:
-                if agg and isinstance(a, A.Name) and a.name in self.sources:
+                if inner is not None and isinstance(a, A.Name) and a.name in self.sources:
                     self.multi_row.add(a.name)
-                self.scan_usage(a, in_agg or agg)
+                    self.agg_use.setdefault(a.name, inner)
+                self.scan_usage(a, inner)
             if expr.where is not None:
-                self.scan_usage(expr.where, in_agg or agg)
+                self.scan_usage(expr.where, inner)
         elif isinstance(expr, A.Node):
             for name in type(expr).model_fields:
                 value = getattr(expr, name)
                 if isinstance(value, list):
                     for v in value:
-                        self.scan_usage(v, in_agg)
+                        self.scan_usage(v, agg)
                 elif isinstance(value, A.Node):
-                    self.scan_usage(value, in_agg)
+                    self.scan_usage(value, agg)
+
+    def source_text(self, span: A.Span) -> str | None:
+        """The rule text of a one-line span."""
+        if self.d.text is None or span.line != span.end_line or span.line < 1:
+            return None
+        lines = self.d.text.splitlines()
+        return lines[span.line - 1][span.column - 1:span.end_column - 1] if span.line <= len(lines) else None
 
     def all_exprs(self) -> list[A.Node]:
         out: list[A.Node] = [i.expr for i in self.rs.all_indicators()]
@@ -179,8 +196,12 @@ class Compiler:
             right = self.expr(node.right, ctx, "number")
             return P.Arith(node.op, left, right)
         if isinstance(node, A.Compare):
-            left = self.expr(node.left, ctx)
-            right = self.expr(node.right, ctx)
+            outer, self._condition = self._condition, node
+            try:
+                left = self.expr(node.left, ctx)
+                right = self.expr(node.right, ctx)
+            finally:
+                self._condition = outer
             lt, rt = self.type_of(left), self.type_of(right)
             if lt == "any" and rt != "any":
                 left = self.hint_type(left, rt)
@@ -199,7 +220,11 @@ class Compiler:
         if isinstance(node, A.In):
             items = tuple(self.expr(i, ctx) for i in node.items)
             types = {self.type_of(i) for i in items} - {"any"}
-            operand = self.expr(node.operand, ctx, types.pop() if len(types) == 1 else "any")
+            outer, self._condition = self._condition, node
+            try:
+                operand = self.expr(node.operand, ctx, types.pop() if len(types) == 1 else "any")
+            finally:
+                self._condition = outer
             return P.InList(operand, items, node.negated)
         if isinstance(node, A.Between):
             return P.Between(self.expr(node.operand, ctx, "number"), self.expr(node.low, ctx, "number"),
@@ -243,7 +268,7 @@ class Compiler:
             self.d.error(f"source '{n}' needs a column: {n}.COLUMN", node.span,
                          hint=f"count rows with count({n})")
             return P.Lit(None, "any")
-        close = suggest(n, self.all_names())
+        close = suggest(n, [*self.all_names(), *self.sources])
         self.d.error(f"unknown name '{n}'", node.span,
                      expected="an indicator, measure, dimension, label, score or as_of",
                      hint=f"did you mean '{close}'?" if close else "declare it with `measure NAME = ...`")
@@ -263,11 +288,30 @@ class Compiler:
                 return P.Lit(None, "any")
             return P.RowCol(node.source, node.column, self.column_types.get((node.source, node.column), "any"))
         if node.source in self.multi_row:
-            self.d.error(f"source '{node.source}' has several rows per customer; use its columns inside an "
-                         f"aggregate", node.span,
-                         expected=f"sum({node.source}.{node.column}), max(...), count({node.source}), ...")
+            self.multi_row_error(node)
             return P.Lit(None, "any")
         return P.Col(node.source, node.column, self.column_types.get((node.source, node.column), "any"))
+
+    def multi_row_error(self, node: A.Column) -> None:
+        """A source read through an aggregate elsewhere has several rows per customer: a direct use of
+        one of its columns would silently turn that aggregate into a population-wide one."""
+        src, col = node.source, node.column
+        ref = f"{src}.{col}" if _plain_name(col) else f"{src}.`{col}`"
+        used = self.agg_use.get(src)
+        where = f" (used in {used.func}(...) at line {used.span.line})" if used is not None else ""
+        examples = [f"max({ref})"]
+        cond = self._condition
+        if cond is not None and node in (getattr(cond, "left", None), getattr(cond, "right", None),
+                                         getattr(cond, "operand", None)):
+            text = self.source_text(cond.span)
+            if text:
+                examples.append(f"count({src} where {text}) > 0")
+        self.d.error(f"{src} has several rows per customer{where}; use an aggregate here, e.g. "
+                     + " or ".join(examples), node.span,
+                     expected="an aggregate: sum(...), max(...), count(... where ...)",
+                     hint=None if used is None else
+                     f"if {src} has one row per customer and {used.func}(...) at line {used.span.line} is meant "
+                     f"over all customers, name the value first: measure M = {ref}, then {used.func}(M)")
 
     def call(self, node: A.Call, ctx: Context, expect: str) -> P.Expr:
         f = node.func
@@ -277,6 +321,16 @@ class Compiler:
             self.d.error(f"'where' only filters the rows of an aggregate, not {f}()", node.where.span)
         if f in PER_CUSTOMER_AGGS and len(node.args) == 1:
             return self.aggregate(node, ctx, expect)
+        if f in PER_CUSTOMER_AGGS | POPULATION_ONLY and not node.args:
+            example = {"count": "count(orders) or count(orders where ...)", "percentile": "percentile(X, 80%)"}.get(
+                f, f"{f}(orders.金额)" if f in PER_CUSTOMER_AGGS else f"{f}(INDICATOR)")
+            self.d.error(f"{f}() needs an argument", node.span, expected=example)
+            return P.Lit(None, "any")
+        if f in PER_CUSTOMER_AGGS and f not in self.reg.functions:
+            self.d.error(f"{f}() takes one argument, got {len(node.args)}", node.span,
+                         expected=f"{f}(orders.金额 where ...)" if f != "count" else "count(orders where ...)",
+                         hint="add values up with +: sum(a.x) + sum(a.y)" if f == "sum" else None)
+            return P.Lit(None, "any")
         if f in POPULATION_ONLY:
             return self.population(node, ctx)
         if f == "value":
@@ -301,7 +355,7 @@ class Compiler:
         fn = self.reg.functions.get(f)
         if fn is None:
             known = sorted({*self.reg.functions, *PER_CUSTOMER_AGGS, *POPULATION_ONLY, "value", "change"})
-            close = suggest(f, known)
+            close = suggest(f, [k for k in known if k != f])
             self.d.error(f"unknown function '{f}'", node.span, expected="one of: " + ", ".join(known),
                          hint=f"did you mean '{close}'?" if close else None)
             return P.Lit(None, "any")
@@ -379,6 +433,10 @@ def _columns(node: Any) -> set[str]:
                 if isinstance(item, A.Node):
                     out |= _columns(item)
     return out
+
+
+def _plain_name(col: str) -> bool:
+    return col.isidentifier()
 
 
 def _string_bands(bands: list[A.Band]) -> bool:
