@@ -200,7 +200,10 @@ def test_command(paths, as_of):
     """
     from ..engine.examples import run_example
 
-    day = date.fromisoformat(as_of) if as_of else date.today()
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise click.BadParameter(f"'{as_of}' is not a date like 2026-06-30", param_hint="--as-of") from None
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
