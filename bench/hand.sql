@@ -4,12 +4,21 @@
 -- It writes the same table as `tierwise run`: key, score, tier, each indicator's value and points,
 -- the dimension scores and the list of missing values, so both do the same work.
 COPY (
-WITH b AS (
+WITH b0 AS (
+  -- k: whole calendar years from the start date to the as-of date
+  SELECT *, date_diff('year', d0, DATE '2026-06-30')
+            - CASE WHEN CAST(d0 + to_years(date_diff('year', d0, DATE '2026-06-30')) AS DATE) > DATE '2026-06-30'
+                   THEN 1 ELSE 0 END AS k
+  FROM (SELECT *, CAST(合作起始时间 AS DATE) AS d0 FROM read_parquet('{src}'))),
+b AS (
   SELECT trim(客户编号) AS 客户编号, 年交易额 AS a, 客单价 AS u, 利润贡献率 AS p,
-         (DATE '2026-06-30' - CAST(合作起始时间 AS DATE)) / 365.25 AS y, 续约率 AS r, 投诉次数 AS c,
+         -- years_between: whole years plus the elapsed part of the next one, in days
+         k + (DATE '2026-06-30' - CAST(d0 + to_years(k) AS DATE))
+             / (CAST(d0 + to_years(k + 1) AS DATE) - CAST(d0 + to_years(k) AS DATE)) AS y,
+         续约率 AS r, 投诉次数 AS c,
          售后咨询量 AS s, 定制化需求频次 AS z, 服务响应满意度 AS m, 行业增长率 AS g,
          客户规模扩张速度 AS e, 新产品采购意向 AS n
-  FROM read_parquet('{src}')),
+  FROM b0),
 st AS (SELECT min(s) AS smin, max(s) AS smax, avg(m) AS mmean, stddev_pop(m) AS msd, count(g) AS gn FROM b),
 p AS (
   SELECT 客户编号, a, u, p, y, r, c, s, z, m, g, e, n,
@@ -56,4 +65,5 @@ SELECT 客户编号, score,
     CASE WHEN m IS NULL THEN '服务响应满意度' END, CASE WHEN g IS NULL THEN '行业增长率' END,
     CASE WHEN e IS NULL THEN '客户规模扩张速度' END, CASE WHEN n IS NULL THEN '新产品采购意向' END) AS missing
 FROM s
+ORDER BY 客户编号
 ) TO '{out}' (FORMAT parquet)

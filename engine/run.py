@@ -144,6 +144,7 @@ def evaluate_with_calibration(plan: P.Plan, registry: Registry, tables: dict[str
 
     Returns (result table, data issues, calibration: fitted normalizer parameters per indicator)."""
     ev = Evaluator(plan, registry, as_of, points_override).build(tables)
+    ev.table = ev.table.order_by(plan.key_column)  # the same rows in the same order on every run: outputs diff
     name = "tierwise_result_" + hashlib.sha1(str(id(ev)).encode()).hexdigest()[:8]
     if spill is not None:
         con._run_pre_execute_hooks(ev.table)  # registers in-memory tables

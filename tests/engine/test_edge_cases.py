@@ -121,3 +121,12 @@ def test_write_errors_are_messages_not_tracebacks(tmp_path):
     (tmp_path / "isdir.csv").mkdir()
     res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", "--out", str(tmp_path / "isdir.csv")])
     assert res.exit_code == 1 and "cannot write" in res.output and "Traceback" not in res.output
+
+
+def test_results_come_in_key_order_on_every_run(tmp_path):
+    ids = [f"K{i:04d}" for i in range(5000)]
+    shuffled = ids[::7] + [k for i, k in enumerate(ids) if i % 7]
+    text = 'source c = parquet("c.parquet") key id\npoints 0..10\nindicator A = c.a weight 100%\n'
+    rows, outcome = rate(tmp_path, text, c=pa.table({"id": shuffled, "a": [1.0] * len(ids)}))
+    assert list(rows) == ids
+    assert outcome.table.column("id").to_pylist() == ids
