@@ -141,5 +141,10 @@ class SqlConnector(Connector):
             raise DataError(f"reading {shown} failed: {clean(driver_message(exc))}") from None
         finally:
             engine.dispose()
-        data = pa.table({c: unify(parts) if parts else pa.array([], pa.string()) for c, parts in zip(columns, chunks)})
-        return ctx.con.create_table(unique_name("sql"), data, temp=True)
+        arrays = {}
+        for column, parts in zip(columns, chunks):
+            try:
+                arrays[column] = unify(parts) if parts else pa.array([], pa.string())
+            except Exception as exc:
+                raise DataError(f"column {column} in {shown}: cannot read its values ({clean(str(exc))})") from None
+        return ctx.con.create_table(unique_name("sql"), pa.table(arrays), temp=True)

@@ -10,6 +10,7 @@ from pydantic import Field
 from tierwise.engine.plugin_api import Connector, ConnectorContext, DataError, PluginOptions
 
 from .connector_util import USE, check_unique_columns, existing_file, file_kind, unique_name
+from .text_encoding import bom_encoding
 
 EXACT_INT = 2 ** 53  # floats below this that are whole numbers print as integers, exactly
 
@@ -55,8 +56,8 @@ def check_workbook(path: Path) -> None:
     try:
         head.decode("utf-8")
         text = True
-    except UnicodeDecodeError as exc:
-        text = exc.start > len(head) - 4 or b"\x00" not in head
+    except UnicodeDecodeError as exc:  # cut inside a character at the end, GBK, or UTF-16 text
+        text = exc.start > len(head) - 4 or b"\x00" not in head or bom_encoding(path) is not None
     hint = "it looks like a text export: use csv(...)" if text else "save it from Excel as .xlsx"
     raise DataError(f"{path.name} is not an .xlsx workbook: {hint}")
 

@@ -8,7 +8,7 @@ from openpyxl import Workbook
 
 from tierwise.engine.fetch import fetch_rows
 from tierwise.engine.plugin_api import DataError
-from tierwise.plugins.connectors import XlsxConnector, XlsxOptions
+from tierwise.plugins.connectors import CsvConnector, CsvOptions, XlsxConnector, XlsxOptions
 
 from connector_helpers import DATA
 
@@ -35,6 +35,9 @@ def test_html_or_text_named_xls_says_what_it_is(ctx, tmp_path):
     assert "h.xls is an HTML page, not a workbook" in error(ctx, "h.xls")
     (tmp_path / "t.xls").write_text("客户编号\t金额\nK1\t5\n", encoding="utf-8")
     assert error(ctx, "t.xls") == "t.xls is not an .xlsx workbook: it looks like a text export: use csv(...)"
+    (tmp_path / "u.xls").write_bytes("\ufeff客户编号\t金额\r\nK1\t5\r\n".encode("utf-16-le"))  # "Unicode text"
+    assert error(ctx, "u.xls") == "u.xls is not an .xlsx workbook: it looks like a text export: use csv(...)"
+    assert fetch_rows(CsvConnector().open(CsvOptions(path="u.xls"), ctx)) == [{"客户编号": "K1", "金额": "5"}]
 
 
 @pytest.fixture
