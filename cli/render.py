@@ -59,9 +59,14 @@ def print_issues(outcome) -> None:
     for issue in outcome.issues:
         out.print(f"[yellow]data:[/yellow] {_esc(issue.format())}")
     if outcome.missing_counts:
-        parts = ", ".join(f"{k} {v}" for k, v in outcome.missing_counts.items())
-        policy = {"points": "scored by the missing policy", "exclude": "excluded", "error": "errors"}
-        out.print(f"missing values ({policy.get(outcome.plan.indicators[0].missing.policy, '')}): {_esc(parts)}")
+        rules = {i.name: i.missing for i in outcome.plan.indicators}
+
+        def policy(name: str) -> str:
+            m = rules[name]
+            return f"{m.points:g} points" if m.policy == "points" else {"exclude": "excluded"}.get(m.policy, "no score")
+
+        parts = ", ".join(f"{k} {v} ({policy(k)})" for k, v in outcome.missing_counts.items())
+        out.print(f"missing values: {_esc(parts)}")
 
 
 def _num(x) -> str:
@@ -96,12 +101,39 @@ def which_band(ind, value) -> str:
     return "no band matched"
 
 
+def effective_weights(plan, row: dict) -> dict[str, float]:
+    """Weight of each indicator (and dimension) in the score for this customer: with
+    `missing -> exclude`, a missing item's weight is spread over the present ones."""
+    out: dict[str, float] = {}
+    top = [(k, n, w or 0.0) for k, n, w in plan.top_level]
+
+    def present(kind: str, name: str) -> bool:
+        return row.get(name if kind == "dimension" else f"{name}.points") is not None
+
+    top_total = sum(w for k, n, w in top if present(k, n)) or 1.0
+    for kind, name, w in top:
+        share = w / top_total if present(kind, name) else 0.0
+        out[name] = share
+        if kind == "dimension":
+            inds = [plan.indicator(i) for i in next(d for d in plan.dimensions if d.name == name).indicators]
+            inner = sum(i.weight or 0.0 for i in inds if present("indicator", i.name)) or 1.0
+            for i in inds:
+                out[i.name] = (i.weight or 0.0) / inner if present("indicator", i.name) else 0.0
+    return out
+
+
 def scorecard(plan, outcome, row: dict) -> None:
     scale = (plan.score_range[1] / plan.points_range[1]) if plan.score_range and plan.scoring == "weighted" else 1.0
     table = Table(title=f"{plan.key_column} {row[plan.key_column]} — as of {outcome.as_of}")
     for col in ("dimension", "indicator", "value", "rule applied", "points", "weight", "contribution"):
         table.add_column(col, justify="right" if col in ("points", "weight", "contribution", "value") else "left")
-    dim_weight = {n: w for k, n, w in plan.top_level if k == "dimension"}
+    eff = effective_weights(plan, row) if plan.scoring == "weighted" else {}
+
+    def weight_text(declared: float | None, effective: float) -> str:
+        d = (declared or 0) * 100
+        e = effective * 100
+        return f"{d:g}%" if abs(d - e) < 1e-9 else f"{d:g}% → {e:.4g}%"  # → : re-spread by `missing -> exclude`
+
     missing = set(filter(None, (row.get("missing") or "").split(",")))
     for kind, name, weight in plan.top_level:
         inds = [plan.indicator(i) for i in (next(d for d in plan.dimensions if d.name == name).indicators
@@ -119,18 +151,21 @@ def scorecard(plan, outcome, row: dict) -> None:
                 p = ind.missing
                 rule = f"missing -> {p.policy}" + (f" {_num(p.points)}" if p.points is not None else "")
             if plan.scoring == "weighted":
-                w = (ind.weight or 0) * (dim_weight.get(ind.dimension, 1.0) if ind.dimension else 1.0)
+                w = eff.get(ind.name, 0.0) * (eff.get(ind.dimension, 0.0) if ind.dimension else 1.0)
                 contrib = None if points is None else points * w * scale
-                wtxt = f"{(ind.weight or 0) * 100:g}%"
+                wtxt = weight_text(ind.weight, eff.get(ind.name, 0.0))
             else:
                 contrib, wtxt = points, ""
             table.add_row(_esc(ind.dimension or "—"), _esc(ind.name), _esc(_num(value)), _esc(rule), _num(points),
                           wtxt, _num(contrib))
         if kind == "dimension":
             sub = row.get(name)
-            contrib = None if sub is None else (sub * (weight or 0) * scale if plan.scoring == "weighted" else sub)
-            table.add_row(f"[bold]{_esc(name)}[/bold]", "subtotal", "", "", _num(sub),
-                          f"{(weight or 0) * 100:g}%" if plan.scoring == "weighted" else "", _num(contrib),
+            if plan.scoring == "weighted":
+                contrib = None if sub is None else sub * eff.get(name, 0.0) * scale
+                wtxt = weight_text(weight, eff.get(name, 0.0))
+            else:
+                contrib, wtxt = sub, ""
+            table.add_row(f"[bold]{_esc(name)}[/bold]", "subtotal", "", "", _num(sub), wtxt, _num(contrib),
                           end_section=True)
     console().print(table)
     score, tier = row.get("score"), row.get("tier")
@@ -138,11 +173,11 @@ def scorecard(plan, outcome, row: dict) -> None:
                     + (f"  labels: {_esc(row['labels'])}" if row.get("labels") else ""))
     gap = next_tier_gap(plan, score, tier)
     if gap:
-        console().print(gap)
+        console().print(_esc(gap))
 
 
 def next_tier_gap(plan, score, tier) -> str | None:
-    """How many points a customer lacks for the next tier up (tiers of the form `score >= c`)."""
+    """What a customer lacks for the next tier up: points for a `score >= c` tier, else its rule."""
     from ..engine import plan as P
 
     if score is None:
@@ -151,9 +186,15 @@ def next_tier_gap(plan, score, tier) -> str | None:
     if tier not in names:
         return None
     idx = names.index(tier)
-    for t in reversed(plan.tiers[:idx]):
-        c = t.condition
-        if isinstance(c, P.Cmp) and c.left == P.Ref("score") and isinstance(c.right, P.Lit) and c.op in (">=", ">"):
-            need = float(c.right.value) - score
-            return f"{need:.4g} more points to reach tier {t.name} (score {c.op} {c.right.value:g})"
-    return "already in the top tier" if idx == 0 else None
+    if idx == 0:
+        return "already in the top tier"
+    nxt = plan.tiers[idx - 1]
+    c = nxt.condition
+    if nxt.rule == "top":
+        return f"tier {nxt.name} is the top {nxt.top * 100:g}% by score" if nxt.top_percent else \
+            f"tier {nxt.name} is the top {nxt.top:g} by score"
+    if isinstance(c, P.Cmp) and c.left == P.Ref("score") and isinstance(c.right, P.Lit) and c.op in (">=", ">"):
+        need = max(float(c.right.value) - score, 0.0)
+        amount = f"{need:.4g} more points" + (" and a little more" if c.op == ">" else "")
+        return f"{amount} to reach tier {nxt.name} (score {c.op} {c.right.value:g})"
+    return f"tier {nxt.name} has its own rule (not a score cut): see the rule file"

@@ -130,3 +130,21 @@ def test_results_come_in_key_order_on_every_run(tmp_path):
     rows, outcome = rate(tmp_path, text, c=pa.table({"id": shuffled, "a": [1.0] * len(ids)}))
     assert list(rows) == ids
     assert outcome.table.column("id").to_pylist() == ids
+
+
+def test_explain_shows_weights_respread_by_exclude_and_adds_up_to_the_score(tmp_path):
+    pq.write_table(pa.table({"id": ["K1"], "a": [8.0], "b": [None], "c": [None], "d": [None]}),
+                   tmp_path / "c.parquet")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nscore 0..100\nmissing -> exclude\n'
+                     "dimension D1 weight 60% {\n  indicator A = c.a weight 40%\n  indicator B = c.b weight 60%\n}\n"
+                     "dimension D2 weight 40% {\n  indicator C = c.c weight 50%\n  indicator D = c.d weight 50%\n}\n"
+                     "tier T when score > 80\ntier U otherwise\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["explain", str(rules), "K1", "--as-of", "2026-06-30"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    # only A is present: it carries the whole score, 8 points = 80
+    assert "score 80" in res.output
+    assert "40% → 100%" in res.output and "60% → 100%" in res.output  # A in D1, D1 at the top
+    a_row = next(line for line in res.output.splitlines() if " A " in line)
+    assert a_row.rstrip(" │").endswith("80")  # its contribution is the whole score
+    assert "0 more points and a little more to reach tier T (score > 80)" in res.output
