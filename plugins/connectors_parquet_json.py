@@ -10,6 +10,7 @@ from pydantic import Field
 from tierwise.engine.plugin_api import Connector, ConnectorContext, DataError, PluginOptions
 
 from .connector_util import USE, existing_file, file_kind, first_line, flatten_nested, sql_ident, sql_str, unique_name
+from .text_encoding import detect, utf8_copy
 
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
            "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
@@ -57,7 +58,10 @@ class ParquetConnector(Connector):
 
     def open(self, options: ParquetOptions, ctx: ConnectorContext):
         path = existing_file(ctx, options.path)
-        files = sorted(glob.glob(str(path))) if any(ch in options.path for ch in "*?[") else [str(path)]
+        files = ([f for f in sorted(glob.glob(str(path))) if Path(f).is_file()]
+                 if any(ch in options.path for ch in "*?[") else [str(path)])
+        if not files:
+            raise DataError(f"no file matches {path} (only folders)")
         names = {f: Path(f).name for f in files}
         for f in files:
             kind = file_kind(Path(f))
@@ -99,21 +103,23 @@ class JsonConnector(Connector):
 
     def open(self, options: JsonOptions, ctx: ConnectorContext):
         path = existing_file(ctx, options.path)
-        with open(path, "rb") as fh:
-            if not fh.read(4096).strip(b"\xef\xbb\xbf \t\r\n"):
+        # UTF-16 (PowerShell's default) or GB18030 text is read as UTF-8; a UTF-8 file as it is
+        src = utf8_copy(path, detect(path), ctx.temp_dir / (unique_name("json") + path.suffix))
+        with open(src, "rb") as fh:
+            if not fh.read(4096).strip(b"\xef\xbb\xbf \t\r\n") and src.stat().st_size <= 4096:
                 raise DataError(f"{path.name} is empty")
         fmt = {"auto": "auto", "array": "array", "lines": "newline_delimited"}[options.format]
-        names = {str(path): path.name, f'in file "{path.name}", ': ""}
+        names = {str(src): path.name, f'in file "{path.name}", ': ""}
         try:
             try:
-                name = _read(ctx, path, fmt, full_sample=False)
+                name = _read(ctx, src, fmt, full_sample=False)
             except Exception as exc:  # a type seen only after the sampled rows: infer from every row
                 if "expected records" in str(exc) or "Malformed JSON" in str(exc):
                     raise
-                name = _read(ctx, path, fmt, full_sample=True)
+                name = _read(ctx, src, fmt, full_sample=True)
         except Exception as exc:
             if "expected records" in str(exc):
-                raise DataError(self._not_records(ctx, path, fmt)) from None
+                raise DataError(self._not_records(ctx, src, path.name, fmt)) from None
             raise DataError(f"{path.name}: cannot read as JSON: {first_line(exc, names)}") from None
         rel = ctx.con.con.sql(f"SELECT * FROM {name}")
         nested = [c for c, t in zip(rel.columns, rel.types) if t.id == "list" and t.children[0][1].id == "struct"]
@@ -124,8 +130,8 @@ class JsonConnector(Connector):
         return ctx.table(flatten_nested(ctx, name, path.name))
 
     @staticmethod
-    def _not_records(ctx: ConnectorContext, path: Path, fmt: str) -> str:
-        rows = ctx.con.con.execute(f"SELECT count(*) FROM read_json_auto({sql_str(str(path))}, format={sql_str(fmt)})")
+    def _not_records(ctx: ConnectorContext, src: Path, shown: str, fmt: str) -> str:
+        rows = ctx.con.con.execute(f"SELECT count(*) FROM read_json_auto({sql_str(str(src))}, format={sql_str(fmt)})")
         if rows.fetchone()[0] == 0:
-            return f"{path.name} has no rows (an empty array)"
-        return f"{path.name} holds plain values, not records: expected objects like {{\"客户编号\": \"K1\", ...}}"
+            return f"{shown} has no rows (an empty array)"
+        return f"{shown} holds plain values, not records: expected objects like {{\"客户编号\": \"K1\", ...}}"

@@ -86,13 +86,16 @@ def transcode(src: Path, dst: Path, encoding: str) -> None:
 
 
 def utf8_copy(path: Path, encoding: str, temp: Path) -> Path:
-    """A UTF-8 file with the text of ``path``: ``path`` itself when it already is UTF-8."""
+    """A UTF-8 file without a byte-order mark with the text of ``path``: ``path`` itself when it
+    already is one."""
     name = codec_name(encoding)
     if name in ("utf-8", "utf-8-sig"):
         where = first_error(path, "utf-8")
         if where is not None:
             raise not_valid(path, "utf-8", where)
-        return path
+        if bom_encoding(path) is None:
+            return path
+        encoding = "utf-8-sig"  # copied without its byte-order mark
     if name in GB_CODECS and first_error(path, "utf-8") is None and not _ascii(path):
         # UTF-8 Chinese decoded as GBK gives mojibake without an error: 客户 -> 瀹㈡埛
         raise DataError(f"{path.name} is declared {encoding} but is UTF-8 (reading it as {encoding} would garble "

@@ -86,6 +86,18 @@ def test_empty_and_non_record_json_say_so(ctx, tmp_path):
     assert msg.startswith("b.json: cannot read as JSON: Malformed JSON") and str(tmp_path) not in msg
 
 
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16", "gb18030"])
+def test_json_in_the_encodings_windows_tools_write(ctx, tmp_path, codec):
+    (tmp_path / "w.json").write_bytes('[{"客户编号": "K1", "名称": "华东机电"}]'.encode(codec))
+    assert fetch_rows(read_json(ctx, "w.json")) == [{"客户编号": "K1", "名称": "华东机电"}]
+
+
+def test_a_parquet_glob_skips_folders(ctx, tmp_path):
+    (tmp_path / "o" / "old.parquet").mkdir(parents=True)
+    with pytest.raises(DataError, match="only folders"):
+        ParquetConnector().open(ParquetOptions(path="o/*.parquet"), ctx)
+
+
 def write_parquet(path, **columns):
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(columns), path)
