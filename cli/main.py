@@ -58,7 +58,11 @@ def source_options(fn):
             if "=" not in item:
                 raise click.BadParameter(f"'{item}' is not NAME=PATH_OR_URL", param_hint="--source")
             name, value = item.split("=", 1)
-            overrides[name.strip()] = value.strip()
+            value = value.strip()
+            if not value:
+                raise click.BadParameter(f"'{item}' gives no path or URL", param_hint="--source")
+            # a path typed on the command line is relative to where it was typed, not to the rule file
+            overrides[name.strip()] = value if "://" in value else str(Path(value).expanduser().absolute())
         try:
             day = date.fromisoformat(as_of) if as_of else date.today()
         except ValueError:
@@ -145,11 +149,16 @@ def run_command(file, overrides, as_of, out, log_path):
             outcome.write(out)
         except DataError as exc:
             raise RuleErrors(str(exc)) from None
+        except OSError as exc:
+            raise RuleErrors(f"cannot write {out}: {exc.strerror or exc}") from None
         console().print(f"wrote {outcome.rows} ratings to {out}", highlight=False)
     if outcome.log:
         target = log_path or (out.with_suffix(".log") if out else None)
         if target is not None:
-            target.write_text("\n".join(outcome.log) + "\n", encoding="utf-8")
+            try:
+                target.write_text("\n".join(outcome.log) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise RuleErrors(f"cannot write {target}: {exc.strerror or exc}") from None
             console().print(f"wrote {len(outcome.log)} action log line(s) to {target}", highlight=False)
         else:
             for line in outcome.log[:5]:
@@ -157,7 +166,7 @@ def run_command(file, overrides, as_of, out, log_path):
             if len(outcome.log) > 5:
                 console().print(f"… {len(outcome.log) - 5} more action log line(s); use --log FILE",
                                 highlight=False)
-    unscored = sum(t.count for t in outcome.distribution if t.tier is None)
+    unscored = outcome.unscored
     if unscored:
         raise RuleErrors(f"{unscored} customer(s) have no score (missing values under `missing -> error`)")
 

@@ -148,3 +148,20 @@ def test_explain_shows_weights_respread_by_exclude_and_adds_up_to_the_score(tmp_
     a_row = next(line for line in res.output.splitlines() if " A " in line)
     assert a_row.rstrip(" │").endswith("80")  # its contribution is the whole score
     assert "0 more points and a little more to reach tier T (score > 80)" in res.output
+
+
+def test_source_override_paths_are_relative_to_where_they_are_typed(tmp_path, monkeypatch):
+    rules_dir, data_dir = tmp_path / "rules", tmp_path / "work"
+    rules_dir.mkdir(), data_dir.mkdir()
+    pq.write_table(pa.table({"id": ["K1"], "a": [7.0]}), data_dir / "export.parquet")
+    rules = rules_dir / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nindicator A = c.a weight 100%\n',
+                     encoding="utf-8")
+    monkeypatch.chdir(data_dir)
+    out = data_dir / "o.csv"
+    res = CliRunner().invoke(cli, ["run", str(rules), "--source", "c=export.parquet", "--as-of", "2026-06-30",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "\"K1\",7," in out.read_text(encoding="utf-8-sig")
+    res = CliRunner().invoke(cli, ["run", str(rules), "--source", "c=", "--as-of", "2026-06-30"])
+    assert res.exit_code == 2 and "gives no path" in res.output
