@@ -369,11 +369,13 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
                         hint=f"did you mean '{close}'?" if close else None)
         else:
             for f in row.fields:
-                if f.column not in used[row.source]:
-                    close = suggest(f.column, sorted(used[row.source]))
+                # a column the rules never read, close to one they do: a typo that would test nothing (other
+                # unread columns, like an order number given for readability, are fine)
+                close = suggest(f.column, sorted(used[row.source])) if f.column not in used[row.source] else None
+                if close is not None:
                     diags.warning(f"the rules never read {row.source}.{f.column}: this value has no effect", f.span,
                                   expected="one of: " + ", ".join(sorted(used[row.source])),
-                                  hint=f"did you mean '{close}'?" if close else None)
+                                  hint=f"did you mean '{close}'?")
         rows.setdefault(row.source, []).append({f.column: f.value.value for f in row.fields})
     expectations = []
     for e in ex.expectations:

@@ -103,6 +103,15 @@ def test_example_with_impossible_as_of_fails_check_not_test(tmp_path):
     assert 'as_of "2026-13-01" is not a date' in res.stderr and "there is no month 13" in res.stderr
 
 
+def test_an_example_column_is_warned_about_only_when_it_looks_like_a_typo():
+    rules = HEAD + 'indicator 年交易额 = c.年交易额 weight 100% scale minmax\ntier A otherwise\n'
+    _, diags, _ = check(rules + 'example "e" {\n  c 年交易颔 600万\n  expect tier A\n}\n')
+    assert messages(diags) == ["warning: the rules never read c.年交易颔: this value has no effect"]
+    assert diags.items[0].hint == "did you mean '年交易额'?"
+    _, diags, _ = check(rules + 'example "e" {\n  c 年交易额 600万, 备注 "老客户"\n  expect tier A\n}\n')
+    assert not diags.items
+
+
 # ---- 4. keywords and names ------------------------------------------------------------------
 
 @pytest.mark.parametrize("column", ["weight", "scale", "when", "not", "where", "within", "between", "and", "or"])
