@@ -45,6 +45,14 @@ def load(path: Path, show_warnings: bool = True):
     return plan
 
 
+def typed_location(value: str) -> str:
+    """A path or SQLite URL typed on the command line is relative to where it was typed, not to the rule file."""
+    if value.startswith("sqlite:///") and not value.startswith("sqlite:////") and len(value) > 10:
+        file, _, query = value[len("sqlite:///"):].partition("?")
+        return "sqlite:///" + str(Path(file).expanduser().absolute()) + (f"?{query}" if query else "")
+    return value if "://" in value else str(Path(value).expanduser().absolute())
+
+
 def source_options(fn):
     """--source NAME=PATH_OR_URL (repeatable) and --as-of DATE."""
 
@@ -62,7 +70,7 @@ def source_options(fn):
             if not value:
                 raise click.BadParameter(f"'{item}' gives no path or URL", param_hint="--source")
             # a path typed on the command line is relative to where it was typed, not to the rule file
-            overrides[name.strip()] = value if "://" in value else str(Path(value).expanduser().absolute())
+            overrides[name.strip()] = typed_location(value)
         try:
             day = date.fromisoformat(as_of) if as_of else date.today()
         except ValueError:

@@ -17,7 +17,7 @@ from . import plan as P
 from .fetch import fetch_one, fetch_rows
 from .coerce import coerce, finite, float_text
 from .expressions import ExprBuilder, compare
-from .plugin_api import DataError
+from .plugin_api import DataError, DataIssue
 
 KEY = "__key"
 QUOTA_DIGITS = 9  # quota tiers rank scores rounded to this many decimals: float noise is a tie
@@ -29,22 +29,6 @@ def col_name(source: str, column: str) -> str:
 
 def ref_name(kind: str, name: str = "") -> str:
     return f"{kind}__{name}" if name else kind
-
-
-@dataclass
-class DataIssue:
-    """Rows of input data that could not be used as they are."""
-
-    what: str  # e.g. "bad number", "duplicate key", "no band matched"
-    where: str  # source.column or indicator
-    count: int
-    samples: list[str] = field(default_factory=list)
-
-    def format(self) -> str:
-        s = f"{self.count} row(s): {self.what} in {self.where}"
-        if self.samples:
-            s += " — e.g. " + "; ".join(self.samples[:5])
-        return s
 
 
 @dataclass
@@ -91,7 +75,7 @@ class Evaluator:
         """Rename needed columns to internal names, type them, report bad cells and bad keys."""
         import ibis
 
-        needed = sorted({c for (s, c) in self.plan.column_types if s == sp.name} | self._used_columns(sp.name))
+        needed = sorted(source_columns(self.plan, sp.name))
         columns = list(table.columns)
         if sp.key not in columns:
             close = suggest(sp.key, columns)
@@ -159,18 +143,6 @@ class Evaluator:
                 numbered = select(__row=ibis.row_number())
                 first = numbered["__row"].min().over(group_by=numbered[KEY])
                 out = numbered.filter(numbered["__row"] == first).drop("__row")
-        return out
-
-    def _used_columns(self, source: str) -> set[str]:
-        exprs = list(self.plan.measures.values()) + [i.expr for i in self.plan.indicators]
-        exprs += [t.condition for t in self.plan.tiers if t.condition is not None]
-        exprs += list(self.plan.labels.values())
-        exprs += [c for s in self.plan.segments for _, c in s.cases if c is not None]
-        out = set()
-        for e in exprs:
-            for node in walk(e):
-                if isinstance(node, (P.Col, P.RowCol)) and node.source == source:
-                    out.add(node.column)
         return out
 
     # ---- the query -----------------------------------------------------------------------
@@ -496,6 +468,20 @@ class Evaluator:
         cols["missing"] = ibis.literal(",").join(flags) if flags else ibis.literal("")
         out = t.select(**cols)
         return Evaluation(out, self.issues, list(cols), plan.key_column, self.calibration)
+
+
+def source_columns(plan: P.Plan, source: str) -> set[str]:
+    """The columns of ``source`` the rules read (its key not included)."""
+    exprs = list(plan.measures.values()) + [i.expr for i in plan.indicators]
+    exprs += [t.condition for t in plan.tiers if t.condition is not None]
+    exprs += list(plan.labels.values())
+    exprs += [c for s in plan.segments for _, c in s.cases if c is not None]
+    out = {c for (s, c) in plan.column_types if s == source}
+    for e in exprs:
+        for node in walk(e):
+            if isinstance(node, (P.Col, P.RowCol)) and node.source == source:
+                out.add(node.column)
+    return out
 
 
 def left_join(base: Any, other: Any) -> Any:

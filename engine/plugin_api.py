@@ -25,12 +25,37 @@ class DataError(Exception):
 
 
 @dataclass
+class DataIssue:
+    """Rows of input data that could not be used as they are: counted and reported, never silently lost."""
+
+    what: str  # e.g. "bad number", "duplicate key", "no band matched"
+    where: str  # source.column or indicator
+    count: int
+    samples: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        s = f"{self.count} row(s): {self.what} in {self.where}"
+        if self.samples:
+            s += " — e.g. " + "; ".join(self.samples[:5])
+        return s
+
+
+@dataclass
 class ConnectorContext:
     """What a connector gets besides its options."""
 
     con: Any  # an ibis DuckDB backend
     base_dir: Path  # directory of the ruleset file; relative paths resolve here
     temp_dir: Path  # scratch space that lives as long as the run
+    source: str = ""  # the source's name in the rule file
+    columns: frozenset[str] | None = None  # the columns the rules read (key included); None: not known
+    issues: list[DataIssue] = field(default_factory=list)  # what the connector skipped, reported with the run
+
+    def report(self, what: str, where: str, count: int, samples: list[str] | None = None) -> None:
+        """Report rows or columns the connector could not use (they are counted, never silently dropped)."""
+        place = f"{self.source}.{where}" if self.source and where else (self.source or where)
+        self.issues.append(DataIssue(what, place, count,
+                                     list(samples or [])))
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()

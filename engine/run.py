@@ -13,8 +13,8 @@ from typing import Any
 
 from . import plan as P
 from .fetch import fetch_one, fetch_rows, table_of
-from .evaluate import DataIssue, Evaluator, band_condition
-from .plugin_api import ActionBatch, ActionItem, ConnectorContext, DataError
+from .evaluate import Evaluator, band_condition, source_columns
+from .plugin_api import ActionBatch, ActionItem, ConnectorContext, DataError, DataIssue
 from .plugin_manager import Registry
 
 SUFFIX_HINT = "use --source NAME=PATH with a path ending in .csv, .xlsx, .parquet, .json or a database URL"
@@ -97,17 +97,20 @@ def pick_connector(registry: Registry, declared: str, location: str) -> str:
 
 
 def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, temp_dir: Path,
-                 overrides: dict[str, str] | None = None) -> dict[str, Any]:
+                 overrides: dict[str, str] | None = None, issues: list[DataIssue] | None = None) -> dict[str, Any]:
+    """An Ibis table per source, through its connector; what connectors skipped goes to ``issues``."""
     import os
 
+    issues = [] if issues is None else issues
     overrides = overrides or {}
     unknown = set(overrides) - {s.name for s in plan.sources}
     if unknown:
         raise DataError(f"--source names unknown source(s): {', '.join(sorted(unknown))}; "
                         f"the ruleset declares: {', '.join(s.name for s in plan.sources)}")
-    ctx = ConnectorContext(con=con, base_dir=base_dir, temp_dir=temp_dir)
     tables = {}
     for sp in plan.sources:
+        ctx = ConnectorContext(con=con, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
+                               columns=frozenset(source_columns(plan, sp.name) | {sp.key}), issues=issues)
         options = dict(sp.options)
         for opt, var in sp.env.items():
             if var not in os.environ:
@@ -125,7 +128,10 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
         try:
             opts = cls.Options(**options)
         except Exception as exc:  # pydantic ValidationError: a bad --source combination
-            raise DataError(f"source '{sp.name}': {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}")
+            from .options import validation_message
+
+            raise DataError(f"source '{sp.name}': "
+                            + (validation_message(exc.errors()[0]) if hasattr(exc, "errors") else str(exc)))
         tables[sp.name] = cls().open(opts, ctx)
     return tables
 
@@ -245,8 +251,10 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     registry.pm.hook.tierwise_run_started(run=info)
     try:
         result_path.parent.mkdir(parents=True, exist_ok=True)
-        tables = open_sources(plan, registry, con, base_dir, scratch, overrides)
+        source_issues: list[DataIssue] = []
+        tables = open_sources(plan, registry, con, base_dir, scratch, overrides, source_issues)
         result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, con, spill=result_path)
+        issues = source_issues + issues
         dist, missing, more_issues, warnings = summarise(plan, result)
         log: list[str] = []
         run_id = f"{plan.text_hash[:12]}-{as_of.isoformat()}"

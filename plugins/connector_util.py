@@ -71,18 +71,33 @@ def file_kind(path: Path) -> str | None:
     return None
 
 
-def check_unique_columns(names: list[str], what: str,
-                         fix: str = "rename them so each column has its own name") -> None:
-    """A DataError naming every column name that appears more than once (1-based positions)."""
+def check_unique_columns(names: list[str], what: str, ctx: ConnectorContext | None = None,
+                         fix: str = "rename them so each column has its own name") -> list[str]:
+    """The column names, each once. A name that appears more than once is a DataError when the
+    rules read it (or which columns they read is not known); otherwise its later copies are
+    renamed 备注_2, 备注_3 and reported, so an export with two unused 备注 columns still reads."""
     where: dict[str, list[int]] = {}
     for i, n in enumerate(names, start=1):
         where.setdefault(n, []).append(i)
     dups = [(n, pos) for n, pos in where.items() if len(pos) > 1]
-    if dups:
+    if not dups:
+        return names
+    if ctx is None or ctx.columns is None or any(n in ctx.columns for n, _ in dups):
         parts = [f"column {n} appears {len(pos)} times in {what} (columns {', '.join(map(str, pos))})"
                  if len(pos) > 2 else f"column {n} appears twice in {what} (columns {pos[0]} and {pos[1]})"
                  for n, pos in dups]
         raise DataError("; ".join(parts) + f" — {fix}")
+    out, taken = list(names), set(names)
+    for n, pos in dups:
+        for k, i in enumerate(pos[1:], start=2):
+            new = f"{n}_{k}"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+            out[i - 1] = new
+        ctx.report(f"column name repeated in {what}, not read by the rules (renamed {n}_2…)", n, len(pos),
+                   [f"columns {', '.join(map(str, pos))}"])
+    return out
 
 
 def _flat(expr: str, name: str, dtype: Any, out: list[tuple[str, str]]) -> bool:
@@ -112,7 +127,8 @@ def flatten_nested(ctx: ConnectorContext, view: str, what: str) -> str:
         changed |= _flat(sql_ident(col), col, dtype, out)
     if not changed:
         return view
-    check_unique_columns([n for _, n in out], what + " (after nested fields became dotted columns)")
+    names = check_unique_columns([n for _, n in out], what + " (after nested fields became dotted columns)", ctx)
+    out = [(sql, n) for (sql, _), n in zip(out, names)]
     flat = unique_name("flat")
     select = ", ".join(f"{sql} AS {sql_ident(n)}" for sql, n in out)
     ctx.con.raw_sql(f"CREATE TEMP VIEW {flat} AS SELECT {select} FROM {sql_ident(view)}")

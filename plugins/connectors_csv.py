@@ -103,7 +103,8 @@ def reject_summary(rows: list[tuple], expected: int, count: int) -> str:
     return "; ".join(parts) + more
 
 
-def column_names(path: Path, options: CsvOptions, delimiter: str, records: list[list[str]]) -> list[str]:
+def column_names(path: Path, options: CsvOptions, delimiter: str, records: list[list[str]],
+                 ctx: ConnectorContext | None = None) -> list[str]:
     """The header's names (stripped; an empty one becomes column_N), or column_1.. without a header."""
     if not records:
         if options.skip_rows:
@@ -113,7 +114,7 @@ def column_names(path: Path, options: CsvOptions, delimiter: str, records: list[
     if not options.header:
         return [f"column_{j}" for j in range(1, len(first) + 1)]
     names = [c.strip().lstrip("\ufeff").strip() or f"column_{j}" for j, c in enumerate(first, start=1)]
-    check_unique_columns(names, f"the header of {path.name}")
+    names = check_unique_columns(names, f"the header of {path.name}", ctx)
     other = [d for d in DELIMITERS if d != delimiter and d in first[0]]
     if options.delimiter is not None and len(names) == 1 and other:
         raise DataError(f"{path.name}: the header is one column {first[0][:60]!r} with delimiter "
@@ -121,13 +122,13 @@ def column_names(path: Path, options: CsvOptions, delimiter: str, records: list[
     return names
 
 
-def scan(ctx: ConnectorContext, args: str, path: Path, src: Path) -> tuple[int, list[tuple]]:
-    """Read the whole file once, keeping DuckDB's rejected lines: (number of bad lines, the first
-    ones' line, error type and message)."""
+def scan(ctx: ConnectorContext, args: str, path: Path, src: Path) -> tuple[int, int, list[tuple]]:
+    """Read the whole file once, keeping DuckDB's rejected lines: (number of good lines, number of
+    bad lines, the first bad ones' line, error type and message)."""
     rejects, scans = unique_name("rejects"), unique_name("scans")
     try:
-        ctx.con.raw_sql(f"SELECT count(*) FROM read_csv({args}, store_rejects=true, "
-                        f"rejects_table={sql_str(rejects)}, rejects_scan={sql_str(scans)})").fetchall()
+        good = ctx.con.raw_sql(f"SELECT count(*) FROM read_csv({args}, store_rejects=true, "
+                               f"rejects_table={sql_str(rejects)}, rejects_scan={sql_str(scans)})").fetchall()[0][0]
         count = ctx.con.raw_sql(f"SELECT count(DISTINCT line) FROM {rejects}").fetchone()[0]
         bad = ctx.con.raw_sql(f"SELECT line, error_type, error_message FROM {rejects} WHERE line IN "
                               f"(SELECT DISTINCT line FROM {rejects} ORDER BY line LIMIT 3) "
@@ -136,7 +137,7 @@ def scan(ctx: ConnectorContext, args: str, path: Path, src: Path) -> tuple[int, 
             ctx.con.raw_sql(f"DROP TABLE IF EXISTS {table}")
     except Exception as exc:  # duckdb.Error: never show the path of a transcoded copy
         raise DataError(f"{path.name}: cannot read as CSV: {first_line(exc, {str(src): path.name})}") from None
-    return count, bad
+    return good, count, bad
 
 
 class CsvConnector(Connector):
@@ -161,13 +162,17 @@ class CsvConnector(Connector):
                                   or bom_encoding(path) == "utf-16"):
             delimiter = "\t"  # Excel's "Unicode text" is UTF-16 and tab-separated
         delimiter, records = read_head(src, options.skip_rows, delimiter)
-        names = column_names(path, options, delimiter, records)
+        names = column_names(path, options, delimiter, records, ctx)
         columns = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
         args = (f"{sql_str(str(src))}, columns={columns}, header={'true' if options.header else 'false'}, "
                 f"skip={options.skip_rows}, delim={sql_str(delimiter)}, quote='\"', escape='\"', "
                 f"strict_mode=true, null_padding=false, auto_detect=false, comment=''")
-        count, bad = scan(ctx, args, path, src)
-        if count:
+        good, count, bad = scan(ctx, args, path, src)
+        if count and count <= good:  # a few broken lines: skip them, counted and reported with their causes
+            ctx.report(f"line does not fit the {len(names)} column(s) of the header (skipped)", "",
+                       count, reject_summary(bad, len(names), count).split("; "))
+            args += ", ignore_errors=true"
+        elif count:  # most lines do not fit: the file is not what the options say
             hint = title_hint(records, options.skip_rows) if options.header else None
             if hint is None and any(r[1] == "TOO MANY COLUMNS" for r in bad):
                 hint = f"a value containing {delimiter!r} must be in double quotes (or is the delimiter another one?)"

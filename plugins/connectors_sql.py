@@ -75,7 +75,8 @@ def table_ref(conn, options: SqlOptions, shown: str) -> str:
     return f"{prep.quote_schema(options.db_schema)}.{ref}" if options.db_schema else ref
 
 
-def read_columns(conn, options: SqlOptions, shown: str) -> tuple[list[str], list[list]]:
+def read_columns(conn, options: SqlOptions, shown: str, ctx: ConnectorContext | None = None
+                 ) -> tuple[list[str], list[list]]:
     """(column names, per column its Arrow batches)."""
     import sqlalchemy as sa
 
@@ -87,7 +88,7 @@ def read_columns(conn, options: SqlOptions, shown: str) -> tuple[list[str], list
         stmt = sa.text(options.query.replace(":", "\\:"))  # no bind parameters: colons are literal
     result = conn.execution_options(stream_results=True).execute(stmt)
     columns = list(result.keys())
-    check_unique_columns(columns, what, "give them different names with AS")
+    columns = check_unique_columns(columns, what, ctx, fix="give them different names with AS")
     chunks: list[list] = [[] for _ in columns]
     while rows := result.fetchmany(options.batch_size):
         for j, values in enumerate(zip(*rows)):
@@ -134,7 +135,7 @@ class SqlConnector(Connector):
             raise DataError(f"bad database URL {shown}: {clean(driver_message(exc))}") from None
         try:
             with engine.connect() as conn:
-                columns, chunks = read_columns(conn, options, shown)
+                columns, chunks = read_columns(conn, options, shown, ctx)
         except DataError as exc:
             raise DataError(clean(str(exc))) from None
         except Exception as exc:

@@ -81,7 +81,8 @@ def pick_sheet(wb, sheet: str | int | None, path: Path):
                     + (f" — did you mean '{close[0]}'?" if close else "") + f" (sheets: {', '.join(names)})")
 
 
-def read_sheet(ws, header_row: int, path: Path, sheets: list[str] | None) -> tuple[list[str], list[list]]:
+def read_sheet(ws, header_row: int, path: Path, sheets: list[str] | None, ctx: ConnectorContext | None = None
+               ) -> tuple[list[str], list[list]]:
     """(column names, column values) of a worksheet; trailing empty rows and unnamed empty columns dropped.
     ``sheets``: the workbook's sheets, listed when the default first sheet turns out empty."""
     where = f"sheet '{ws.title}' of {path.name}"
@@ -118,8 +119,7 @@ def read_sheet(ws, header_row: int, path: Path, sheets: list[str] | None) -> tup
     while titles and not titles[-1] and all(v is None for v in data[-1]):
         titles.pop(), data.pop()  # formatted but empty columns right of the table
     columns = [t or f"column_{j}" for j, t in enumerate(titles, start=1)]
-    check_unique_columns(columns, f"the header of {where}")
-    return columns, data
+    return check_unique_columns(columns, f"the header of {where}", ctx), data
 
 
 class XlsxConnector(Connector):
@@ -142,7 +142,7 @@ class XlsxConnector(Connector):
         try:
             ws = pick_sheet(wb, options.sheet, path)
             sheets = wb.sheetnames if options.sheet is None else None
-            columns, data = read_sheet(ws, options.header_row, path, sheets)
+            columns, data = read_sheet(ws, options.header_row, path, sheets, ctx)
         finally:
             wb.close()
         table = pa.table({c: pa.array(v, pa.string()) for c, v in zip(columns, data)})

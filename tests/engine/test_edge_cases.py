@@ -165,3 +165,22 @@ def test_source_override_paths_are_relative_to_where_they_are_typed(tmp_path, mo
     assert "\"K1\",7," in out.read_text(encoding="utf-8-sig")
     res = CliRunner().invoke(cli, ["run", str(rules), "--source", "c=", "--as-of", "2026-06-30"])
     assert res.exit_code == 2 and "gives no path" in res.output
+
+
+def test_a_sqlite_url_typed_on_the_command_line_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    import sqlite3
+
+    rules_dir, data_dir = tmp_path / "rules", tmp_path / "work"
+    rules_dir.mkdir(), data_dir.mkdir()
+    with sqlite3.connect(data_dir / "crm.db") as db:
+        db.execute("CREATE TABLE t (id TEXT, a REAL)")
+        db.execute("INSERT INTO t VALUES ('K1', 6)")
+    rules = rules_dir / "r.tier"
+    rules.write_text('source c = sql("sqlite:///other.db", table: "t") key id\npoints 0..10\n'
+                     "indicator A = c.a weight 100%\n", encoding="utf-8")
+    monkeypatch.chdir(data_dir)
+    out = data_dir / "o.csv"
+    res = CliRunner().invoke(cli, ["run", str(rules), "--source", "c=sqlite:///crm.db", "--as-of", "2026-06-30",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert '"K1",6,' in out.read_text(encoding="utf-8-sig")

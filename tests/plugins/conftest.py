@@ -1,5 +1,6 @@
 """Fixtures for the connector tests: a DuckDB connector context and a throwaway PostgreSQL
-server (skipped where the PostgreSQL server programs are not installed)."""
+server (skipped where the PostgreSQL server programs are not installed — except in CI, where
+.ci/run installs them and sets TIERWISE_REQUIRE_POSTGRES=1, so a missing server fails)."""
 from __future__ import annotations
 
 import glob
@@ -27,19 +28,25 @@ def _pg_program(name: str) -> str | None:
     return shutil.which(name) or (installed[-1] if installed else None)
 
 
+def _unavailable(reason: str):
+    if os.environ.get("TIERWISE_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required here (TIERWISE_REQUIRE_POSTGRES): {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A URL of a PostgreSQL server started for this test session (as user postgres when run as root)."""
     initdb, pg_ctl = _pg_program("initdb"), _pg_program("pg_ctl")
     if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) are not installed")
+        _unavailable("PostgreSQL server programs (initdb, pg_ctl) are not installed")
     base = Path(tempfile.mkdtemp(prefix="tierwise-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:  # the server refuses to run as root
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no postgres user to start PostgreSQL as")
+            _unavailable("running as root and there is no postgres user to start PostgreSQL as")
         prefix = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
         os.chown(base, user.pw_uid, user.pw_gid)
     with socket.socket() as s:
@@ -54,7 +61,7 @@ def postgres_url():
                        check=True, capture_output=True)
     except (subprocess.CalledProcessError, OSError) as exc:
         shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start PostgreSQL: {exc}")
+        _unavailable(f"could not start PostgreSQL: {exc}")
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:

@@ -53,9 +53,18 @@ def test_csv_tab_header_skip(ctx, tmp_path):
     assert [list(r.values()) for r in got] == [["a", "1"], ["b", "2"]]
 
 
-def test_csv_ragged_rows_fail_with_a_clear_error(ctx, tmp_path):
-    (tmp_path / "r.csv").write_text("a,b\n1,2\n3,4,5\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"r.csv: 1 line\(s\) do not fit .* line 3: 3 field\(s\), not 2"):
+def test_csv_a_few_ragged_rows_are_skipped_and_reported(ctx, tmp_path):
+    (tmp_path / "r.csv").write_text("a,b\n1,2\n3,4,5\n6,7\n", encoding="utf-8")
+    table = CsvConnector().open(CsvOptions(path="r.csv"), ctx)
+    assert fetch_rows(table) == [{"a": "1", "b": "2"}, {"a": "6", "b": "7"}]
+    (issue,) = ctx.issues
+    assert issue.count == 1 and issue.samples == ["line 3: 3 field(s), not 2"]
+    assert issue.what == "line does not fit the 2 column(s) of the header (skipped)"
+
+
+def test_csv_mostly_ragged_rows_fail_with_a_clear_error(ctx, tmp_path):
+    (tmp_path / "r.csv").write_text("a,b\n1,2\n3,4,5\n6,7,8\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"r.csv: 2 line\(s\) do not fit .* line 3: 3 field\(s\), not 2"):
         CsvConnector().open(CsvOptions(path="r.csv"), ctx)
 
 

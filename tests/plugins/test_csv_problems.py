@@ -56,9 +56,9 @@ def test_ragged_lines_are_counted_with_line_numbers_and_cause(ctx, tmp_path):
 
 
 def test_a_ragged_gbk_file_shows_its_own_name_not_the_transcoded_copy(ctx, tmp_path):
-    (tmp_path / "客户.csv").write_bytes("客户编号,金额\nK1,1\nK2,2,3\n".encode("gbk"))
+    (tmp_path / "客户.csv").write_bytes("客户编号,金额\nK1,1\nK2,2,3\nK3,4,5\n".encode("gbk"))
     msg = error(ctx, "客户.csv")
-    assert msg.startswith("客户.csv: 1 line(s)") and "line 3: 3 field(s), not 2" in msg
+    assert msg.startswith("客户.csv: 2 line(s)") and "line 3: 3 field(s), not 2" in msg
 
 
 def test_an_unclosed_quote_is_reported_with_its_line(ctx, tmp_path):
@@ -116,8 +116,28 @@ def test_header_names_are_trimmed_and_blank_ones_numbered(ctx, tmp_path):
 
 
 def test_a_ragged_file_ends_the_run_with_one_line_not_a_traceback(tmp_path):
-    (tmp_path / "c.csv").write_bytes("客户编号,金额\nK1,5\nK2,6,7\n".encode("gbk"))
+    (tmp_path / "c.csv").write_bytes("客户编号,金额\nK1,5\nK2,6,7\nK3,8,9\n".encode("gbk"))
     result = run_rules(rule_file(tmp_path, 'source c = csv("c.csv") key 客户编号', "c.金额"))
     assert result.exit_code == 1
-    assert "c.csv: 1 line(s) do not fit the 2 column(s) of the header" in result.output
+    assert "c.csv: 2 line(s) do not fit the 2 column(s) of the header" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_few_ragged_lines_are_skipped_and_reported_by_the_run(tmp_path):
+    (tmp_path / "c.csv").write_bytes("客户编号,金额\nK1,5\nK2,6,7\nK3,8\n".encode("gbk"))
+    result = run_rules(rule_file(tmp_path, 'source c = csv("c.csv") key 客户编号', "c.金额"))
+    assert result.exit_code == 0, result.output
+    assert "1 row(s): line does not fit the 2 column(s) of the header (skipped) in c" in result.output
+    assert "line 3: 3 field(s), not 2" in result.output and "2 customers" in result.output
+
+
+def test_an_unused_repeated_column_is_renamed_and_reported_a_used_one_is_an_error(tmp_path):
+    (tmp_path / "c.csv").write_bytes("客户编号,金额,备注,备注\nK1,5,a,b\n".encode("gbk"))
+    result = run_rules(rule_file(tmp_path, 'source c = csv("c.csv") key 客户编号', "c.金额"))
+    assert result.exit_code == 0, result.output
+    assert "column name repeated in the header of c.csv" in result.output
+    used = tmp_path / "used.tier"
+    used.write_text('source c = csv("c.csv") key 客户编号\nindicator 分 = c.金额 weight 100%\n'
+                    'label L when c.备注 == "a"\n', encoding="utf-8")
+    result = run_rules(used)
+    assert result.exit_code == 1 and "column 备注 appears twice" in result.output
