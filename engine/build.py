@@ -47,6 +47,15 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
     if rs.points is not None and mode == "weighted" and rs.points.high <= 0:
         diags.error("the top of the points range must be above 0", rs.points.span)
     score_range = None if rs.score is None else (rs.score.low, rs.score.high)
+    if (mode == "weighted" and rs.score is not None and rs.score.low < rs.score.high
+            and points_range[0] < points_range[1] and points_range[1] > 0):
+        lowest = points_range[0] / points_range[1] * rs.score.high
+        if lowest < rs.score.low - 1e-9:
+            diags.warning(f"scores can fall below {checks.fmt(rs.score.low)}: score = composite / "
+                          f"{checks.fmt(points_range[1])} × {checks.fmt(rs.score.high)} runs from "
+                          f"{checks.fmt(lowest)} to {checks.fmt(rs.score.high)}", rs.score.span,
+                          hint=f"write score {checks.fmt(lowest)}..{checks.fmt(rs.score.high)}, or raise the "
+                               f"bottom of the points range")
     check_range = points_range if (mode == "weighted" or rs.points is not None) else None
     global_missing = _missing(rs.missing, check_range, diags) if rs.missing else P.MissingRule("error")
     if rs.missing is not None:
