@@ -109,7 +109,16 @@ class Evaluator:
             metrics["__keys"] = raw_key.nullif("").nunique()
         for i, (c, flag) in enumerate(bad_flags.items()):
             metrics[f"b{i}"] = flag.sum()
+        percent_cols = self._percent_suspects(sp, table)
+        for i, c in enumerate(percent_cols):  # cells written "95%" that bands with cuts like 90 compare
+            metrics[f"p{i}"] = table[c].re_search(r"[%％]\s*$").sum()
         counts = {k: v or 0 for k, v in fetch_one(table.aggregate(**metrics)).items()}  # no rows: sums are NULL
+        for i, (c, ind) in enumerate(percent_cols.items()):
+            if counts[f"p{i}"]:
+                self.issues.append(DataIssue(
+                    f"cells written with % (95% reads as 0.95) but {ind}'s bands cut at numbers above 1: "
+                    f"write the bands with % (>= 90%) or the cells without it", f"{sp.name}.{c}",
+                    int(counts[f"p{i}"])))
         # trim keys only when some are padded: trimming a million strings costs more than scoring them
         key = trim(raw_key) if counts["__padded"] else raw_key
 
@@ -143,6 +152,17 @@ class Evaluator:
                 numbered = select(__row=ibis.row_number())
                 first = numbered["__row"].min().over(group_by=numbered[KEY])
                 out = numbered.filter(numbered["__row"] == first).drop("__row")
+        return out
+
+    def _percent_suspects(self, sp: P.SourcePlan, table: Any) -> dict[str, str]:
+        """Text columns an indicator scores directly with number bands cutting above 1 (column -> indicator)."""
+        out = {}
+        for ind in self.plan.indicators:
+            e = ind.expr
+            if (isinstance(e, P.Col) and e.source == sp.name and ind.bands and not ind.percent_compared
+                    and e.column in table.columns and table[e.column].type().is_string()
+                    and any(isinstance(v, (int, float)) and abs(v) > 1 for b in ind.bands for v in b.values)):
+                out.setdefault(e.column, ind.name)
         return out
 
     # ---- the query -----------------------------------------------------------------------

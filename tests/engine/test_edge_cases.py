@@ -184,3 +184,17 @@ def test_a_sqlite_url_typed_on_the_command_line_is_relative_to_the_working_direc
                                    "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert '"K1",6,' in out.read_text(encoding="utf-8-sig")
+
+
+def test_percent_cells_against_bands_in_plain_numbers_are_reported(tmp_path):
+    (tmp_path / "c.csv").write_text("id,r\nK1,95%\nK2,80%\nK3,0.5\n", encoding="utf-8")
+    registry = default_registry()
+    text = ('source c = csv("c.csv") key id\npoints 0..10\nindicator R = c.r weight 100% {\n'
+            "  >= 90 -> 10\n  else -> 1\n}\n")
+    plan, _, _ = compile_text(text, "t.tier", registry)
+    outcome = run(plan, registry, tmp_path, AS_OF)
+    (issue,) = outcome.issues
+    assert issue.where == "c.r" and issue.count == 2 and "cells written with %" in issue.what
+    # written with % in the bands too: nothing to report
+    plan, _, _ = compile_text(text.replace(">= 90", ">= 90%"), "t.tier", registry)
+    assert run(plan, registry, tmp_path, AS_OF).issues == []
