@@ -386,6 +386,13 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
                                   expected="one of: " + ", ".join(sorted(used[row.source])),
                                   hint=f"did you mean '{close}'?")
         rows.setdefault(row.source, []).append({f.column: f.value.value for f in row.fields})
+    if ex.rows:  # raw values: a normalizer fitted on this one customer says nothing about the run
+        for name, ind in c.indicators.items():
+            if ind.scale is not None and name not in points:
+                diags.warning(f"'{name}' is scaled by {ind.scale.normalizer} on the run's population: in this "
+                              f"one-customer example it scores as if everyone had its value", ex.span,
+                              expected=f"its points given in the example, e.g. points {name} 8",
+                              hint=f"add: points {name} N")
     expectations = []
     for e in ex.expectations:
         if e.what == "tier" and e.name not in tier_names:
