@@ -63,7 +63,7 @@ def print_issues(outcome) -> None:
 
         def policy(name: str) -> str:
             m = rules[name]
-            return f"{m.points:g} points" if m.policy == "points" else {"exclude": "excluded"}.get(m.policy, "no score")
+            return f"scored {m.points:g}" if m.policy == "points" else {"exclude": "excluded"}.get(m.policy, "no score")
 
         parts = ", ".join(f"{k} {v} ({policy(k)})" for k, v in outcome.missing_counts.items())
         out.print(f"missing values: {_esc(parts)}")
