@@ -53,8 +53,12 @@ def parse_number(col: Any) -> Any:
     grouped = s.re_search(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?[%万亿]?$")
     s = ibis.cases((s.contains(",") & ~grouped, ibis.null("string")), else_=s.re_replace(",", ""))
     body = s.re_replace(r"[%万亿]$", "")
-    mult = ibis.cases((s.endswith("%"), 0.01), (s.endswith("万"), 1e4), (s.endswith("亿"), 1e8), else_=1.0)
-    value = finite(body.try_cast("float64") * mult)
+    # the unit as a decimal exponent, so "33.3%" parses as 33.3e-2: exactly the double 0.333 is,
+    # as the rule literal 33.3% is (multiplying by 0.01 gives 0.33299999999999996 and splits ties)
+    exponent = ibis.cases((s.endswith("%"), "e-2"), (s.endswith("万"), "e4"), (s.endswith("亿"), "e8"), else_="")
+    text = ibis.cases((body.re_search("[eE]") & (exponent != ""), ibis.null("string")),  # 1E+5%: not a number
+                      else_=body.concat(exponent))  # Excel's 1.23457E+11 reads as it is
+    value = finite(text.try_cast("float64"))
     return ibis.cases((is_missing_marker(col), ibis.null("float64")), else_=value)
 
 

@@ -2,6 +2,7 @@
 every missing marker is missing without complaint, and every unreadable cell is missing *and counted*.
 Real CSV files in UTF-8 and GB18030 (GBK has no no-break space)."""
 import tempfile
+from decimal import Decimal
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -46,17 +47,17 @@ def number_cell(draw):
     value = float(text)
     if kind == "thousands":
         text = f"{value:,.2f}"
-    elif kind == "percent":
-        text, value = text + "%", value * 0.01
+    elif kind == "percent":  # the value the decimal text means, rounded once: as the rule literal 12.5% is
+        text, value = text + "%", float(Decimal(text) / 100)
     elif kind == "wan":
-        text, value = text + "万", value * 1e4
+        text, value = text + "万", float(Decimal(text) * 10_000)
     elif kind == "yi":
-        text, value = text + "亿", value * 1e8
+        text, value = text + "亿", float(Decimal(text) * 100_000_000)
     elif kind == "currency":
         text = draw(st.sampled_from(["¥", "￥", "$"])) + text
     elif kind == "yuan":  # 3000元, 500万元
         if draw(st.booleans()):
-            text, value = text + "万", value * 1e4
+            text, value = text + "万", float(Decimal(text) * 10_000)
         text += "元"
     elif kind == "fullwidth":  # digits typed with a Chinese input method: １２３．５
         text = text.translate(str.maketrans("0123456789.-", "０１２３４５６７８９．－"))
@@ -94,7 +95,7 @@ def test_dirty_cells_are_read_or_counted(cells, encoding):
         if n in (None, "bad"):
             assert got["n"] is None
         else:
-            assert abs(got["n"] - n) <= 1e-9 * max(1.0, abs(n)), (cells[i][0][0], got["n"], n)
+            assert got["n"] == n, (cells[i][0][0], got["n"], n)  # exactly: equal values must tie
         assert got["d"] == (None if d in (None, "bad") else (AS_OF - d).days)
     counted = {i.where: i.count for i in outcome.issues}
     assert counted.get("c.n", 0) == sum(n == "bad" for (_, n), _ in cells)
