@@ -1,6 +1,7 @@
 """Statement-level compilation: AST -> Plan (+ diagnostics). Entry point: ``compile_ruleset``."""
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date
 from typing import Any, Iterator
@@ -20,6 +21,7 @@ SECRET_OPTIONS = re.compile(r"^(password|passwd|pwd|secret|token|api_?key|access
 # dates an example's as_of may be written in (the same as text sources accept)
 DATE_FORMATS = [re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
                 re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$")]
+TYPO_RATIO = 0.75  # an example column this close to one the rules read is taken for a typo of it
 
 
 def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.Plan | None:
@@ -342,6 +344,22 @@ def _used_columns(c: Compiler) -> dict[str, set[str]]:
     return used
 
 
+def typo_of(name: str, candidates: list[str]) -> str | None:
+    """The candidate ``name`` is a typo of, if any: the same up to case, one character changed in a name
+    of three or more (回款及时律 for 回款及时率), or a close match (difflib ratio >= 0.75). Looser than
+    ``suggest``: 订单号 beside 订单状态 or 工单号 beside 工单类型 is another column, not a typo."""
+    best, best_ratio = None, 0.0
+    for c in candidates:
+        if c.casefold() == name.casefold():
+            return c
+        if len(c) == len(name) >= 3 and sum(a != b for a, b in zip(c, name)) == 1:
+            return c
+        ratio = difflib.SequenceMatcher(None, name, c).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = c, ratio
+    return best if best_ratio >= TYPO_RATIO else None
+
+
 def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags: Diagnostics) -> P.ExamplePlan:
     tier_names = {t.name for t in tiers}
     as_of = ex.as_of
@@ -378,9 +396,9 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
                         hint=f"did you mean '{close}'?" if close else None)
         else:
             for f in row.fields:
-                # a column the rules never read, close to one they do: a typo that would test nothing (other
+                # a column the rules never read, very close to one they do: a typo that would test nothing (other
                 # unread columns, like an order number given for readability, are fine)
-                close = suggest(f.column, sorted(used[row.source])) if f.column not in used[row.source] else None
+                close = typo_of(f.column, sorted(used[row.source])) if f.column not in used[row.source] else None
                 if close is not None:
                     diags.warning(f"the rules never read {row.source}.{f.column}: this value has no effect", f.span,
                                   expected="one of: " + ", ".join(sorted(used[row.source])),

@@ -104,12 +104,27 @@ def test_example_with_impossible_as_of_fails_check_not_test(tmp_path):
 
 
 def test_an_example_column_is_warned_about_only_when_it_looks_like_a_typo():
-    rules = HEAD + 'indicator 年交易额 = c.年交易额 weight 100% scale minmax\ntier A otherwise\n'
+    rules = HEAD + 'indicator 年交易额 = c.年交易额 weight 100% {\n  >= 500万 -> 10\n  else -> 1\n}\ntier A otherwise\n'
     _, diags, _ = check(rules + 'example "e" {\n  c 年交易颔 600万\n  expect tier A\n}\n')
     assert messages(diags) == ["warning: the rules never read c.年交易颔: this value has no effect"]
     assert diags.items[0].hint == "did you mean '年交易额'?"
     _, diags, _ = check(rules + 'example "e" {\n  c 年交易额 600万, 备注 "老客户"\n  expect tier A\n}\n')
     assert not diags.items
+
+
+@pytest.mark.parametrize("read,given,typo", [
+    ("订单状态", "订单号", False), ("工单类型", "工单号", False), ("年交易额", "年交易日期", False),
+    ("回款及时率", "回款及时律", True), ("年交易额", "年交易颔", True), ("amount", "Amount", True),
+    ("amount", "amout", True),
+])
+def test_the_example_typo_warning_needs_a_close_match(read, given, typo):
+    rules = HEAD + f'indicator 甲 = c.{read} weight 100% {{\n  >= 1 -> 10\n  else -> 1\n}}\ntier A otherwise\n'
+    _, diags, _ = check(rules + f'example "e" {{\n  c {given} 5\n  expect tier A\n}}\n')
+    if typo:
+        assert messages(diags) == [f"warning: the rules never read c.{given}: this value has no effect"]
+        assert diags.items[0].hint == f"did you mean '{read}'?"
+    else:
+        assert not diags.items, diags.format()
 
 
 # ---- 4. keywords and names ------------------------------------------------------------------
