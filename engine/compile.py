@@ -367,6 +367,14 @@ class Compiler:
         for i, a in enumerate(node.args):
             t = fn.arg_types[min(i, n_types - 1)] if n_types else "any"
             args.append(self.expr(a, ctx, t))
+        # arguments of type "any" (coalesce) share one type: what the caller expects, else the first
+        # one known, so a text column in coalesce(c.h, 0) is read as a number
+        untyped = [i for i in range(len(args)) if (fn.arg_types[min(i, n_types - 1)] if n_types else "any") == "any"]
+        if untyped:
+            common = expect if expect not in ("any", "bool") else next(
+                (t for t in (self.type_of(args[i]) for i in untyped) if t not in ("any", "bool")), "any")
+            for i in untyped:
+                args[i] = self.hint_type(args[i], common)
         return P.Func(f, tuple(args))
 
     def aggregate(self, node: A.Call, ctx: Context, expect: str) -> P.Expr:

@@ -21,10 +21,18 @@ def tolerance(c: float) -> float:
 
 
 def compare(op: str, left: Any, right: Any, const: float | None = None) -> Any:
-    """``left op right``; when ``right`` is the numeric constant ``const`` the cut is widened by the tolerance."""
+    """``left op right``; when ``right`` is the numeric constant ``const`` the cut is widened by the tolerance.
+
+    A missing value equals nothing: ``==`` is false and ``!=`` true for it (so ``not (x == "a")``
+    and ``x != "a"`` agree), while ``<``, ``>=``, ... stay unknown (false in a condition)."""
+    if op in ("==", "!="):
+        if const is None:
+            eq = left.identical_to(right)
+        else:
+            eq = ibis_coalesce((left - const).abs() <= tolerance(const), False)
+        return eq if op == "==" else ~eq
     if const is None:
-        return {">=": left >= right, ">": left > right, "<=": left <= right, "<": left < right,
-                "==": left == right, "!=": left != right}[op]
+        return {">=": left >= right, ">": left > right, "<=": left <= right, "<": left < right}[op]
     e = tolerance(const)
     if op == ">=":
         return left >= const - e
@@ -32,11 +40,13 @@ def compare(op: str, left: Any, right: Any, const: float | None = None) -> Any:
         return left > const + e
     if op == "<=":
         return left <= const + e
-    if op == "<":
-        return left < const - e
-    if op == "==":
-        return (left - const).abs() <= e
-    return (left - const).abs() > e
+    return left < const - e
+
+
+def ibis_coalesce(x: Any, default: Any) -> Any:
+    import ibis
+
+    return ibis.coalesce(x, default)
 
 
 FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
@@ -120,8 +130,8 @@ class ExprBuilder:
                     c = compare("==", operand, None, float(i.value))
                     cond = c if cond is None else (cond | c)
             else:
-                cond = operand.isin([self(i) for i in e.items])
-            return ~cond if e.negated else cond
+                cond = ibis.coalesce(operand.isin([self(i) for i in e.items]), False)
+            return ~cond if e.negated else cond  # a missing value is in no list: `not in` is true for it
         if isinstance(e, P.Between):
             return self.cmp(">=", e.operand, e.low) & self.cmp("<=", e.operand, e.high)
         if isinstance(e, P.Within):
@@ -135,6 +145,11 @@ class ExprBuilder:
         raise TypeError(f"cannot build {e!r}")  # pragma: no cover
 
     def cmp(self, op: str, left: P.Expr, right: P.Expr) -> Any:
+        blank = P.Lit("", "string")
+        if op in ("==", "!=") and blank in (left, right):  # empty cells are missing: x == "" asks "is x blank?"
+            other = self(right if left == blank else left)
+            eq = other.isnull() | ibis_coalesce(other.cast("string") == "", False)
+            return eq if op == "==" else ~eq
         if isinstance(right, P.Lit) and right.type == "number" and right.value is not None:
             return compare(op, self(left), None, float(right.value))
         if isinstance(left, P.Lit) and left.type == "number" and left.value is not None:

@@ -198,3 +198,21 @@ def test_percent_cells_against_bands_in_plain_numbers_are_reported(tmp_path):
     # written with % in the bands too: nothing to report
     plan, _, _ = compile_text(text.replace(">= 90", ">= 90%"), "t.tier", registry)
     assert run(plan, registry, tmp_path, AS_OF).issues == []
+
+
+def test_missing_values_equal_nothing_and_blank_means_missing(tmp_path):
+    (tmp_path / "c.csv").write_text("id,h,t\nK1,5,输单\nK2,,\nK3,7,赢单\n", encoding="utf-8")
+    registry = default_registry()
+    text = ('source c = csv("c.csv") key id\npoints 0..10\n'
+            "indicator a = coalesce(c.h, 0) weight 100%\n"  # a text column read only inside coalesce: a number
+            'label NE when c.t != "输单"\nlabel NI when c.t not in ("输单", "暂停")\n'
+            'label NOTEQ when not (c.t == "输单")\nlabel EQ when c.t == "输单"\n'
+            'label BLANK when c.t == ""\nlabel FILLED when c.t != ""\nlabel LOW when c.h < 6\n')
+    plan, diags, _ = compile_text(text, "t.tier", registry)
+    assert plan is not None, [d.message for d in diags.errors]
+    rows = {r["id"]: r for r in run(plan, registry, tmp_path, AS_OF).table.to_pylist()}
+    labels = {k: set(filter(None, (r["labels"] or "").split(","))) for k, r in rows.items()}
+    assert labels == {"K1": {"EQ", "FILLED", "LOW"},
+                      "K2": {"NE", "NI", "NOTEQ", "BLANK"},  # blank: equal to nothing but "", below nothing
+                      "K3": {"NE", "NI", "NOTEQ", "FILLED"}}
+    assert {k: r["a"] for k, r in rows.items()} == {"K1": 5.0, "K2": 0.0, "K3": 7.0}

@@ -84,8 +84,9 @@ label 新客户 when c.start within 2 months
     assert labels["C2"] == {"大客户", "中间", "一线"}  # 25万 is on both edges: between counts both ends
     # C3: no amount, 深圳; within 2 months of 2026-06-30 starts 2026-04-30
     assert labels["C3"] == {"非一线", "其他城市", "新客户"}
-    # C4: no city — a missing value is never in or not in a list; the label is false, not an error
-    assert labels["C4"] == {"中间"}
+    # C4: no city — a missing value equals nothing and is in no list (as in Excel, blank <> "北京"):
+    # `not in` and `not (... in ...)` hold for it, `==` and `in` do not
+    assert labels["C4"] == {"中间", "非一线", "其他城市"}
 
 
 def test_measures_and_indicator_points_in_expressions(tmp_path):
