@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .render import console, err_console, print_diagnostics, print_distribution, print_issues, scorecard
+from .render import console, err_console, esc, print_diagnostics, print_distribution, print_issues, scorecard
 
 
 class RuleErrors(click.ClickException):
@@ -16,7 +16,7 @@ class RuleErrors(click.ClickException):
 
     def show(self, file=None):  # diagnostics were printed already
         if self.message:
-            err_console().print(f"[red]error:[/red] {self.message}", highlight=False)
+            err_console().print(f"[red]error:[/red] {esc(self.message)}", highlight=False)
 
 
 def registry():
@@ -121,7 +121,7 @@ def check(files):
     for f in files:
         try:
             load(f)
-            console().print(f"[green]✓[/green] {f}", highlight=False)
+            console().print(f"[green]✓[/green] {esc(f)}", highlight=False)
         except RuleErrors as exc:
             failed += 1
             exc.show()
@@ -159,7 +159,7 @@ def run_command(file, overrides, as_of, out, log_path):
             raise RuleErrors(str(exc)) from None
         except OSError as exc:
             raise RuleErrors(f"cannot write {out}: {exc.strerror or exc}") from None
-        console().print(f"wrote {outcome.rows} ratings to {out}", highlight=False)
+        console().print(f"wrote {outcome.rows} ratings to {esc(out)}", highlight=False)
     if outcome.log:
         target = log_path or (out.with_suffix(".log") if out else None)
         if target is not None:
@@ -167,10 +167,10 @@ def run_command(file, overrides, as_of, out, log_path):
                 target.write_text("\n".join(outcome.log) + "\n", encoding="utf-8")
             except OSError as exc:
                 raise RuleErrors(f"cannot write {target}: {exc.strerror or exc}") from None
-            console().print(f"wrote {len(outcome.log)} action log line(s) to {target}", highlight=False)
+            console().print(f"wrote {len(outcome.log)} action log line(s) to {esc(target)}", highlight=False)
         else:
             for line in outcome.log[:5]:
-                console().print(line, highlight=False)
+                console().print(esc(line), highlight=False)
             if len(outcome.log) > 5:
                 console().print(f"… {len(outcome.log) - 5} more action log line(s); use --log FILE",
                                 highlight=False)
@@ -241,13 +241,14 @@ def test_command(paths, as_of):
             res = run_example(plan, registry(), ex, day)
             if res.passed:
                 passed += 1
-                console().print(f"[green]PASS[/green] {f}:{res.line} {ex.name} "
-                                f"(score {res.score:.6g}, tier {res.tier})", highlight=False)
+                console().print(f"[green]PASS[/green] " + esc(f"{f}:{res.line} {ex.name} "
+                                                                 f"(score {res.score:.6g}, tier {res.tier})"),
+                                highlight=False)
             else:
                 failed += 1
-                console().print(f"[red]FAIL[/red] {f}:{res.line} {ex.name}", highlight=False)
+                console().print(f"[red]FAIL[/red] {esc(f)}:{res.line} {esc(ex.name)}", highlight=False)
                 for msg in res.failures:
-                    console().print(f"     {msg}", highlight=False)
+                    console().print(f"     {esc(msg)}", highlight=False)
     console().print(f"{passed} passed, {failed} failed", highlight=False)
     if failed:
         sys.exit(1)
@@ -271,7 +272,7 @@ def demo(directory, customers, seed):
 
     as_of = date(2026, 6, 30)
     paths = write_demo_data(directory, customers=customers, seed=seed, as_of=as_of)
-    console().print(f"wrote demo data to {directory}: " + ", ".join(p.name for p in paths), highlight=False)
+    console().print(esc(f"wrote demo data to {directory}: " + ", ".join(p.name for p in paths)), highlight=False)
     ruleset = next(p for p in paths if p.suffix == ".tier")
     ctx = click.get_current_context()
     ctx.invoke(test_command, paths=(ruleset,), as_of=as_of.isoformat())
@@ -279,7 +280,7 @@ def demo(directory, customers, seed):
                out=directory / "ratings.xlsx", log_path=None)
     first = _first_key(directory / "ratings.xlsx")
     if first:
-        console().print(f"\nexplain one customer:  tierwise explain {ruleset} {first} --as-of {as_of}",
+        console().print(esc(f"\nexplain one customer:  tierwise explain {ruleset} {first} --as-of {as_of}"),
                         highlight=False)
 
 
@@ -307,7 +308,7 @@ def plugins():
     table = Table("plugin", "connectors", "normalizers", "actions", "functions")
     for p in reg.plugins():
         prov = p["provides"]
-        table.add_row(p["plugin"], *(", ".join(prov.get(k, [])) for k in
+        table.add_row(esc(p["plugin"]), *(esc(", ".join(prov.get(k, []))) for k in
                                      ("connectors", "normalizers", "actions", "functions")))
     console().print(table)
 

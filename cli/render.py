@@ -10,13 +10,14 @@ from rich.table import Table
 @lru_cache(maxsize=1)
 def console() -> Console:
     # piped output (files, CI, tests) gets wide tables instead of wrapped cells
+    # emoji=False: rich would turn `:100:` in `FILE:100:3:` into an emoji; user text is escaped with esc()
     probe = Console()
-    return Console(highlight=False, soft_wrap=True, width=None if probe.is_terminal else 200)
+    return Console(highlight=False, emoji=False, soft_wrap=True, width=None if probe.is_terminal else 200)
 
 
 @lru_cache(maxsize=1)
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 def print_diagnostics(diags) -> None:
@@ -25,13 +26,14 @@ def print_diagnostics(diags) -> None:
         text = d.format(diags.filename, diags.text)
         color = "red" if d.severity == "error" else "yellow"
         first, _, rest = text.partition("\n")
-        out.print(f"[{color}]{_esc(first)}[/{color}]" + ("\n" + _esc(rest) if rest else ""))
+        out.print(f"[{color}]{esc(first)}[/{color}]" + ("\n" + esc(rest) if rest else ""))
 
 
-def _esc(s: str) -> str:
+def esc(s: object) -> str:
+    """User text (names, values, paths, messages) as rich markup that prints as written."""
     from rich.markup import escape
 
-    return escape(s)
+    return escape(str(s))
 
 
 def _pct(x: float) -> str:
@@ -40,24 +42,24 @@ def _pct(x: float) -> str:
 
 def print_distribution(outcome) -> None:
     plan = outcome.plan
-    table = Table(title=f"{plan.name or 'ruleset'} {plan.version or ''} — {outcome.rows} customers, "
-                        f"as of {outcome.as_of}")
+    table = Table(title=esc(f"{plan.name or 'ruleset'} {plan.version or ''} — {outcome.rows} customers, "
+                            f"as of {outcome.as_of}"))
     for col in ("tier", "label", "count", "share", "expected", "within"):
         table.add_column(col, justify="right" if col in ("count", "share") else "left")
     for t in outcome.distribution:
         within = t.within
         mark = "" if within is None else ("[green]yes[/green]" if within else "[red]no[/red]")
         expected = f"{_pct(t.expect[0])}..{_pct(t.expect[1])}" if t.expect else ""
-        table.add_row(t.tier or "—", _esc(t.label or ""), str(t.count), _pct(t.share), expected, mark)
+        table.add_row(esc(t.tier or "—"), esc(t.label or ""), str(t.count), _pct(t.share), expected, mark)
     console().print(table)
 
 
 def print_issues(outcome) -> None:
     out = err_console()
     for w in outcome.warnings:
-        out.print(f"[yellow]data warning:[/yellow] {_esc(w)}")
+        out.print(f"[yellow]data warning:[/yellow] {esc(w)}")
     for issue in outcome.issues:
-        out.print(f"[yellow]data:[/yellow] {_esc(issue.format())}")
+        out.print(f"[yellow]data:[/yellow] {esc(issue.format())}")
     if outcome.missing_counts:
         rules = {i.name: i.missing for i in outcome.plan.indicators}
 
@@ -66,7 +68,7 @@ def print_issues(outcome) -> None:
             return f"scored {m.points:g}" if m.policy == "points" else {"exclude": "excluded"}.get(m.policy, "no score")
 
         parts = ", ".join(f"{k} {v} ({policy(k)})" for k, v in outcome.missing_counts.items())
-        out.print(f"missing values: {_esc(parts)}")
+        out.print(f"missing values: {esc(parts)}")
 
 
 def _num(x) -> str:
@@ -124,7 +126,7 @@ def effective_weights(plan, row: dict) -> dict[str, float]:
 
 def scorecard(plan, outcome, row: dict) -> None:
     scale = (plan.score_range[1] / plan.points_range[1]) if plan.score_range and plan.scoring == "weighted" else 1.0
-    table = Table(title=f"{plan.key_column} {row[plan.key_column]} — as of {outcome.as_of}")
+    table = Table(title=esc(f"{plan.key_column} {row[plan.key_column]} — as of {outcome.as_of}"))
     for col in ("dimension", "indicator", "value", "rule applied", "points", "weight", "contribution"):
         table.add_column(col, justify="right" if col in ("points", "weight", "contribution", "value") else "left")
     eff = effective_weights(plan, row) if plan.scoring == "weighted" else {}
@@ -156,7 +158,7 @@ def scorecard(plan, outcome, row: dict) -> None:
                 wtxt = weight_text(ind.weight, eff.get(ind.name, 0.0))
             else:
                 contrib, wtxt = points, ""
-            table.add_row(_esc(ind.dimension or "—"), _esc(ind.name), _esc(_num(value)), _esc(rule), _num(points),
+            table.add_row(esc(ind.dimension or "—"), esc(ind.name), esc(_num(value)), esc(rule), _num(points),
                           wtxt, _num(contrib))
         if kind == "dimension":
             sub = row.get(name)
@@ -165,15 +167,15 @@ def scorecard(plan, outcome, row: dict) -> None:
                 wtxt = weight_text(weight, eff.get(name, 0.0))
             else:
                 contrib, wtxt = sub, ""
-            table.add_row(f"[bold]{_esc(name)}[/bold]", "subtotal", "", "", _num(sub), wtxt, _num(contrib),
+            table.add_row(f"[bold]{esc(name)}[/bold]", "subtotal", "", "", _num(sub), wtxt, _num(contrib),
                           end_section=True)
     console().print(table)
     score, tier = row.get("score"), row.get("tier")
-    console().print(f"score [bold]{_num(score)}[/bold]  tier [bold]{_esc(str(tier))}[/bold]"
-                    + (f"  labels: {_esc(row['labels'])}" if row.get("labels") else ""))
+    console().print(f"score [bold]{_num(score)}[/bold]  tier [bold]{esc(str(tier))}[/bold]"
+                    + (f"  labels: {esc(row['labels'])}" if row.get("labels") else ""))
     gap = next_tier_gap(plan, score, tier)
     if gap:
-        console().print(_esc(gap))
+        console().print(esc(gap))
 
 
 def next_tier_gap(plan, score, tier) -> str | None:
