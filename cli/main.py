@@ -45,6 +45,28 @@ def load(path: Path, show_warnings: bool = True):
     return plan
 
 
+class DateParam(click.ParamType):
+    """A date as rule files and text sources write it: 2026-06-30, 2026/6/30, 2026年6月30日, 20260630."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):
+        from ..engine.build import date_hint, parse_date
+
+        if isinstance(value, date):
+            return value
+        day = parse_date(str(value))
+        if day is None:
+            hint = date_hint(str(value))
+            self.fail(f"'{value}' is not a date like 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do)"
+                      + (f": {hint}" if hint else ""), param, ctx)
+        return day
+
+
+DATE = DateParam()
+AS_OF_HELP = "e.g. 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do)"
+
+
 def typed_location(value: str) -> str:
     """A path or SQLite URL typed on the command line is relative to where it was typed, not to the rule file."""
     if value.startswith("sqlite:///") and not value.startswith("sqlite:////") and len(value) > 10:
@@ -58,7 +80,7 @@ def source_options(fn):
 
     @click.option("--source", "sources", multiple=True, metavar="NAME=PATH_OR_URL",
                   help="Read source NAME from this file or database URL instead of the one in the rule file.")
-    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Rating date (default: today).")
+    @click.option("--as-of", "as_of", type=DATE, metavar="DATE", help=f"Rating date, {AS_OF_HELP}; default: today.")
     @functools.wraps(fn)
     def wrapper(*args, sources, as_of, **kwargs):
         overrides = {}
@@ -71,11 +93,7 @@ def source_options(fn):
                 raise click.BadParameter(f"'{item}' gives no path or URL", param_hint="--source")
             # a path typed on the command line is relative to where it was typed, not to the rule file
             overrides[name.strip()] = typed_location(value)
-        try:
-            day = date.fromisoformat(as_of) if as_of else date.today()
-        except ValueError:
-            raise click.BadParameter(f"'{as_of}' is not a date like 2026-06-30", param_hint="--as-of") from None
-        return fn(*args, overrides=overrides, as_of=day, **kwargs)
+        return fn(*args, overrides=overrides, as_of=as_of or date.today(), **kwargs)
 
     return wrapper
 
@@ -205,7 +223,8 @@ def explain(file, customer, overrides, as_of):
 
 @cli.command(name="test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Date for examples that give none (default: today).")
+@click.option("--as-of", "as_of", type=DATE, metavar="DATE",
+              help=f"Date for examples that give no as_of, {AS_OF_HELP}; default: today.")
 def test_command(paths, as_of):
     """Run the `example` blocks of rule files (a file or every .tier in a directory).
 
@@ -217,10 +236,7 @@ def test_command(paths, as_of):
     """
     from ..engine.examples import run_example
 
-    try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
-    except ValueError:
-        raise click.BadParameter(f"'{as_of}' is not a date like 2026-06-30", param_hint="--as-of") from None
+    day = as_of or date.today()
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -275,8 +291,8 @@ def demo(directory, customers, seed):
     console().print(esc(f"wrote demo data to {directory}: " + ", ".join(p.name for p in paths)), highlight=False)
     ruleset = next(p for p in paths if p.suffix == ".tier")
     ctx = click.get_current_context()
-    ctx.invoke(test_command, paths=(ruleset,), as_of=as_of.isoformat())
-    ctx.invoke(run_command, file=ruleset, sources=(), as_of=as_of.isoformat(),
+    ctx.invoke(test_command, paths=(ruleset,), as_of=as_of)
+    ctx.invoke(run_command, file=ruleset, sources=(), as_of=as_of,
                out=directory / "ratings.xlsx", log_path=None)
     first = _first_key(directory / "ratings.xlsx")
     if first:

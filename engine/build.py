@@ -18,7 +18,7 @@ DEFAULT_POINTS = (1.0, 10.0)
 # scheme://user:password@host — a password written into the rule file
 URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:[^/\s@]+@")
 SECRET_OPTIONS = re.compile(r"^(password|passwd|pwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
-# dates an example's as_of may be written in (the same as text sources accept)
+# dates an example's as_of and the CLI's --as-of may be written in (the same as text sources accept)
 DATE_FORMATS = [re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
                 re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$")]
 TYPO_RATIO = 0.75  # an example column this close to one the rules read is taken for a typo of it
@@ -310,6 +310,15 @@ def parse_date(text: str) -> date | None:
     return None
 
 
+def date_hint(text: str) -> str | None:
+    """Why text written like a date is none ("month 2 has no day 30"); None if it is not written like one."""
+    parts = next((m.groups() for f in DATE_FORMATS if (m := f.match(text.strip()))), None)
+    if parts is None:
+        return None
+    month, dom = int(parts[1]), int(parts[2])
+    return f"there is no month {month}" if not 1 <= month <= 12 else f"month {month} has no day {dom}"
+
+
 def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, labels,
              diags: Diagnostics) -> P.OnRulePlan:
     if o.event in ("tier", "enter", "leave") and o.target not in {t.name for t in tiers}:
@@ -366,14 +375,9 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
     if as_of is not None:
         day = parse_date(as_of)
         if day is None:
-            parts = next((m.groups() for f in DATE_FORMATS if (m := f.match(as_of.strip()))), None)
-            hint = None
-            if parts is not None:
-                month, dom = int(parts[1]), int(parts[2])
-                hint = f"there is no month {month}" if not 1 <= month <= 12 else f"month {month} has no day {dom}"
             diags.error(f'as_of "{as_of}" is not a date', ex.as_of_span or ex.span,
                         expected='a date like "2026-06-30" (YYYY-MM-DD; 2026/6/30 and 2026年6月30日 also do)',
-                        hint=hint)
+                        hint=date_hint(as_of))
         else:
             as_of = day.isoformat()
     points = {}
