@@ -449,9 +449,11 @@ class Evaluator:
                 # top p%: the first floor(p·n) ranks, and every customer tied with the last of them
                 limit = (score.count() * tp.top + 1e-9).floor() if tp.top_percent else ibis.literal(tp.top)
                 cases.append((score.notnull() & (above < limit), tp.name))
-        tier = ibis.cases(*cases, else_=ibis.literal(otherwise, type="string") if otherwise
-                          else ibis.null("string")) if cases else ibis.literal(otherwise, type="string")
-        return ibis.cases((score.isnull(), ibis.null("string")), else_=tier)
+        # a customer without a score can still meet a `when` tier that does not ask for the score
+        # (`tier 无记录 when 工单数 == 0`), but gets no quota or `otherwise` tier
+        fallback = (ibis.cases((score.isnull(), ibis.null("string")), else_=ibis.literal(otherwise, type="string"))
+                    if otherwise else ibis.null("string"))
+        return ibis.cases(*cases, else_=fallback) if cases else fallback
 
     def _segment(self, b: ExprBuilder, seg: P.SegmentPlan) -> Any:
         import ibis

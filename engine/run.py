@@ -20,7 +20,7 @@ from .plugin_manager import Registry
 SUFFIX_HINT = "use --source NAME=PATH with a path ending in .csv, .xlsx, .parquet, .json or a database URL"
 
 
-NO_SCORE = "no score (missing values under missing -> error)"
+NO_SCORE = "no score (missing values)"
 NO_TIER = "no tier (no tier rule matched)"
 
 
@@ -52,10 +52,7 @@ class RunOutcome:
     log: list[str] = field(default_factory=list)
     calibration: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    @property
-    def unscored(self) -> int:
-        """Customers left without a score (missing values under ``missing -> error``)."""
-        return sum(t.count for t in self.distribution if t.tier is None and t.label == NO_SCORE)
+    unscored: int = 0  # customers without a score because of `missing -> error` (the run fails)
 
     @property
     def table(self) -> Any:
@@ -162,8 +159,9 @@ def evaluate_with_calibration(plan: P.Plan, registry: Registry, tables: dict[str
     return con.table(name), ev.issues, ev.calibration
 
 
-def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int], list[DataIssue], list[str]]:
-    """Tier distribution, missing values per indicator, data problems — one aggregate query."""
+def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int], list[DataIssue], list[str], int]:
+    """Tier distribution, missing values per indicator, data problems, customers left without a score
+    by `missing -> error` — two aggregate queries."""
     import ibis
 
     lo, hi = plan.points_range
@@ -200,7 +198,23 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
         if row.get(f"r{i}"):
             issues.append(DataIssue(f"points outside {lo:g}..{hi:g} (the value is used as points)", ind.name,
                                     int(row[f"r{i}"])))
-    rows = fetch_rows(result.group_by("tier").aggregate(n=result.count(), unscored=result["score"].isnull().sum()))
+    # a missing score comes from `missing -> error` (an error: exit 1) or from every indicator excluded
+    err_missing = None
+    for ind in plan.indicators:
+        if ind.missing.policy == "error":
+            m = result[f"{ind.name}.points"].isnull()
+            err_missing = m if err_missing is None else (err_missing | m)
+    no_score = result["score"].isnull()
+    by_error = no_score & (err_missing if err_missing is not None else ibis.literal(False))
+    rows = fetch_rows(result.group_by("tier").aggregate(
+        n=result.count(), unscored=(no_score & ~by_error).sum(), unscored_error=by_error.sum()))
+    unscored_excluded = sum(int(r["unscored"] or 0) for r in rows)
+    unscored_error = sum(int(r["unscored_error"] or 0) for r in rows)
+    if unscored_excluded:
+        issues.append(DataIssue("no score: every indicator is missing (missing -> exclude)", "score",
+                                unscored_excluded))
+    for r in rows:
+        r["unscored"] = int(r["unscored"] or 0) + int(r["unscored_error"] or 0)
     counts = {r["tier"]: r for r in rows}
     dist = []
     for tp in plan.tiers:
@@ -216,7 +230,7 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
             if plan.tiers:
                 warnings.append(f"{untiered} customer(s) with a score match no tier: "
                                 f"add `tier NAME otherwise` to give everyone a tier")
-    return dist, missing, issues, warnings
+    return dist, missing, issues, warnings, unscored_error
 
 
 def deliver_actions(plan: P.Plan, registry: Registry, result: Any, run_id: str, log: list[str]) -> None:
@@ -255,7 +269,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         tables = open_sources(plan, registry, con, base_dir, scratch, overrides, source_issues)
         result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, con, spill=result_path)
         issues = source_issues + issues
-        dist, missing, more_issues, warnings = summarise(plan, result)
+        dist, missing, more_issues, warnings, unscored = summarise(plan, result)
         log: list[str] = []
         run_id = f"{plan.text_hash[:12]}-{as_of.isoformat()}"
         deliver_actions(plan, registry, result, run_id, log)
@@ -271,7 +285,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         con.disconnect()
     rows = sum(t.count for t in dist)
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": rows, "tiers": {t.tier: t.count for t in dist}})
-    outcome = RunOutcome(plan, as_of, result_path, rows, dist, issues + more_issues, warnings, missing, log, cal)
+    outcome = RunOutcome(plan, as_of, result_path, rows, dist, issues + more_issues, warnings, missing, log, cal,
+                         unscored)
     weakref.finalize(outcome, shutil.rmtree, scratch, True)
     return outcome
 

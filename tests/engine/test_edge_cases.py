@@ -216,3 +216,24 @@ def test_missing_values_equal_nothing_and_blank_means_missing(tmp_path):
                       "K2": {"NE", "NI", "NOTEQ", "BLANK"},  # blank: equal to nothing but "", below nothing
                       "K3": {"NE", "NI", "NOTEQ", "FILLED"}}
     assert {k: r["a"] for k, r in rows.items()} == {"K1": 5.0, "K2": 0.0, "K3": 7.0}
+
+
+def test_no_score_from_exclude_is_reported_and_from_error_fails_the_run(tmp_path):
+    pq.write_table(pa.table({"id": ["K1", "K2", "K3"], "a": [9.0, None, None], "b": [1.0, 1.0, None],
+                             "n": [2.0, 0.0, 0.0]}), tmp_path / "c.parquet")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nmissing -> exclude\n'
+                     "indicator A = c.a weight 100%\n"
+                     "tier 无记录 when c.n == 0 and c.a == 0\ntier 空 when c.n == 0 and score >= 0\n"
+                     "tier X when c.b == 1\ntier Z otherwise\n", encoding="utf-8")
+    out = tmp_path / "o.csv"
+    res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", "--out", str(out)])
+    assert res.exit_code == 0, res.output  # excluded values are not errors: reported, the run succeeds
+    assert "2 row(s): no score: every indicator is missing (missing -> exclude)" in res.output
+    lines = out.read_text(encoding="utf-8-sig").splitlines()[1:]
+    # K2 has no score but meets `tier X when c.b == 1`; K3 meets no `when` tier and gets no `otherwise`
+    assert [ln.split(",")[:3] for ln in lines] == [['"K1"', "9", '"X"'], ['"K2"', "", '"X"'], ['"K3"', "", ""]]
+    rules.write_text(rules.read_text(encoding="utf-8").replace("missing -> exclude", "missing -> error"),
+                     encoding="utf-8")
+    res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30"])
+    assert res.exit_code == 1 and "2 customer(s) have no score" in res.output
