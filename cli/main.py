@@ -204,6 +204,11 @@ def run_command(file, overrides, as_of, out, log_path):
 def explain(file, customer, overrides, as_of):
     """Show one customer's scorecard: value, band, points × weight, subtotals, tier.
 
+    The contributions add up to the score (with additive scoring: the base, the
+    points and the caps that bound). Under the score: the tier and its label,
+    each segment's value, the labels, and what the next tier up needs. Exit
+    code 1 when the customer has no score (a value missing under `missing -> error`).
+
     Example:
 
         tierwise explain customer_rating.tier KH00042 --as-of 2026-06-30
@@ -213,12 +218,31 @@ def explain(file, customer, overrides, as_of):
     key = plan.key_column
     row = outcome.find(customer.strip())
     if row is None:
-        from ..dsl.diagnostics import suggest
-
-        keys = outcome.table.column(key).to_pylist()
-        close = suggest(customer, [k for k in keys if k and k[:1] == customer[:1]][:50_000])
+        close = closest_key(customer, outcome.table.column(key).to_pylist())
         raise RuleErrors(f"no customer '{customer}' in {key}" + (f" — did you mean '{close}'?" if close else ""))
     scorecard(plan, outcome, row)
+    if row.get("score") is None:
+        sys.exit(1)
+
+
+def closest_key(typed: str, keys: list) -> str | None:
+    """The customer key meant by ``typed``: the same ignoring case and spaces (k1 for K1, "KH 001" for
+    KH001), else a close one starting alike."""
+    from ..dsl.diagnostics import suggest
+
+    def fold(text: str) -> str:
+        return "".join(text.split()).casefold()
+
+    want = fold(typed)
+    folded: dict[str, str] = {}
+    for k in keys:
+        if k is not None and str(k).strip():
+            folded.setdefault(fold(str(k)), str(k))
+    if want in folded:
+        return folded[want]
+    pool = [f for f in folded if f[:1] == want[:1]][:50_000]
+    close = suggest(want, pool)
+    return folded[close] if close is not None else None
 
 
 @cli.command(name="test")
