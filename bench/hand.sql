@@ -47,23 +47,27 @@ p AS (
   FROM b, st),
 d AS (SELECT *, pa * 0.3 + pu * 0.3 + pp * 0.4 AS 交易价值, py * 0.25 + pr * 0.4 + pc * 0.35 AS 合作稳定性,
              ps * 0.3 + pz * 0.5 + pm * 0.2 AS 服务需求, pg * 0.3 + pe * 0.4 + pn * 0.3 AS 潜力空间 FROM p),
-s AS (SELECT *, (交易价值 * 0.3 + 合作稳定性 * 0.25 + 服务需求 * 0.2 + 潜力空间 * 0.25) / 10 * 100 AS score FROM d)
-SELECT 客户编号, score,
-  CASE WHEN score >= 90 - 9e-8 THEN 'A' WHEN score >= 75 - 7.5e-8 THEN 'B'
-       WHEN score >= 60 - 6e-8 THEN 'C' ELSE 'D' END AS tier,
-  a AS 年交易额, pa AS "年交易额.points", u AS 客单价, pu AS "客单价.points",
-  p AS 利润贡献率, pp AS "利润贡献率.points", y AS 合作时长, py AS "合作时长.points",
-  r AS 续约率, pr AS "续约率.points", c AS 投诉次数, pc AS "投诉次数.points",
-  s AS 售后咨询量, ps AS "售后咨询量.points", z AS 定制化需求频次, pz AS "定制化需求频次.points",
-  m AS 服务响应满意度, pm AS "服务响应满意度.points", g AS 行业增长率, pg AS "行业增长率.points",
-  e AS 客户规模扩张速度, pe AS "客户规模扩张速度.points", n AS 新产品采购意向, pn AS "新产品采购意向.points",
-  交易价值, 合作稳定性, 服务需求, 潜力空间,
+s AS (SELECT *, (交易价值 * 0.3 + 合作稳定性 * 0.25 + 服务需求 * 0.2 + 潜力空间 * 0.25) / 10 * 100 AS score FROM d),
+t AS (SELECT *, CASE WHEN score >= 90 - 9e-8 THEN 'A' WHEN score >= 75 - 7.5e-8 THEN 'B'
+                      WHEN score >= 60 - 6e-8 THEN 'C' ELSE 'D' END AS tier FROM s)
+-- scores, points and dimension scores rounded to 10 decimals for people, as tierwise writes them
+SELECT 客户编号, round(score, 10) AS score, tier,
+  CASE tier WHEN 'A' THEN '核心客户' WHEN 'B' THEN '重要客户' WHEN 'C' THEN '潜力客户' WHEN 'D' THEN '基础客户' END
+    AS tier_label,
+  a AS 年交易额, round(pa, 10) AS "年交易额.points", u AS 客单价, round(pu, 10) AS "客单价.points",
+  p AS 利润贡献率, round(pp, 10) AS "利润贡献率.points", y AS 合作时长, round(py, 10) AS "合作时长.points",
+  r AS 续约率, round(pr, 10) AS "续约率.points", c AS 投诉次数, round(pc, 10) AS "投诉次数.points",
+  s AS 售后咨询量, round(ps, 10) AS "售后咨询量.points", z AS 定制化需求频次, round(pz, 10) AS "定制化需求频次.points",
+  m AS 服务响应满意度, round(pm, 10) AS "服务响应满意度.points", g AS 行业增长率, round(pg, 10) AS "行业增长率.points",
+  e AS 客户规模扩张速度, round(pe, 10) AS "客户规模扩张速度.points", n AS 新产品采购意向, round(pn, 10) AS "新产品采购意向.points",
+  round(交易价值, 10) AS 交易价值, round(合作稳定性, 10) AS 合作稳定性, round(服务需求, 10) AS 服务需求,
+  round(潜力空间, 10) AS 潜力空间,
   concat_ws(',', CASE WHEN a IS NULL THEN '年交易额' END, CASE WHEN u IS NULL THEN '客单价' END,
     CASE WHEN p IS NULL THEN '利润贡献率' END, CASE WHEN y IS NULL THEN '合作时长' END,
     CASE WHEN r IS NULL THEN '续约率' END, CASE WHEN c IS NULL THEN '投诉次数' END,
     CASE WHEN s IS NULL THEN '售后咨询量' END, CASE WHEN z IS NULL THEN '定制化需求频次' END,
     CASE WHEN m IS NULL THEN '服务响应满意度' END, CASE WHEN g IS NULL THEN '行业增长率' END,
     CASE WHEN e IS NULL THEN '客户规模扩张速度' END, CASE WHEN n IS NULL THEN '新产品采购意向' END) AS missing
-FROM s
+FROM t
 ORDER BY 客户编号
 ) TO '{out}' (FORMAT parquet)

@@ -20,6 +20,7 @@ from .expressions import ExprBuilder, compare
 from .plugin_api import DataError, DataIssue
 
 KEY = "__key"
+OUTPUT_DECIMALS = 10  # scores, points and dimension scores in the output are rounded to this many decimals
 QUOTA_DIGITS = 9  # quota tiers rank scores rounded to this many decimals: float noise is a tie
 
 
@@ -473,12 +474,18 @@ class Evaluator:
         import ibis
 
         plan = self.plan
-        cols: dict[str, Any] = {plan.key_column: t[KEY], "score": t["score"], "tier": t["tier"]}
+        def shown(x: Any) -> Any:  # scores as people read them: 66, not 65.99999999999999 (tiers are already set)
+            return x.round(OUTPUT_DECIMALS)
+
+        cols: dict[str, Any] = {plan.key_column: t[KEY], "score": shown(t["score"]), "tier": t["tier"]}
+        labelled = {tp.name: tp.label for tp in plan.tiers if tp.label}
+        if labelled:  # the tier's name for people: A -> 核心客户
+            cols["tier_label"] = t["tier"].cases(*labelled.items(), else_=ibis.null("string"))
         for ind in plan.indicators:
             cols[ind.name] = t[ref_name("value", ind.name)]
-            cols[f"{ind.name}.points"] = t[ref_name("points", ind.name)]
+            cols[f"{ind.name}.points"] = shown(t[ref_name("points", ind.name)])
         for dim in plan.dimensions:
-            cols[dim.name] = t[ref_name("dimension", dim.name)]
+            cols[dim.name] = shown(t[ref_name("dimension", dim.name)])
         for seg in plan.segments:
             cols[seg.name] = t[ref_name("segment", seg.name)]
         if plan.labels:

@@ -233,6 +233,18 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
     return dist, missing, issues, warnings, unscored_error
 
 
+def not_applied_yet(plan: P.Plan) -> list[str]:
+    """What a run checks but does not do yet: triggers and `on` lines that need the rating history."""
+    out = []
+    if plan.triggers:
+        out.append(f"trigger(s) {', '.join(t.name for t in plan.triggers)} checked, not applied: re-rating, "
+                   f"tier caps and downgrades need the rating history (tiers here are before any trigger)")
+    later = sorted({r.event for r in plan.on_rules if r.event not in ("tier", "label")})
+    if later:
+        out.append(f"`on {'/'.join(later)}` lines checked, not run: they need the rating history")
+    return out
+
+
 def deliver_actions(plan: P.Plan, registry: Registry, result: Any, run_id: str, log: list[str]) -> None:
     """Run the `on tier X` / `on label X` lines (history-based events need the store)."""
     for rule in plan.on_rules:
@@ -270,6 +282,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, con, spill=result_path)
         issues = source_issues + issues
         dist, missing, more_issues, warnings, unscored = summarise(plan, result)
+        warnings += not_applied_yet(plan)
         log: list[str] = []
         run_id = f"{plan.text_hash[:12]}-{as_of.isoformat()}"
         deliver_actions(plan, registry, result, run_id, log)

@@ -237,3 +237,21 @@ def test_no_score_from_exclude_is_reported_and_from_error_fails_the_run(tmp_path
                      encoding="utf-8")
     res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30"])
     assert res.exit_code == 1 and "2 customer(s) have no score" in res.output
+
+
+def test_output_has_tier_labels_rounded_scores_and_says_triggers_are_not_applied(tmp_path):
+    pq.write_table(pa.table({"id": ["K1", "K2"], "a": [10.0, 8.0], "b": [2.0, 10.0], "c": [8.0, 6.0],
+                             "投诉": [1.0, 0.0]}), tmp_path / "c.parquet")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nscore 0..100\n'
+                     "indicator A = c.a weight 10%\nindicator B = c.b weight 20%\nindicator C = c.c weight 70%\n"
+                     'tier T "重点" when score >= 70\ntier U otherwise\n'
+                     "trigger 重大投诉 when c.投诉 >= 1 -> rerate, cap tier at U\n", encoding="utf-8")
+    out = tmp_path / "o.csv"
+    res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith('"id","score","tier","tier_label","A","A.points"')
+    # 10·10% + 2·20% + 8·70% = 7 points → 70.00000000000001 in floating point, written 70
+    assert lines[1].startswith('"K1",70,"T","重点"') and lines[2].startswith('"K2",70,"T","重点"')
+    assert "trigger(s) 重大投诉 checked, not applied" in res.output
