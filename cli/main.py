@@ -258,7 +258,8 @@ def test_command(paths, as_of):
 
         tierwise test rulesets/
     """
-    from ..engine.examples import run_example
+    from ..engine.examples import ExampleResult, run_example
+    from ..engine.plugin_api import DataError
 
     day = as_of or date.today()
     files: list[Path] = []
@@ -278,7 +279,10 @@ def test_command(paths, as_of):
             failed += 1
             continue
         for ex in plan.examples:
-            res = run_example(plan, registry(), ex, day)
+            try:
+                res = run_example(plan, registry(), ex, day)
+            except DataError as exc:  # the example's data cannot be evaluated: a failing example, not a crash
+                res = ExampleResult(ex.name, False, [f"cannot evaluate: {exc}"], line=ex.span.line if ex.span else 0)
             if res.passed:
                 passed += 1
                 console().print(f"[green]PASS[/green] " + esc(f"{f}:{res.line} {ex.name} "

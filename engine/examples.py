@@ -8,6 +8,7 @@ from typing import Any
 from . import plan as P
 from .fetch import fetch_one, fetch_rows
 from .plugin_manager import Registry
+from .evaluate import source_columns
 from .run import evaluate_plan
 
 DEFAULT_TOLERANCE = 1e-6
@@ -27,7 +28,8 @@ class ExampleResult:
 def _table(con: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, Any]], key_value: str) -> Any:
     import pyarrow as pa
 
-    columns = {c for (s, c) in plan.column_types if s == source.name}
+    # every column the rules read from this source: one the example does not give is missing, not absent
+    columns = source_columns(plan, source.name)
     for r in rows:
         columns |= set(r)
     columns.discard(source.key)

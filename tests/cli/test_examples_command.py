@@ -1,0 +1,67 @@
+"""`tierwise test`: examples that leave out columns the rules read, and examples whose data cannot be evaluated."""
+from click.testing import CliRunner
+
+import tierwise.engine.examples as examples
+from tierwise.cli.main import cli
+from tierwise.engine.plugin_api import DataError
+
+RULES = '''source c = csv("c.csv") key id
+source o = csv("o.csv") key id
+indicator 品类数 = count_distinct(o.sku) weight 50% {
+  >= 3 -> 10
+  else -> 1
+}
+indicator 金额 = sum(o.amount) weight 50% {
+  >= 100 -> 10
+  else -> 1
+}
+measure 称呼 = coalesce(c.note, c.name)
+label 老朋友 when 称呼 == "老王"
+tier A when score >= 5
+tier B otherwise
+example "no sku, no note, no name" {
+  o amount 60
+  o amount 50
+  expect score 5.5, tier A, not label 老朋友
+}
+example "a name only" {
+  c name "老王"
+  expect tier B, label 老朋友
+}
+'''
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def write(tmp_path, text=RULES):
+    path = tmp_path / "r.tier"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_columns_an_example_leaves_out_are_missing_not_absent(tmp_path):
+    # o.sku (inside count_distinct) and c.note / c.name (inside coalesce) are given by no example row
+    res = invoke("test", write(tmp_path), "--as-of", "2026-06-30")
+    assert "Traceback" not in res.stdout + res.stderr
+    assert res.exit_code == 0, res.stdout
+    assert "2 passed, 0 failed" in res.stdout
+
+
+def test_an_example_that_cannot_be_evaluated_fails_with_the_message(tmp_path, monkeypatch):
+    real = examples.run_example
+
+    def run_example(plan, registry, ex, day):
+        if ex.name == "a name only":
+            raise DataError("source 'c' has no column 'note'")
+        return real(plan, registry, ex, day)
+
+    monkeypatch.setattr(examples, "run_example", run_example)
+    res = invoke("test", write(tmp_path), "--as-of", "2026-06-30")
+    assert res.exit_code == 1
+    assert "Traceback" not in res.stdout + res.stderr
+    assert "PASS" in res.stdout and "no sku, no note, no name" in res.stdout
+    assert f"FAIL {tmp_path / 'r.tier'}:20 a name only" in res.stdout
+    assert "cannot evaluate: source 'c' has no column 'note'" in res.stdout
+    assert "1 passed, 1 failed" in res.stdout
