@@ -296,10 +296,13 @@ class PointValue(Node):
 
 
 class Expectation(Node):
-    what: Literal["score", "tier", "label", "no_label"]
+    """``score S [± tol]``, ``tier X``, ``label L``, ``not label L`` or ``segment NAME VALUE``."""
+
+    what: Literal["score", "tier", "label", "no_label", "segment"]
     score: float | None = None
     tolerance: float | None = None
-    name: str | None = None
+    name: str | None = None  # the tier, label or segment
+    value: str | None = None  # segment: the case expected
 
 
 class Example(Node):

@@ -414,6 +414,9 @@ class ToAst(Transformer):
     def expect_no_label(self, meta, c):
         return A.Expectation(span=span_of(meta), what="no_label", name=str(c[0]))
 
+    def expect_segment(self, meta, c):
+        return A.Expectation(span=span_of(meta), what="segment", name=str(c[0]), value=self._case_value(c[1]))
+
     def example_points(self, meta, c):
         return ("points", list(c))
 

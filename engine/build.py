@@ -416,7 +416,10 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
                               expected=f"its points given in the example, e.g. points {name} 8",
                               hint=f"add: points {name} N")
     expectations = []
+    segments = {s.name: [case.value for case in s.cases] for s in c.rs.segments}
     for e in ex.expectations:
+        if e.what == "segment":
+            _check_expected_segment(e, segments, diags)
         if e.what == "tier" and e.name not in tier_names:
             _unknown_tier(e.name, e.span, tiers, diags)
         if e.what in ("label", "no_label") and e.name not in c.labels:
@@ -429,6 +432,21 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
     if not ex.expectations:
         diags.error(f"example \"{ex.name}\" expects nothing", ex.span, expected="expect score S, tier X")
     return P.ExamplePlan(ex.name, as_of, points, rows, expectations, ex.span)
+
+
+def _check_expected_segment(e: A.Expectation, segments: dict[str, list[str]], diags: Diagnostics) -> None:
+    """`expect segment NAME VALUE`: a segment the rules declare, and one of its cases."""
+    if e.name not in segments:
+        close = suggest(e.name or "", list(segments))
+        diags.error(f"unknown segment '{e.name}'", e.span,
+                    expected="one of: " + ", ".join(segments) if segments else
+                    "a segment declared with `segment NAME { CASE when ... }`",
+                    hint=f"did you mean '{close}'?" if close else None)
+    elif e.value not in segments[e.name]:
+        cases = segments[e.name]
+        close = suggest(e.value or "", cases)
+        diags.error(f"segment {e.name} has no case '{e.value}'", e.span, expected="one of: " + ", ".join(cases),
+                    hint=f"did you mean '{close}'?" if close else None)
 
 
 def _check_cycles(c: Compiler, rs: A.Ruleset, diags: Diagnostics) -> None:

@@ -81,6 +81,10 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
                 out.failures.append(f"label: expected {e['name']}, got {', '.join(sorted(labels)) or 'none'}")
         elif e["what"] == "no_label" and e["name"] in labels:
             out.failures.append(f"label: expected no {e['name']}")
+        elif e["what"] == "segment" and row.get(e["name"]) != e["value"]:
+            got = row.get(e["name"])
+            out.failures.append(f"segment {e['name']}: expected {e['value']}, "
+                                f"got {got if got is not None else 'none (no case matched)'}")
     if row.get("missing") and out.failures:
         out.failures.append(f"(missing values in: {row['missing']})")
     out.passed = not out.failures

@@ -65,3 +65,50 @@ def test_an_example_that_cannot_be_evaluated_fails_with_the_message(tmp_path, mo
     assert f"FAIL {tmp_path / 'r.tier'}:20 a name only" in res.stdout
     assert "cannot evaluate: source 'c' has no column 'note'" in res.stdout
     assert "1 passed, 1 failed" in res.stdout
+
+
+SEGMENTS = '''source c = csv("c.csv") key id
+indicator R = c.r weight 100%
+tier A when score >= 8
+tier B otherwise
+segment RFM分群 {
+  重要价值 when R >= 8
+  "一般 挽留" otherwise
+}
+segment 预警 {
+  流失风险 when R <= 2
+}
+example "top" {
+  points R 9
+  expect score 9, tier A, segment RFM分群 重要价值
+}
+example "middle" {
+  points R 5
+  expect segment RFM分群 "一般 挽留"
+}
+'''
+
+
+def test_an_expected_segment_passes_when_it_is_the_case_the_customer_falls_in(tmp_path):
+    res = invoke("test", write(tmp_path, SEGMENTS), "--as-of", "2026-06-30")
+    assert res.exit_code == 0, res.stdout
+    assert "2 passed, 0 failed" in res.stdout
+
+
+def test_a_wrong_segment_shows_expected_and_got(tmp_path):
+    text = SEGMENTS.replace('expect segment RFM分群 "一般 挽留"', "expect segment RFM分群 重要价值, segment 预警 流失风险")
+    res = invoke("test", write(tmp_path, text), "--as-of", "2026-06-30")
+    assert res.exit_code == 1
+    assert "segment RFM分群: expected 重要价值, got 一般 挽留" in res.stdout
+    assert "segment 预警: expected 流失风险, got none (no case matched)" in res.stdout
+    assert "1 passed, 1 failed" in res.stdout
+
+
+def test_an_unknown_segment_or_case_is_a_check_error_with_a_suggestion(tmp_path):
+    res = invoke("check", write(tmp_path, SEGMENTS.replace("segment RFM分群 重要价值", "segment RFM 重要价值")))
+    assert res.exit_code == 1
+    assert "error: unknown segment 'RFM'" in res.stderr and "did you mean 'RFM分群'?" in res.stderr
+    res = invoke("check", write(tmp_path, SEGMENTS.replace("segment RFM分群 重要价值", "segment RFM分群 一般挽留")))
+    assert res.exit_code == 1
+    assert "error: segment RFM分群 has no case '一般挽留'" in res.stderr
+    assert "expected: one of: 重要价值, 一般 挽留" in res.stderr and "did you mean '一般 挽留'?" in res.stderr
