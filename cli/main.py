@@ -285,9 +285,9 @@ def test_command(paths, as_of):
                 res = ExampleResult(ex.name, False, [f"cannot evaluate: {exc}"], line=ex.span.line if ex.span else 0)
             if res.passed:
                 passed += 1
-                console().print(f"[green]PASS[/green] " + esc(f"{f}:{res.line} {ex.name} "
-                                                                 f"(score {res.score:.6g}, tier {res.tier})"),
-                                highlight=False)
+                got = (f"score {res.score:.6g}" if res.score is not None else "no score") + \
+                    (f", tier {res.tier}" if res.tier is not None else ", no tier")
+                console().print("[green]PASS[/green] " + esc(f"{f}:{res.line} {ex.name} ({got})"), highlight=False)
             else:
                 failed += 1
                 console().print(f"[red]FAIL[/red] {esc(f)}:{res.line} {esc(ex.name)}", highlight=False)

@@ -75,7 +75,7 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
                 out.failures.append(f"score: expected {e['score']:g} ± {tol:g}, got {_fmt(row['score'])}")
         elif e["what"] == "tier":
             if row["tier"] != e["name"]:
-                out.failures.append(f"tier: expected {e['name']}, got {row['tier']}")
+                out.failures.append(f"tier: expected {e['name']}, got {row['tier'] or 'no tier'}")
         elif e["what"] == "label":
             if e["name"] not in labels:
                 out.failures.append(f"label: expected {e['name']}, got {', '.join(sorted(labels)) or 'none'}")

@@ -112,3 +112,24 @@ def test_an_unknown_segment_or_case_is_a_check_error_with_a_suggestion(tmp_path)
     assert res.exit_code == 1
     assert "error: segment RFM分群 has no case '一般挽留'" in res.stderr
     assert "expected: one of: 重要价值, 一般 挽留" in res.stderr and "did you mean '一般 挽留'?" in res.stderr
+
+
+def test_an_example_without_a_score_prints_no_python_none(tmp_path):
+    text = '''source c = csv("c.csv") key id
+indicator 续约率 = c.续约率 weight 100% missing -> error
+label 无续约 when c.续约率 == 0 or 续约率 < 1
+tier A otherwise
+example "renewal unknown" {
+  c 年份 2026
+  expect not label 无续约
+}
+example "renewal unknown, tier expected" {
+  c 年份 2026
+  expect tier A
+}
+'''
+    res = invoke("test", write(tmp_path, text), "--as-of", "2026-06-30")
+    assert res.exit_code == 1
+    assert "renewal unknown (no score, no tier)" in res.stdout
+    assert "tier: expected A, got no tier" in res.stdout
+    assert "None" not in res.stdout and "Traceback" not in res.stdout + res.stderr
