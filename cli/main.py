@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .render import console, err_console, esc, print_diagnostics, print_distribution, print_issues, scorecard
+from .render import (console, err_console, esc, no_score_because, print_diagnostics, print_distribution, print_issues,
+                     scorecard)
 
 
 class RuleErrors(click.ClickException):
@@ -221,7 +222,7 @@ def explain(file, customer, overrides, as_of):
         close = closest_key(customer, outcome.table.column(key).to_pylist())
         raise RuleErrors(f"no customer '{customer}' in {key}" + (f" — did you mean '{close}'?" if close else ""))
     scorecard(plan, outcome, row)
-    if row.get("score") is None:
+    if row.get("score") is None and no_score_because(plan, row):  # as `run`: only missing -> error fails
         sys.exit(1)
 
 

@@ -115,7 +115,7 @@ def _dimension(plan, name: str):
     return next(d for d in plan.dimensions if d.name == name)
 
 
-def _no_score_because(plan, row: dict) -> list[str]:
+def no_score_because(plan, row: dict) -> list[str]:
     """The `missing -> error` indicators that left this customer without a score, each with why."""
     out = []
     for ind in plan.indicators:
@@ -243,14 +243,16 @@ def print_outcome(plan, row: dict) -> None:
     each segment's value; the labels; what the next tier up needs."""
     out = console()
     score, tier = row.get("score"), row.get("tier")
+    label = next((t.label for t in plan.tiers if t.name == tier and t.label), None)
+    tier_text = f"tier [bold]{esc(tier)}[/bold]" + (f" ({esc(label)})" if label else "")
     if score is None:
-        because = _no_score_because(plan, row)
+        because = no_score_because(plan, row)
         why = (", ".join(because) + " (missing -> error)") if because else "nothing to score (every indicator missing)"
-        out.print(f"[bold]no score[/bold]: {esc(why)}, so no tier")
+        # a `when` tier that does not ask for the score can still hold a customer without one
+        out.print(f"[bold]no score[/bold]: {esc(why)}" + (f"; {tier_text}" if tier is not None else ", so no tier"))
     else:
-        label = next((t.label for t in plan.tiers if t.name == tier and t.label), None)
-        tier_text = "— (no tier rule matched)" if tier is None else f"{tier}" + (f" ({label})" if label else "")
-        out.print(f"score [bold]{_num(score)}[/bold]  tier [bold]{esc(tier_text)}[/bold]")
+        out.print(f"score [bold]{_num(score)}[/bold]  " + (tier_text if tier is not None else
+                                                          "tier — (no tier rule matched)"))
     for seg in plan.segments:
         value = row.get(seg.name)
         out.print(f"  {esc(seg.name)} = " + (esc(value) if value is not None else "— (no case matched)"))

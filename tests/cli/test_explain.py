@@ -144,3 +144,21 @@ def test_a_customer_key_is_suggested_ignoring_case_and_spaces(tmp_path, typed):
     res = explain(tmp_path, WEIGHTED, "id,年交易额,续约率,满意度\nK1,200,95%,4\nK2,50,80%,3\n", typed)
     assert res.exit_code == 1
     assert f"no customer '{typed}' in id — did you mean 'K1'?" in res.stderr
+
+
+def test_a_customer_without_a_score_in_a_when_tier_shows_that_tier(tmp_path):
+    rules = WEIGHTED.replace('tier A "核心客户" when score >= 80',
+                             'tier N "小额客户" when 年交易额 < 5\ntier A "核心客户" when score >= 80')
+    res = explain(tmp_path, rules, "id,年交易额,续约率,满意度\nK2,50,,4.5\n", "K2")
+    assert res.exit_code == 1
+    assert "no score: 续约率 is missing (missing -> error); tier N (小额客户)" in res.stdout
+    assert "None" not in res.stdout
+
+
+def test_no_score_because_everything_was_excluded_is_said_and_is_not_a_failure(tmp_path):
+    rules = WEIGHTED.replace("missing -> error", "missing -> exclude").replace('c.年交易额 weight 50% {',
+                                                                              'c.年交易额 weight 50% missing -> exclude {')
+    res = explain(tmp_path, rules, "id,年交易额,续约率,满意度\nK5,,,\n", "K5")
+    assert res.exit_code == 0, res.stderr
+    assert "no score: nothing to score (every indicator missing), so no tier" in res.stdout
+    assert "None" not in res.stdout
