@@ -325,9 +325,11 @@ class Evaluator:
 
     def _value(self, b: ExprBuilder, ind: P.IndicatorPlan) -> Any:
         v = b(ind.expr)
-        if ind.value_type == "number":  # NaN or ±inf from a function or an overflow is missing
-            return finite(v.cast("float64"))
-        return v
+        if ind.value_type != "number":
+            return v
+        v = v.cast("float64")
+        # NaN or ±inf from a function or arithmetic is missing (typed columns are finite already)
+        return finite(v) if any(isinstance(n, (P.Func, P.Arith)) for n in walk(ind.expr)) else v
 
     def _points(self, t: Any, ind: P.IndicatorPlan) -> Any:
         import ibis
