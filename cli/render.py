@@ -57,7 +57,7 @@ def print_distribution(outcome) -> None:
 def print_issues(outcome) -> None:
     out = err_console()
     for w in outcome.warnings:
-        out.print(f"[yellow]data warning:[/yellow] {esc(w)}")
+        out.print(f"[yellow]warning:[/yellow] {esc(w)}")
     for issue in outcome.issues:
         out.print(f"[yellow]data:[/yellow] {esc(issue.format())}")
     if outcome.missing_counts:
