@@ -125,19 +125,36 @@ def cli():
     """
 
 
+def rule_files(paths) -> list[Path]:
+    """The rule files named, and every .tier file under a directory named."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(p.rglob("*.tier"))
+            if not found:
+                raise click.UsageError(f"no .tier files in {p}")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise click.UsageError(f"no such file or directory: {p}")
+    return files
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(files):
-    """Check rule files: syntax, names, weights, bands, tiers, plugin options.
+    """Check rule files (or every .tier file in a directory): syntax, names, weights, bands, tiers,
+    plugin options.
 
     Exit code 0 when clean (warnings allowed), 1 when errors were found.
 
     Example:
 
-        tierwise check rulesets/*.tier
+        tierwise check rulesets/
     """
     failed = 0
-    for f in files:
+    for f in rule_files(files):
         try:
             load(f)
             console().print(f"[green]✓[/green] {esc(f)}", highlight=False)
@@ -263,14 +280,7 @@ def test_command(paths, as_of):
     from ..engine.plugin_api import DataError
 
     day = as_of or date.today()
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files.extend(sorted(p.rglob("*.tier")))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise click.UsageError(f"no such file or directory: {p}")
+    files = rule_files(paths)
     passed = failed = 0
     for f in files:
         try:

@@ -173,3 +173,16 @@ def test_the_readme_ruleset_checks_clean_in_20_lines(tmp_path):
     path.write_text(block, encoding="utf-8")
     res = invoke("check", path)
     assert res.exit_code == 0 and not res.stderr, res.stderr
+
+
+def test_check_takes_a_directory(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.tier").write_text('source c = csv("c.csv") key id\nindicator a = c.a weight 100%\n',
+                                             encoding="utf-8")
+    (tmp_path / "b.tier").write_text('source c = csv("c.csv") key id\nindicator a = c.a weight 90%\n',
+                                     encoding="utf-8")
+    res = CliRunner().invoke(cli, ["check", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "✓" in res.output and "a.tier" in res.output and "b.tier:2:" in res.output
+    (tmp_path / "empty").mkdir()
+    assert CliRunner().invoke(cli, ["check", str(tmp_path / "empty")]).exit_code == 2
