@@ -242,7 +242,12 @@ TERMINAL_NAMES = {
     "$END": "end of file",
 }
 SYNONYMS = {"otherwise": "else", "else": "otherwise", "elif": "when", "if": "when", "then": "->", "&&": "and",
-            "||": "or", "default": "else"}
+            "||": "or", "default": "else",
+            # words people use for the statements: a lifecycle "stage" is a segment, a "grade" a tier, ...
+            "stage": "segment", "stages": "segment", "classification": "segment", "classify": "segment",
+            "group": "segment", "lifecycle": "segment", "grade": "tier", "level": "tier", "rating": "tier",
+            "tag": "label", "metric": "indicator", "kpi": "indicator", "factor": "indicator", "let": "measure",
+            "var": "measure", "category": "dimension", "import": "source", "weights": "weight"}
 TIME_WORDS = {"个月": "months", "月": "months", "天": "days", "日": "days", "年": "years", "周": "weeks",
               "星期": "weeks"}
 CHINESE_MULTIPLIERS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "十万": 100_000, "百万": 1_000_000,
@@ -348,8 +353,8 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
         span = _span_at(tok.line, tok.column, width)
         hint = None
         value = str(tok.value)
-        if value in SYNONYMS and SYNONYMS[value] in keywords:
-            hint = f"did you mean '{SYNONYMS[value]}'?"
+        if value.lower() in SYNONYMS and SYNONYMS[value.lower()] in keywords:
+            hint = f"did you mean '{SYNONYMS[value.lower()]}'?"
         elif tok.type == "NAME" and keywords:
             close = suggest(value, keywords)
             if close:

@@ -426,6 +426,17 @@ class ToAst(Transformer):
     def example_row(self, meta, c):
         return ("row", A.ExampleRow(span=span_of(meta), source=str(c[0]), fields=list(c[1:])))
 
+    def dotted_value(self, meta, c):
+        col, _ = c[1]
+        return str(c[0]), A.FieldValue(span=span_of(meta), column=col, value=c[2])
+
+    def example_dotted(self, meta, c):
+        """`customers.a 1, customers.b 2`: one row per source named on the line."""
+        by_source: dict[str, list] = {}
+        for source, fv in c:
+            by_source.setdefault(source, []).append(fv)
+        return ("rows", [A.ExampleRow(span=span_of(meta), source=s, fields=f) for s, f in by_source.items()])
+
     def example_expect(self, meta, c):
         return ("expect", list(c))
 
@@ -437,6 +448,8 @@ class ToAst(Transformer):
                 points.extend(value)
             elif kind == "row":
                 rows.append(value)
+            elif kind == "rows":
+                rows.extend(value)
             elif kind == "expect":
                 expectations.extend(value)
             else:
