@@ -152,7 +152,15 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
         base=(rs.scoring.base or 0.0) if rs.scoring else 0.0, total_cap=rs.cap.value if rs.cap else None,
         measures=measures, indicators=indicators, dimensions=dimensions, top_level=top_level, tiers=tiers,
         labels=labels, segments=segments, triggers=triggers, on_rules=on_rules,
-        examples=[_example(ex, c, rs.tiers, check_range, diags) for ex in rs.examples],
+        examples=[_example(ex, c, rs.tiers, check_range, diags,
+                           _population_aggregates([*(i.expr for i in indicators),
+                                                   *(t.condition for t in tiers if t.condition)], measures, indicators),
+                           {**{("label", n): _population_aggregates([e], measures, indicators)
+                               for n, e in labels.items()},
+                            **{("segment", sp.name): _population_aggregates([cd for _, cd in sp.cases if cd],
+                                                                            measures, indicators)
+                               for sp in segments}})
+                  for ex in rs.examples],
         column_types=dict(c.column_types),
     )
     checks.check_tiers(rs, plan, diags)
@@ -369,7 +377,26 @@ def typo_of(name: str, candidates: list[str]) -> str | None:
     return best if best_ratio >= TYPO_RATIO else None
 
 
-def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags: Diagnostics) -> P.ExamplePlan:
+def _population_aggregates(exprs: list[P.Expr], measures: dict, indicators: list) -> list[str]:
+    """The population aggregates (mean, median, percentile, ...) these expressions use, directly or
+    through the measures and indicators they name, by function name."""
+    from .evaluate import walk
+
+    named = {("measure", k): e for k, e in measures.items()}
+    named.update({(kind, i.name): i.expr for i in indicators for kind in ("value", "points")})
+    found, seen, todo = set(), set(), list(exprs)
+    while todo:
+        for n in walk(todo.pop()):
+            if isinstance(n, P.PopAgg):
+                found.add(n.func)
+            elif isinstance(n, P.Ref) and (n.kind, n.name) in named and (n.kind, n.name) not in seen:
+                seen.add((n.kind, n.name))
+                todo.append(named[(n.kind, n.name)])
+    return sorted(found)
+
+
+def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags: Diagnostics,
+             in_scores: list[str] = (), in_classes: dict | None = None) -> P.ExamplePlan:
     tier_names = {t.name for t in tiers}
     as_of = ex.as_of
     if as_of is not None:
@@ -415,6 +442,13 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
                               f"one-customer example it scores as if everyone had its value", ex.span,
                               expected=f"its points given in the example, e.g. points {name} 8",
                               hint=f"add: points {name} N")
+        expected = {("segment" if e.what == "segment" else "label", e.name) for e in ex.expectations
+                    if e.what in ("label", "no_label", "segment")}
+        population = sorted(set(in_scores).union(*((in_classes or {}).get(k, []) for k in expected)))
+        if population:
+            diags.warning(f"the rules use {', '.join(population)} over all customers: in a one-customer example "
+                          f"each is this customer's own value", ex.span,
+                          hint="test what is built on them on sample data with tierwise run")
     expectations = []
     segments = {s.name: [case.value for case in s.cases] for s in c.rs.segments}
     for e in ex.expectations:
