@@ -186,3 +186,12 @@ def test_check_takes_a_directory(tmp_path):
     assert "✓" in res.output and "a.tier" in res.output and "b.tier:2:" in res.output
     (tmp_path / "empty").mkdir()
     assert CliRunner().invoke(cli, ["check", str(tmp_path / "empty")]).exit_code == 2
+
+
+def test_test_shows_the_warnings_behind_a_surprising_example(tmp_path):
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = csv("c.csv") key id\npoints 1..10\nindicator 满意度 = c.s weight 100% scale zscore\n'
+                     'example "raw" {\n  c s 4.5\n  expect score 5.5\n}\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["test", str(rules), "--as-of", "2026-06-30"])
+    assert res.exit_code == 0, res.output  # a one-customer z-score is the middle of 1..10
+    assert "warning: '满意度' is scaled by zscore on the run's population" in res.output
