@@ -69,6 +69,9 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
                     expected='source NAME = csv("file.csv") key KEY_COLUMN')
     for expr in c.all_exprs():
         c.scan_usage(expr, None)
+    # the first source is the population; another one no rule reads is a slip (said when nothing else is wrong:
+    # a misspelt name that was meant to read it is an error already)
+    unused = [s for s in rs.sources[1:] if s.name not in c.multi_row | c.single_row]
     # a source read through aggregates has several rows per customer; its columns used directly anywhere
     # else are errors (Compiler.column), never a silent switch of those aggregates to population-wide ones
     sources: list[P.SourcePlan] = []
@@ -169,6 +172,9 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
     conditions += [(f"trigger {t.name}", tp.condition, t.span) for t, tp in zip(rs.triggers, triggers)]
     checks.check_never_fires(plan, conditions, diags)
     _check_cycles(c, rs, diags)
+    for s in unused if not diags.errors else ():
+        diags.warning(f"source '{s.name}' is never used by the rules", s.span,
+                      hint=f"read it (e.g. count({s.name}) or {s.name}.COLUMN) or delete the line")
     return None if diags.errors else plan
 
 
