@@ -42,8 +42,8 @@ def _pct(x: float) -> str:
 
 def print_distribution(outcome) -> None:
     plan = outcome.plan
-    table = Table(title=esc(f"{plan.name or 'ruleset'} {plan.version or ''} — {outcome.rows} customers, "
-                            f"as of {outcome.as_of}"))
+    title = " ".join(filter(None, [plan.name or "ruleset", plan.version]))
+    table = Table(title=esc(f"{title} — {outcome.rows} customers, as of {outcome.as_of}"))
     for col in ("tier", "label", "count", "share", "expected", "within"):
         table.add_column(col, justify="right" if col in ("count", "share") else "left")
     for t in outcome.distribution:

@@ -217,9 +217,16 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
         r["unscored"] = int(r["unscored"] or 0) + int(r["unscored_error"] or 0)
     counts = {r["tier"]: r for r in rows}
     dist = []
+    scored = n - sum(int(r["unscored"] or 0) for r in rows)
     for tp in plan.tiers:
         c = int(counts.pop(tp.name, {"n": 0})["n"])
         dist.append(TierCount(tp.name, tp.label, c, c / n if n else 0.0, tp.expect))
+        if tp.rule == "top":  # ties at the cut all go in: say so when they swell the quota
+            quota = int(scored * tp.top + 1e-9) if tp.top_percent else int(tp.top)
+            if c >= max(2 * quota, quota + 2):
+                what = f"top {tp.top * 100:g}%" if tp.top_percent else f"top {tp.top:g}"
+                warnings.append(f"tier {tp.name} ({what}) holds {c} customers where the quota is {quota}: "
+                                f"scores tie at the cut, and ties all go in")
     if None in counts:
         unscored = int(counts[None]["unscored"] or 0)
         untiered = int(counts[None]["n"]) - unscored

@@ -255,3 +255,13 @@ def test_output_has_tier_labels_rounded_scores_and_says_triggers_are_not_applied
     # 10·10% + 2·20% + 8·70% = 7 points → 70.00000000000001 in floating point, written 70
     assert lines[1].startswith('"K1",70,"T","重点"') and lines[2].startswith('"K2",70,"T","重点"')
     assert "trigger(s) 重大投诉 checked, not applied" in res.output
+
+
+def test_a_quota_swollen_by_ties_is_said(tmp_path):
+    text = ('source c = parquet("c.parquet") key id\npoints 0..10\nindicator A = c.a weight 100%\n'
+            "tier T top 10%\ntier R otherwise\n")
+    rows, outcome = rate(tmp_path, text, c=pa.table({"id": [f"K{i}" for i in range(10)],
+                                                      "a": [5.0] * 8 + [1.0, 2.0]}))
+    assert sum(r["tier"] == "T" for r in rows.values()) == 8
+    assert outcome.warnings == ["tier T (top 10%) holds 8 customers where the quota is 1: "
+                                "scores tie at the cut, and ties all go in"]
