@@ -172,6 +172,12 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
     conditions += [(f"trigger {t.name}", tp.condition, t.span) for t, tp in zip(rs.triggers, triggers)]
     checks.check_never_fires(plan, conditions, diags)
     _check_cycles(c, rs, diags)
+    for (src, col), types in c.type_conflicts.items():
+        words = {"number": "a number", "date": "a date", "string": "text"}
+        diags.error(f"{src}.{col} is used both as " + " and as ".join(words.get(t, t) for t in sorted(types)),
+                    c.column_spans.get((src, col)), expected="one type per column",
+                    hint="a date column takes within, days_since, years_between; a number column takes "
+                         "arithmetic and number bands; text takes == \"A\" and in (...)")
     for s in unused if not diags.errors else ():
         diags.warning(f"source '{s.name}' is never used by the rules", s.span,
                       hint=f"read it (e.g. count({s.name}) or {s.name}.COLUMN) or delete the line")

@@ -9,7 +9,8 @@ from . import plan as P
 from .fetch import fetch_one, fetch_rows
 from .plugin_manager import Registry
 from .evaluate import source_columns
-from .run import evaluate_plan
+from .plugin_api import DataError
+from .run import cannot_evaluate, evaluate_plan
 
 DEFAULT_TOLERANCE = 1e-6
 ARROW_TYPES = {"number": "float64", "date": "date32", "string": "string", "any": "string", "bool": "bool"}
@@ -58,8 +59,13 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
     key_value = str(given[0]) if given else ex.name  # rows of other sources belong to this customer
     con = ibis.duckdb.connect()
     tables = {s.name: _table(con, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
-    result, _ = evaluate_plan(plan, registry, tables, as_of, con, points_override=ex.points)
-    rows = fetch_rows(result)
+    try:
+        result, _ = evaluate_plan(plan, registry, tables, as_of, con, points_override=ex.points)
+        rows = fetch_rows(result)
+    except DataError:
+        raise
+    except Exception as exc:  # what the checks let through: a failing example, never a traceback
+        raise cannot_evaluate(exc) from exc
     out = ExampleResult(ex.name, True, line=ex.span.line if ex.span else 0)
     if len(rows) != 1:
         out.passed = False

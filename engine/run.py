@@ -240,6 +240,18 @@ def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int
     return dist, missing, issues, warnings, unscored_error
 
 
+def cannot_evaluate(exc: Exception) -> DataError:
+    """A DataError for what the checks let through and the query engine refused (a rule that mixes
+    types the data does not allow, a value out of range): one line, in the rule file's names."""
+    import re
+
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
+    text = re.sub(r"\bs__(.+?)__", r"\1.", lines[0])  # internal column names back to source.column
+    text = re.sub(r"\b(value|points|measure|dimension|label|segment)__", "", text)
+    return DataError(f"cannot evaluate the rules on this data: {text} — if `tierwise check` passes this "
+                     f"file, please report it")
+
+
 def not_applied_yet(plan: P.Plan) -> list[str]:
     """What a run checks but does not do yet: triggers and `on` lines that need the rating history."""
     out = []
@@ -296,10 +308,12 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         if parquet_out is not None:
             os.replace(result_path, parquet_out)
             result_path = parquet_out
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(scratch, ignore_errors=True)
         if parquet_out is not None:
             result_path.unlink(missing_ok=True)
+        if isinstance(exc, Exception) and not isinstance(exc, (DataError, OSError)):
+            raise cannot_evaluate(exc) from exc
         raise
     finally:
         con.disconnect()

@@ -265,3 +265,11 @@ def test_a_quota_swollen_by_ties_is_said(tmp_path):
     assert sum(r["tier"] == "T" for r in rows.values()) == 8
     assert outcome.warnings == ["tier T (top 10%) holds 8 customers where the quota is 1: "
                                 "scores tie at the cut, and ties all go in"]
+
+
+def test_what_the_checks_let_through_is_a_message_not_a_traceback(tmp_path):
+    from tierwise.engine.run import cannot_evaluate
+
+    err = cannot_evaluate(TypeError("Arguments s__orders__下单日期:date and value__年交易额:float64 are not comparable"))
+    assert str(err).startswith("cannot evaluate the rules on this data: Arguments orders.下单日期:date and 年交易额")
+    assert "\n" not in str(err)
