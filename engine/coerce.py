@@ -107,8 +107,15 @@ def as_date(col: Any) -> Any:
     return col.cast("date")
 
 
+class WrongType(Exception):
+    """A typed column (Parquet, a database) whose type cannot be read as what the rules want."""
+
+    def __init__(self, dtype: Any, want: str):
+        super().__init__(f"holds {dtype} values; the rules use it as a {want}")
+
+
 def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
-    """(typed column, bad-cell flag or None when nothing can be bad)."""
+    """(typed column, bad-cell flag or None when nothing can be bad); WrongType when it cannot be."""
     dtype = col.type()
     if want == "number":
         if dtype.is_floating():
@@ -118,7 +125,9 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
         if dtype.is_string():
             parsed = parse_number(col)
             return parsed, col.notnull() & ~is_missing_marker(col) & parsed.isnull()
-        return col, None
+        if dtype.is_null():
+            return col.cast("float64"), None
+        raise WrongType(dtype, want)
     if want == "date":
         if dtype.is_timestamp() or dtype.is_date():
             return as_date(col), None
@@ -126,7 +135,9 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
             text = col if dtype.is_string() else col.cast("string")  # 20260630 stored as a number
             parsed = parse_date(text)
             return parsed, col.notnull() & ~is_missing_marker(text) & parsed.isnull()
-        return col, None
+        if dtype.is_null():
+            return col.cast("date"), None
+        raise WrongType(dtype, want)
     if want == "string":
         if dtype.is_string():
             import ibis
@@ -137,6 +148,8 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
             return ibis.cases((s == "", ibis.null("string")), else_=s), None
         if dtype.is_floating():
             return float_text(col), None
+        if dtype.is_binary() or dtype.is_struct() or dtype.is_array() or dtype.is_map():
+            raise WrongType(dtype, "text")
         return col.cast("string"), None
     return col, None
 

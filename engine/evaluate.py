@@ -15,7 +15,7 @@ from typing import Any
 from ..dsl.diagnostics import suggest
 from . import plan as P
 from .fetch import fetch_one, fetch_rows
-from .coerce import coerce, finite, float_text
+from .coerce import WrongType, coerce, finite, float_text
 from .expressions import ExprBuilder, compare
 from .plugin_api import DataError, DataIssue
 
@@ -97,7 +97,10 @@ class Evaluator:
         typed = {}
         for c in needed:
             want = self.plan.column_types.get((sp.name, c), "any")
-            value, bad = coerce(table[c], want)
+            try:
+                value, bad = coerce(table[c], want)
+            except WrongType as exc:
+                raise DataError(f"source '{sp.name}': column '{c}' {exc}") from None
             typed[col_name(sp.name, c)] = value
             if bad is not None:
                 bad_flags[c] = bad

@@ -273,3 +273,18 @@ def test_what_the_checks_let_through_is_a_message_not_a_traceback(tmp_path):
     err = cannot_evaluate(TypeError("Arguments s__orders__下单日期:date and value__年交易额:float64 are not comparable"))
     assert str(err).startswith("cannot evaluate the rules on this data: Arguments orders.下单日期:date and 年交易额")
     assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("c.amt", "column 'amt' holds date values; the rules use it as a number"),
+    ("days_since(c.flag)", "column 'flag' holds boolean values; the rules use it as a date"),
+])
+def test_a_typed_column_of_the_wrong_type_is_named(tmp_path, expr, message):
+    from datetime import date as day
+
+    pq.write_table(pa.table({"id": ["K1"], "amt": [day(2020, 1, 1)], "flag": [True]}), tmp_path / "c.parquet")
+    registry = default_registry()
+    plan, _, _ = compile_text(f'source c = parquet("c.parquet") key id\npoints 0..10\nindicator a = {expr} weight 100%\n',
+                              "t.tier", registry)
+    with pytest.raises(DataError, match=message):
+        run(plan, registry, tmp_path, AS_OF)
