@@ -125,7 +125,7 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
         if dtype.is_string():
             parsed = parse_number(col)
             return parsed, col.notnull() & ~is_missing_marker(col) & parsed.isnull()
-        if dtype.is_null():
+        if dtype.is_null() or dtype.is_unknown():  # an all-empty column: missing values
             return col.cast("float64"), None
         raise WrongType(dtype, want)
     if want == "date":
@@ -135,7 +135,7 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
             text = col if dtype.is_string() else col.cast("string")  # 20260630 stored as a number
             parsed = parse_date(text)
             return parsed, col.notnull() & ~is_missing_marker(text) & parsed.isnull()
-        if dtype.is_null():
+        if dtype.is_null() or dtype.is_unknown():  # an all-empty column: missing values
             return col.cast("date"), None
         raise WrongType(dtype, want)
     if want == "string":
