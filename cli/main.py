@@ -109,9 +109,12 @@ def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = 
         with console().status("rating customers…", spinner="dots"):
             return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out)
     except DataError as exc:
-        raise RuleErrors(str(exc)) from None
+        message = str(exc)
     except OSError as exc:
-        raise RuleErrors(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+        message = f"cannot write {exc.filename or out}: {exc.strerror or exc}"
+    # raised outside the except block: the failed run's frames (and its DuckDB connection) are let go
+    # now, not kept alive as this error's context until the interpreter exits
+    raise RuleErrors(message)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -311,8 +314,10 @@ def test_command(paths, as_of):
 
 @cli.command()
 @click.argument("directory", required=False, default="tierwise-demo", type=click.Path(path_type=Path))
-@click.option("--customers", default=3000, show_default=True, help="How many customers to generate.")
-@click.option("--seed", default=7, show_default=True, help="Random seed of the generated data.")
+@click.option("--customers", default=3000, show_default=True, type=click.IntRange(min=1),
+              help="How many customers to generate.")
+@click.option("--seed", default=7, show_default=True, type=click.IntRange(min=0),
+              help="Random seed of the generated data.")
 def demo(directory, customers, seed):
     """Write realistic sample data and rate it with the shipped relationship rating.
 
@@ -326,7 +331,12 @@ def demo(directory, customers, seed):
     from ..rulesets.demo_data import write_demo_data
 
     as_of = date(2026, 6, 30)
-    paths = write_demo_data(directory, customers=customers, seed=seed, as_of=as_of)
+    if directory.exists() and not directory.is_dir():
+        raise click.UsageError(f"{directory} is a file: give a directory for the demo data")
+    try:
+        paths = write_demo_data(directory, customers=customers, seed=seed, as_of=as_of)
+    except OSError as exc:
+        raise RuleErrors(f"cannot write the demo data to {directory}: {exc.strerror or exc}") from None
     console().print(esc(f"wrote demo data to {directory}: " + ", ".join(p.name for p in paths)), highlight=False)
     ruleset = next(p for p in paths if p.suffix == ".tier")
     ctx = click.get_current_context()

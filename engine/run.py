@@ -120,6 +120,12 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
             cls = registry.connectors[name]
             if name != sp.connector:
                 options = {}
+            if "://" in location and "#" in location and "table" in cls.Options.model_fields:
+                location, options["table"] = location.rsplit("#", 1)  # --source crm=postgresql://…/db#customers
+                options.pop("query", None)
+            elif "://" in location and name != sp.connector and "table" in cls.Options.model_fields:
+                raise DataError(f"--source {sp.name}=…: name the table after '#', e.g. "
+                                f"--source '{sp.name}=postgresql://host/db#customers'")
             options[cls.location_option] = location
         cls = registry.connectors[name]
         try:

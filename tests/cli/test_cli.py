@@ -195,3 +195,15 @@ def test_test_shows_the_warnings_behind_a_surprising_example(tmp_path):
     res = CliRunner().invoke(cli, ["test", str(rules), "--as-of", "2026-06-30"])
     assert res.exit_code == 0, res.output  # a one-customer z-score is the middle of 1..10
     assert "warning: '满意度' is scaled by zscore on the run's population" in res.output
+
+
+def test_demo_and_source_misuse_are_messages(tmp_path):
+    (tmp_path / "f.tier").write_text("x", encoding="utf-8")
+    for args in (["demo", str(tmp_path / "f.tier")], ["demo", str(tmp_path / "d"), "--customers", "-5"],
+                 ["demo", str(tmp_path / "d"), "--seed", "-1"]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2 and "Traceback" not in res.output, (args, res.output)
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = csv("c.csv") key id\nindicator a = c.a weight 100%\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["run", str(rules), "--source", "c=postgresql://u:pw@127.0.0.1:1/db"])
+    assert res.exit_code == 1 and "name the table after '#'" in res.output and "pw" not in res.output
