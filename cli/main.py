@@ -68,6 +68,20 @@ DATE = DateParam()
 AS_OF_HELP = "e.g. 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do)"
 
 
+def refuse_overwriting_inputs(plan, file: Path, overrides: dict, outputs: dict) -> None:
+    """A usage error when --out or --log would overwrite the rule file or a source's file."""
+    inputs = {file.resolve()}
+    for sp in plan.sources:
+        location = overrides.get(sp.name, sp.options.get("path"))
+        if isinstance(location, str) and "://" not in location:
+            p = Path(location).expanduser()
+            inputs.add((p if p.is_absolute() else file.parent / p).resolve())
+    for option, path in outputs.items():
+        if path is not None and path.resolve() in inputs:
+            raise click.BadParameter(f"{path} is an input of this run (the rule file or a source): "
+                                     f"writing there would destroy it", param_hint=option)
+
+
 def typed_location(value: str) -> str:
     """A path or SQLite URL typed on the command line is relative to where it was typed, not to the rule file."""
     if value.startswith("sqlite:///") and not value.startswith("sqlite:////") and len(value) > 10:
@@ -188,6 +202,7 @@ def run_command(file, overrides, as_of, out, log_path):
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
     plan = load(file)
+    refuse_overwriting_inputs(plan, file, overrides, {"--out": out, "--log": log_path})
     outcome = evaluate(plan, file, as_of, overrides, out)
     print_distribution(outcome)
     print_issues(outcome)

@@ -207,3 +207,15 @@ def test_demo_and_source_misuse_are_messages(tmp_path):
     rules.write_text('source c = csv("c.csv") key id\nindicator a = c.a weight 100%\n', encoding="utf-8")
     res = CliRunner().invoke(cli, ["run", str(rules), "--source", "c=postgresql://u:pw@127.0.0.1:1/db"])
     assert res.exit_code == 1 and "name the table after '#'" in res.output and "pw" not in res.output
+
+
+def test_out_and_log_never_overwrite_the_inputs(tmp_path):
+    (tmp_path / "c.csv").write_text("id,a\nK1,5\n", encoding="utf-8")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = csv("c.csv") key id\npoints 0..10\nindicator a = c.a weight 100%\n'
+                     'on tier A -> log(message: "x")\ntier A otherwise\n', encoding="utf-8")
+    for args in (["--out", str(tmp_path / "c.csv")], ["--log", str(rules)]):
+        res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", *args])
+        assert res.exit_code == 2 and "is an input of this run" in res.output, res.output
+    assert (tmp_path / "c.csv").read_text(encoding="utf-8") == "id,a\nK1,5\n"
+    assert rules.read_text(encoding="utf-8").startswith("source c")
