@@ -16,7 +16,7 @@ from ..dsl.diagnostics import suggest
 from . import plan as P
 from .fetch import fetch_one, fetch_rows
 from .coerce import WrongType, coerce, finite, float_text
-from .expressions import ExprBuilder, compare
+from .expressions import ExprBuilder, compare, ibis_coalesce
 from .plugin_api import DataError, DataIssue
 
 KEY = "__key"
@@ -258,7 +258,7 @@ class Evaluator:
         tier_deps = {"score"} | set().union(*[_deps(tp.condition) for tp in plan.tiers]) if plan.tiers else set()
         nodes["tier"] = (tier_deps, lambda b, t: self._tier(b, t))
         for name, e in plan.labels.items():
-            nodes[ref_name("label", name)] = (_deps(e), lambda b, t, e=e: ibis_coalesce_false(b(e)))
+            nodes[ref_name("label", name)] = (_deps(e), lambda b, t, e=e: ibis_coalesce(b(e), False))
         for seg in plan.segments:
             deps = set().union(*[_deps(c) for _, c in seg.cases])
             nodes[ref_name("segment", seg.name)] = (deps, lambda b, t, seg=seg: self._segment(b, seg))
@@ -529,11 +529,6 @@ def cap_at(x: Any, cap: float) -> Any:
 
     return ibis.cases((x > cap, ibis.literal(float(cap), type="float64")), else_=x)
 
-
-def ibis_coalesce_false(e: Any) -> Any:
-    import ibis
-
-    return ibis.coalesce(e, False)
 
 
 def band_condition(band: P.BandRule, v: Any) -> Any:
