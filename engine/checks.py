@@ -289,17 +289,19 @@ def _condition_interval(expr: P.Expr | None, target: P.Ref) -> list[Interval] | 
     return None
 
 
-def check_tiers(ruleset: A.Ruleset, plan: P.Plan, d: Diagnostics) -> None:
-    tiers = ruleset.tiers
+def check_tiers(plan: P.Plan, d: Diagnostics) -> None:
+    tiers = plan.tiers
     if not tiers:
         return
-    names = {t.name for t in tiers}
     bounds = score_bounds(plan)
-    covered: list[Interval] = []
-    if bounds is not None:  # scores outside the reachable range are "covered" already
-        covered += [(-INF, False, bounds[0] - EPS, False), (bounds[1] + EPS, False, INF, False)]
+    covered = IntervalSet()
+    outside = IntervalSet()  # scores outside the reachable range are "covered" already
+    if bounds is not None:
+        for iv in ((-INF, False, bounds[0] - EPS, False), (bounds[1] + EPS, False, INF, False)):
+            covered.add(iv)
+            outside.add(iv)
     otherwise_seen = None
-    for t, tp in zip(tiers, plan.tiers):
+    for t in tiers:
         if otherwise_seen is not None:
             d.warning(f"tier {t.name} can never be reached: tier {otherwise_seen} above it takes everyone left",
                       t.name_span)
@@ -308,38 +310,39 @@ def check_tiers(ruleset: A.Ruleset, plan: P.Plan, d: Diagnostics) -> None:
             otherwise_seen = t.name
             continue
         if t.rule == "top":
-            v = t.top.value if t.top else 0
-            if t.top and t.top.percent and not 0 < v <= 1:
-                d.error(f"top {t.top.text} must be between 0% and 100%", t.top.span)
-            elif t.top and not t.top.percent and (v <= 0 or not float(v).is_integer()):
-                d.error("top N takes a whole number of customers or a percentage", t.top.span)
+            v = t.top or 0
+            if t.top_text and t.top_percent and not 0 < v <= 1:
+                d.error(f"top {t.top_text} must be between 0% and 100%", t.top_span)
+            elif t.top_text and not t.top_percent and (v <= 0 or not float(v).is_integer()):
+                d.error("top N takes a whole number of customers or a percentage", t.top_span)
             continue
-        iv = _condition_interval(tp.condition, P.Ref("score"))
+        iv = _condition_interval(t.condition, P.Ref("score"))
         if iv is None:
             continue
         if not iv:
             d.warning(f"tier {t.name} can never be reached: its conditions on score contradict each other", t.span)
             continue
-        if not difference(iv, covered):
+        if all(covered.covers(x) for x in iv):
             why = "the tiers above take every score it accepts"
-            if bounds is not None and not difference(iv, covered[:2]):
+            if bounds is not None and all(outside.covers(x) for x in iv):
                 why = f"scores run from {fmt(bounds[0])} to {fmt(bounds[1])}"
             d.warning(f"tier {t.name} can never be reached: {why}", t.span)
-        covered.extend(iv)
-    if otherwise_seen is None and all(t.rule != "top" for t in tiers) and difference([ALL], covered):
+        for x in iv:
+            covered.add(x)
+    if otherwise_seen is None and all(t.rule != "top" for t in tiers) and covered.gaps():
         d.warning("no `tier NAME otherwise`: customers matching no tier get no tier", tiers[-1].span)
     lows = highs = 0.0
-    with_expect = [t for t in tiers if t.expect_low is not None]
+    with_expect = [t for t in tiers if t.expect is not None]
     for t in with_expect:
-        if not (0 <= t.expect_low <= t.expect_high <= 1):
-            d.error(f"expect {fmt(t.expect_low * 100)}%..{fmt(t.expect_high * 100)}% is not a share range",
+        low, high = t.expect
+        if not (0 <= low <= high <= 1):
+            d.error(f"expect {fmt(low * 100)}%..{fmt(high * 100)}% is not a share range",
                     t.expect_span, expected="expect LOW%..HIGH% with 0% <= LOW <= HIGH <= 100%")
-        lows += t.expect_low
-        highs += t.expect_high
+        lows += low
+        highs += high
     if len(with_expect) == len(tiers) and with_expect and not (lows <= 1 + EPS and highs >= 1 - EPS):
         d.warning(f"expected shares cannot add up to 100% (lows {lows * 100:g}%, highs {highs * 100:g}%)",
                   with_expect[0].expect_span)
-    del names
 
 
 def achievable_points(ind: P.IndicatorPlan, points_range: tuple[float, float]) -> list[Interval]:
@@ -352,8 +355,11 @@ def achievable_points(ind: P.IndicatorPlan, points_range: tuple[float, float]) -
     return [(lo, True, hi, True)]
 
 
-def check_never_fires(plan: P.Plan, where: list[tuple[str, P.Expr, A.Span]], d: Diagnostics) -> None:
+def check_never_fires(plan: P.Plan, d: Diagnostics) -> None:
     """Warn about conditions comparing an indicator's points with a value it cannot take."""
+    where = [(f"tier {t.name}", t.condition, t.span) for t in plan.tiers if t.condition is not None]
+    where += [(f"label {lb.name}", lb.condition, lb.span) for lb in plan.label_rules]
+    where += [(f"trigger {t.name}", t.condition, t.span) for t in plan.triggers]
     for what, expr, span in where:
         contradiction = False
         for target in [P.Ref("score"), *(P.Ref("points", i.name) for i in plan.indicators)]:

@@ -7,12 +7,13 @@ types and validates plugin options; ``engine.checks`` adds the scorecard checks
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, article, source_line, suggest
 from . import plan as P
+from .infer_types import expr_type
 from .options import build_options
 from .plugin_manager import Registry
 
@@ -45,7 +46,6 @@ class Compiler:
         self.segments = {s.name: s for s in ruleset.segments}
         self.column_types: dict[tuple[str, str], str] = {}
         self.column_spans: dict[tuple[str, str], A.Span] = {}  # first use of each column
-        self.type_conflicts: dict[tuple[str, str], set[str]] = {}  # a column used as two types
         self.single_row: set[str] = set()
         self.multi_row: set[str] = set()
         self.agg_use: dict[str, A.Call] = {}  # the first aggregate over each source
@@ -142,42 +142,20 @@ class Compiler:
         key = (e.source, e.column)
         prev = self.column_types.get(key)
         if prev is None or prev == "any":
-            self.column_types[key] = t
-        elif prev != t:
-            self.type_conflicts.setdefault(key, {prev}).add(t)
-        return type(e)(e.source, e.column, t)
+            self.column_types[key] = t  # what later uses are resolved against; engine.infer_types settles it
+        return replace(e, type=t)
 
     def type_of(self, e: P.Expr) -> str:
-        if isinstance(e, P.Lit):
-            return e.type
-        if isinstance(e, (P.Col, P.RowCol)):
-            return self.column_types.get((e.source, e.column), "any")
-        if isinstance(e, P.Ref):
-            if e.kind in ("points", "dimension", "score"):
-                return "number"
-            if e.kind == "value":
-                ind = self.indicators.get(e.name)
-                return "string" if ind is not None and ind.bands and _string_bands(ind.bands) else "number"
-            if e.kind in ("tier", "segment"):
-                return "string"
-            if e.kind == "label":
-                return "bool"
-            if e.kind == "as_of":
-                return "date"
-            return "any"
-        if isinstance(e, (P.Cmp, P.Logic, P.Not, P.InList, P.Between, P.Within)):
-            return "bool"
-        if isinstance(e, P.Agg):
-            if e.func in ("count", "count_distinct", "sum", "avg"):
-                return "number"
-            return self.type_of(e.arg) if e.arg is not None else "number"
-        if isinstance(e, P.Func):
-            fn = self.reg.functions.get(e.name)
-            return fn.returns if fn else "any"
-        return "number"
+        def value_type(name: str) -> str:
+            ind = self.indicators.get(name)
+            return "string" if ind is not None and ind.bands and _string_bands(ind.bands) else "number"
+        return expr_type(e, lambda c: self.column_types.get((c.source, c.column), "any"), value_type,
+                         self.reg.functions)
 
     def expr(self, node: A.Node, ctx: Context, expect: str = "any") -> P.Expr:
         e = self._expr(node, ctx, expect)
+        if e.span is None:  # every node of the plan keeps where it is written
+            e = replace(e, span=node.span)
         return self.hint_type(e, expect)
 
     def _expr(self, node: A.Node, ctx: Context, expect: str) -> P.Expr:
@@ -310,11 +288,13 @@ class Compiler:
                 self.d.error(f"this aggregate reads source '{ctx.agg_source}'; '{node.source}' cannot be used in it",
                              node.span, hint="an aggregate and its where filter read one source")
                 return P.Lit(None, "any")
-            return P.RowCol(node.source, node.column, self.column_types.get((node.source, node.column), "any"))
+            return P.RowCol(node.source, node.column, self.column_types.get((node.source, node.column), "any"),
+                            span=node.span)
         if node.source in self.multi_row:
             self.multi_row_error(node)
             return P.Lit(None, "any")
-        return P.Col(node.source, node.column, self.column_types.get((node.source, node.column), "any"))
+        return P.Col(node.source, node.column, self.column_types.get((node.source, node.column), "any"),
+                     span=node.span)
 
     def multi_row_error(self, node: A.Column) -> None:
         """A source read through an aggregate elsewhere has several rows per customer: a direct use of
