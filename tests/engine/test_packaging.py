@@ -23,4 +23,6 @@ def test_the_wheel_holds_every_subpackage_and_data_file(tmp_path):
     for pkg in packages:
         assert f"tierwise/{pkg}/__init__.py" in names, pkg
     assert "tierwise/dsl/grammar.lark" in names
+    assert {"tierwise/engine/store/migrations/env.py", "tierwise/engine/store/migrations/script.py.mako",
+            "tierwise/engine/store/migrations/versions/0001_runs_and_ratings.py"} <= names
     assert {f"tierwise/rulesets/{p.name}" for p in (ROOT / "rulesets").glob("*.tier")} <= names
