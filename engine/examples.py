@@ -6,7 +6,8 @@ from datetime import date
 from typing import Any
 
 from . import plan as P
-from .fetch import fetch_one, fetch_rows
+from .backends import open_backend
+from .fetch import fetch_rows
 from .plugin_manager import Registry
 from .evaluate import source_columns
 from .plugin_api import DataError
@@ -51,13 +52,12 @@ def _table(con: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, An
 
 
 def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_of: date) -> ExampleResult:
-    import ibis
-
     as_of = date.fromisoformat(ex.as_of) if ex.as_of else default_as_of
     primary = next(s for s in plan.sources if s.name == plan.primary)
     given = [r.get(primary.key) for r in ex.rows.get(primary.name, []) if r.get(primary.key) is not None]
     key_value = str(given[0]) if given else ex.name  # rows of other sources belong to this customer
-    con = ibis.duckdb.connect()
+    backend = open_backend("duckdb")
+    con = backend.con
     tables = {s.name: _table(con, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
     try:
         result, _ = evaluate_plan(plan, registry, tables, as_of, con, points_override=ex.points)

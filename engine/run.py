@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from . import plan as P
-from .fetch import fetch_one, fetch_rows, table_of
+from .backends import Backend, open_backend
+from .backends.duckdb import DuckDBBackend
+from .fetch import fetch_one, fetch_rows
 from .evaluate import Evaluator, band_condition, source_columns
 from .plugin_api import ActionBatch, ActionItem, ConnectorContext, DataError, DataIssue
 from .plugin_manager import Registry
@@ -155,14 +157,11 @@ def evaluate_with_calibration(plan: P.Plan, registry: Registry, tables: dict[str
     ev = Evaluator(plan, registry, as_of, points_override).build(tables)
     ev.table = ev.table.order_by(plan.key_column)  # the same rows in the same order on every run: outputs diff
     name = "tierwise_result_" + hashlib.sha1(str(id(ev)).encode()).hexdigest()[:8]
+    backend = con if isinstance(con, Backend) else DuckDBBackend(con)
     if spill is not None:
-        con._run_pre_execute_hooks(ev.table)  # registers in-memory tables
-        path = str(spill).replace("'", "''")
-        con.raw_sql(f"COPY ({con.compile(ev.table)}) TO '{path}' (FORMAT parquet)")
-        con.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet('{path}')")
-        return table_of(con, name), ev.issues, ev.calibration
-    con.create_table(name, ev.table, temp=True)
-    return con.table(name), ev.issues, ev.calibration
+        backend.write_parquet(ev.table, spill)
+        return backend.read_parquet(spill, name), ev.issues, ev.calibration
+    return backend.materialise(ev.table, name), ev.issues, ev.calibration
 
 
 def summarise(plan: P.Plan, result: Any) -> tuple[list[TierCount], dict[str, int], list[DataIssue], list[str], int]:
@@ -291,9 +290,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None) -> RunOutcome:
     """Rate everyone. With ``parquet_out`` the results stream straight into that file
     (written beside it and renamed once complete), saving a copy of a large result."""
-    import ibis
-
-    con = ibis.duckdb.connect()
+    backend = open_backend("duckdb")
+    con = backend.con
     scratch = Path(tempfile.mkdtemp(prefix="tierwise-"))
     # written beside --out when it is Parquet, so the final rename is atomic and nothing is copied
     result_path = parquet_out.with_name(f".{parquet_out.name}.partial") if parquet_out else scratch / "result.parquet"
@@ -304,7 +302,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         result_path.parent.mkdir(parents=True, exist_ok=True)
         source_issues: list[DataIssue] = []
         tables = open_sources(plan, registry, con, base_dir, scratch, overrides, source_issues)
-        result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, con, spill=result_path)
+        result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, backend, spill=result_path)
         issues = source_issues + issues
         dist, missing, more_issues, warnings, unscored = summarise(plan, result)
         warnings += not_applied_yet(plan)
@@ -322,7 +320,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
             raise cannot_evaluate(exc) from exc
         raise
     finally:
-        con.disconnect()
+        backend.close()
     rows = sum(t.count for t in dist)
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": rows, "tiers": {t.tier: t.count for t in dist}})
     outcome = RunOutcome(plan, as_of, result_path, rows, dist, issues + more_issues, warnings, missing, log, cal,
