@@ -31,7 +31,7 @@ TYPO_RATIO = 0.75  # an example column this close to one the rules read is taken
 
 
 #: the checks that read only the Plan, in the order they report
-PLAN_CHECKS = (checks.check_tiers, checks.check_never_fires, name_checks.check_named_values,
+PLAN_CHECKS = (checks.check_bands, checks.check_weights, checks.check_tiers, checks.check_never_fires, name_checks.check_named_values,
                name_checks.check_cycles, name_checks.check_output_names)
 
 
@@ -104,12 +104,12 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
     # measures and indicators
     measures = {m.name: c.expr(m.expr, Context("measure", m.name)) for m in rs.measures}
     indicators = [_indicator(c, ind, mode, points_range, check_range, global_missing) for ind in rs.all_indicators()]
-    checks.check_weights(rs, mode == "additive", diags)
     for dim in rs.dimensions:
         if not dim.indicators:
             diags.error(f"dimension '{dim.name}' has no indicators", dim.name_span)
     dimensions = [P.DimensionPlan(d.name, d.weight.value if d.weight else None, [i.name for i in d.indicators],
-                                  d.cap.value if d.cap else None) for d in rs.dimensions]
+                                  d.cap.value if d.cap else None, d.name_span, _written(d.weight))
+                  for d in rs.dimensions]
     if mode == "weighted":
         for node in [*rs.dimensions, *rs.all_indicators()]:
             if node.cap is not None:
@@ -168,7 +168,7 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
         base=(rs.scoring.base or 0.0) if rs.scoring else 0.0, total_cap=rs.cap.value if rs.cap else None,
         measures=measures, indicators=indicators, dimensions=dimensions, top_level=top_level, tiers=tiers,
         label_rules=labels, segments=segments, triggers=triggers, on_rules=on_rules, examples=[],
-        spans=_declared(rs),
+        spans=_declared(rs), points_check=check_range,
     )
     plan.deps = dependencies(plan)
     infer_types(plan, diags)
@@ -241,8 +241,6 @@ def _indicator(c: Compiler, ind: A.Indicator, mode: str, points_range, check_ran
         d.error(f"indicator '{ind.name}' has both bands and a scale; choose one", ind.scale.span)
     text_bands = bool(ind.bands) and _string_bands(ind.bands)
     expr = c.expr(ind.expr, ctx, "string" if text_bands else "number")
-    if ind.bands is not None:
-        checks.check_bands(ind, check_range, d)
     normalizer = None
     norm_opts = None
     if ind.scale is not None:
@@ -257,16 +255,25 @@ def _indicator(c: Compiler, ind: A.Indicator, mode: str, points_range, check_ran
             norm_opts, _, _ = build_options(cls, "normalizer", ind.scale.args, ind.scale.options, d, ind.scale.span)
     missing = _missing(ind.missing, check_range, d) if ind.missing else global_missing
     bands = None
-    if ind.bands:
-        bands = [P.BandRule(b.op, tuple(v.value for v in b.values), b.points, _band_text(b)) for b in ind.bands]
+    if ind.bands is not None:
+        bands = [P.BandRule(b.op, tuple(v.value for v in b.values), b.points, _band_text(b),
+                            tuple(_value_text(v) for v in b.values), b.span) for b in ind.bands]
     return P.IndicatorPlan(
         name=ind.name, expr=expr, value_type="string" if text_bands else "number",
         weight=ind.weight.value if ind.weight else None, dimension=ind.dimension, missing=missing,
         bands=bands, normalizer=normalizer, normalizer_options=norm_opts,
         cap=ind.cap.value if ind.cap else None,
         percent_compared=any(isinstance(v, A.Number) and v.percent for b in (ind.bands or []) for v in b.values),
-        span=ind.span,
+        span=ind.span, name_span=ind.name_span, weight_written=_written(ind.weight),
     )
+
+
+def _written(n: A.Number | None) -> P.Written | None:
+    return None if n is None else P.Written(n.text, n.percent, n.span)
+
+
+def _value_text(v: A.Number | A.String) -> str:
+    return v.text if isinstance(v, A.Number) else f'"{v.value}"'
 
 
 def _band_text(b: A.Band) -> str:

@@ -210,6 +210,15 @@ def children_fields(e: Expr) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Written:
+    """A number as the rule file writes it (a weight: ``30%``), for messages about it."""
+
+    text: str
+    percent: bool
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
 class BandRule:
     """``op`` in >=, >, <=, <, ==, !=, in, range, else. ``values`` are Python values."""
 
@@ -217,6 +226,8 @@ class BandRule:
     values: tuple[Any, ...]
     points: float
     text: str = ""  # the band as written, for explanations
+    value_texts: tuple[str, ...] = field(default=(), compare=False)  # each value as written
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,8 @@ class IndicatorPlan:
     cap: float | None = None
     percent_compared: bool = False  # a band compares with % literals
     span: Span | None = None
+    name_span: Span | None = None
+    weight_written: Written | None = None
 
 
 @dataclass
@@ -247,6 +260,8 @@ class DimensionPlan:
     weight: float | None
     indicators: list[str]
     cap: float | None = None
+    name_span: Span | None = None
+    weight_written: Written | None = None
 
 
 @dataclass
@@ -371,6 +386,8 @@ class Plan:
     triggers: list[TriggerPlan]
     on_rules: list[OnRulePlan]
     examples: list[ExamplePlan]
+    #: the range band and missing points must lie in; None for additive scoring without a `points` line
+    points_check: tuple[float, float] | None = None
     #: what each named value reads: (kind, name) -> the (kind, name)s its expression refers to, kinds as in
     #: ``Ref`` ("measure", "points", "value", "dimension", "score", "tier", "label", "segment"); recorded
     #: once by engine.resolve, read by the checks (cycles) and anyone who needs an order
