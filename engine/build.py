@@ -2,10 +2,11 @@
 
 1. resolve (here and engine.compile): the AST's statements -> the Plan, names resolved to ``Ref``/``Col``
    nodes that keep their spans, plugin options validated; the dependency graph recorded once
-   (``Plan.deps``, ``dependencies``). The band and weight checks still run here, on the AST's band and
-   weight nodes (their spans live there).
+   (``Plan.deps``, ``dependencies``). What it reports is what resolving finds: unknown names, names in
+   the wrong place, plugin options, declarations that contradict each other (caps, ranges, examples).
 2. engine.infer_types: the type of every column use written onto its node.
-3. the checks that read only the Plan (``PLAN_CHECKS``, then engine.type_checks).
+3. the checks that read only the Plan (``PLAN_CHECKS``: bands, weights, tiers, never-firing rules,
+   named values, cycles, output names; then engine.type_checks: every type error).
 """
 from __future__ import annotations
 

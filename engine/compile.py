@@ -172,10 +172,10 @@ class Compiler:
         if isinstance(node, A.Call):
             return self.call(node, ctx, expect)
         if isinstance(node, A.Negate):
-            return P.Neg(self.numeric(node.operand, self.expr(node.operand, ctx, "number")))
+            return P.Neg(self.expr(node.operand, ctx, "number"))
         if isinstance(node, A.Binary):
-            left = self.numeric(node.left, self.expr(node.left, ctx, "number"))
-            right = self.numeric(node.right, self.expr(node.right, ctx, "number"))
+            left = self.expr(node.left, ctx, "number")
+            right = self.expr(node.right, ctx, "number")
             return P.Arith(node.op, left, right)
         if isinstance(node, A.Compare):
             outer, self._condition = self._condition, node
@@ -188,18 +188,14 @@ class Compiler:
             if lt == "any" and rt != "any":
                 left = self.hint_type(left, rt)
             elif rt == "any" and lt != "any":
-                right = self.hint_type(right, lt)
-            elif "any" not in (lt, rt) and lt != rt and {lt, rt} != {"number", "bool"}:
-                self.d.error(f"cannot compare {lt} with {rt}", node.span,
-                             hint='quote text values ("A"), write numbers bare (500万)')
+                right = self.hint_type(right, lt)  # two known types that differ: engine.type_checks
             if lt == "any" and rt == "any":
                 left, right = self.hint_type(left, "number"), self.hint_type(right, "number")
             return P.Cmp(node.op, left, right)
         if isinstance(node, A.Logical):
-            return P.Logic(node.op, self.condition(node.left, self.expr(node.left, ctx, "bool")),
-                           self.condition(node.right, self.expr(node.right, ctx, "bool")))
+            return P.Logic(node.op, self.expr(node.left, ctx, "bool"), self.expr(node.right, ctx, "bool"))
         if isinstance(node, A.Not):
-            return P.Not(self.condition(node.operand, self.expr(node.operand, ctx, "bool")))
+            return P.Not(self.expr(node.operand, ctx, "bool"))
         if isinstance(node, A.In):
             items = tuple(self.expr(i, ctx) for i in node.items)
             types = {self.type_of(i) for i in items} - {"any"}
@@ -216,24 +212,6 @@ class Compiler:
             return P.Within(self.expr(node.operand, ctx, "date"), node.amount, node.unit)
         self.d.error("unsupported expression", getattr(node, "span", None))  # pragma: no cover
         return P.Lit(None, "any")
-
-    def numeric(self, node: A.Node, e: P.Expr) -> P.Expr:
-        """``e`` where arithmetic needs a number: text, dates and conditions are errors."""
-        t = self.type_of(e)
-        if t in ("string", "date", "bool"):
-            what = {"string": "text", "date": "a date", "bool": "a condition (true/false)"}[t]
-            hint = {"date": "days_since(d) or years_between(a, b) turn dates into numbers",
-                    "bool": "a label or comparison is true/false; score it with an indicator's bands"}.get(t)
-            self.d.error(f"arithmetic needs numbers; this is {what}", getattr(node, "span", None), hint=hint)
-        return e
-
-    def condition(self, node: A.Node, e: P.Expr) -> P.Expr:
-        """``e`` where `and`/`or`/`not` need a condition: a number or text is an error."""
-        t = self.type_of(e)
-        if t in ("number", "string", "date") and not isinstance(e, (P.Col, P.RowCol)):
-            self.d.error(f"`and`/`or`/`not` need conditions; this is a {'text' if t == 'string' else t}",
-                         getattr(node, "span", None), hint="compare it: x >= 5, x == \"A\"")
-        return e
 
     def name(self, node: A.Name, ctx: Context) -> P.Expr:
         n = node.name

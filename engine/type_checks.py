@@ -63,6 +63,18 @@ def check_types(plan: P.Plan, registry: Any, d: Diagnostics) -> None:
                     d.error("a condition (true/false) is compared with a number", n.span,
                             hint="a label or comparison is true or false: use it as it is (L, not L), or compare "
                                  "the value it is built on")
+                elif "any" not in (lt, rt) and lt != rt:
+                    d.error(f"cannot compare {lt} with {rt}", n.span,
+                            hint='quote text values ("A"), write numbers bare (500万)')
+            elif isinstance(n, (P.Arith, P.Neg)):
+                for part in ((n.left, n.right) if isinstance(n, P.Arith) else (n.operand,)):
+                    _check_arithmetic(part, type_of, d)
+            elif isinstance(n, (P.Logic, P.Not)):
+                for part in ((n.left, n.right) if isinstance(n, P.Logic) else (n.operand,)):
+                    t = type_of(part)
+                    if t in ("number", "string", "date") and not isinstance(part, (P.Col, P.RowCol)):
+                        d.error(f"`and`/`or`/`not` need conditions; this is a {'text' if t == 'string' else t}",
+                                part.span, hint="compare it: x >= 5, x == \"A\"")
             elif isinstance(n, P.Func):
                 _check_call(n, type_of, functions, d)
             elif isinstance(n, P.Between):
@@ -89,6 +101,16 @@ def check_types(plan: P.Plan, registry: Any, d: Diagnostics) -> None:
                     "date": f"score how long ago it was: indicator {ind.name} = days_since(...)",
                     "string": 'score text with text bands: == "A" -> 10'}[t]
             d.error(f"indicator '{ind.name}' is {_what(t)}, not a number", ind.expr.span or ind.span, hint=hint)
+
+
+def _check_arithmetic(part: P.Expr, type_of: Callable[[P.Expr], str], d: Diagnostics) -> None:
+    """An operand of + - * / or unary minus: text, dates and conditions are errors."""
+    t = type_of(part)
+    if t in ("string", "date", "bool"):
+        what = {"string": "text", "date": "a date", "bool": "a condition (true/false)"}[t]
+        hint = {"date": "days_since(d) or years_between(a, b) turn dates into numbers",
+                "bool": "a label or comparison is true/false; score it with an indicator's bands"}.get(t)
+        d.error(f"arithmetic needs numbers; this is {what}", part.span, hint=hint)
 
 
 def _check_in(n: P.InList, type_of: Callable[[P.Expr], str], d: Diagnostics) -> None:
