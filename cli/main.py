@@ -397,11 +397,11 @@ def main() -> None:
     cli(prog_name="tierwise")
 
 
-def _register_history_commands() -> None:
-    from .history import COMMANDS
+def _register_store_commands() -> None:
+    from . import decisions, history
 
-    for command in COMMANDS:
+    for command in (*history.COMMANDS, *decisions.COMMANDS):
         cli.add_command(command)
 
 
-_register_history_commands()
+_register_store_commands()
