@@ -487,9 +487,7 @@ def _deepest_statement(rs: A.Ruleset) -> A.Span | None:
         while stack:
             n, d = stack.pop()
             deepest = max(deepest, d)
-            for f in type(n).model_fields:
-                v = getattr(n, f)
-                stack.extend((x, d + 1) for x in (v if isinstance(v, list) else [v]) if isinstance(x, A.Node))
+            stack.extend((x, d + 1) for x in n.children())
         if deepest > best_depth:
             best, best_depth = stmt.span, deepest
     return best

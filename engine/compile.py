@@ -110,13 +110,8 @@ class Compiler:
             if expr.where is not None:
                 self.scan_usage(expr.where, inner)
         elif isinstance(expr, A.Node):
-            for name in type(expr).model_fields:
-                value = getattr(expr, name)
-                if isinstance(value, list):
-                    for v in value:
-                        self.scan_usage(v, agg)
-                elif isinstance(value, A.Node):
-                    self.scan_usage(value, agg)
+            for child in expr.children():
+                self.scan_usage(child, agg)
 
     def source_text(self, span: A.Span) -> str | None:
         """The rule text of a one-line span."""
@@ -412,17 +407,9 @@ class Compiler:
         return P.PopAgg(f"pop{self.agg_count}", "mean" if f == "avg" else f, arg, q)
 
 
-def _columns(node: Any) -> set[str]:
-    out: set[str] = set()
-    if isinstance(node, A.Column):
-        out.add(node.source)
-    elif isinstance(node, A.Node):
-        for name in type(node).model_fields:
-            v = getattr(node, name)
-            for item in (v if isinstance(v, list) else [v]):
-                if isinstance(item, A.Node):
-                    out |= _columns(item)
-    return out
+def _columns(node: A.Node | None) -> set[str]:
+    """The sources whose columns ``node`` reads."""
+    return {n.source for n in A.walk(node) if isinstance(n, A.Column)}
 
 
 def _plain_name(col: str) -> bool:
