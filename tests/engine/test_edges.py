@@ -218,6 +218,11 @@ def test_minmax_percentile_and_quintile_by_hand():
     # quintile q = 1 + floor(5r/n), n = 5: ranks 0,1,1,3,4 -> 1,2,2,4,5; ties high: 0,2,2,3,4 -> 1,3,3,4,5
     assert column(rows, "q.points")[:5] == pytest.approx([1, 3.25, 3.25, 7.75, 10]) and rows["k5"]["q.points"] is None
     assert column(rows, "qh.points")[:5] == pytest.approx([1, 5.5, 5.5, 7.75, 10]) and rows["k5"]["qh.points"] is None
+    rows = rate("indicator m = c.x weight 50% scale minmax(reverse: true)\n"
+                "indicator p = c.x weight 50% scale percentile(reverse: true)\n",
+                header='source c = csv("c.csv") key id\npoints 1..10\nmissing -> exclude\n', x=xs)
+    assert column(rows, "m.points")[:5] == pytest.approx([10, 7, 7, 4, 1])  # p -> lo + hi - p
+    assert column(rows, "p.points")[:5] == pytest.approx([10, 7.75, 7.75, 3.25, 1])
 
 
 # ---- scoring: weights, missing policies, additive caps -----------------------------------------------------
@@ -234,6 +239,11 @@ def test_exclude_re_spreads_weights_and_error_leaves_no_score():
     rows = rate("missing -> error\nindicator a = c.a weight 50%\nindicator b = c.b weight 50% missing -> points 2\n",
                 a=[4.0, None], b=[None, 6.0])
     assert column(rows, "score") == [3, None] and column(rows, "tier") == [None, None]
+    # an error indicator beside an excluded one: the dimension may not be dropped as if excluded
+    rows = rate("dimension D weight 50% {\n  indicator a = c.a weight 50% missing -> exclude\n"
+                "  indicator b = c.b weight 50% missing -> error\n}\nindicator e = c.e weight 50%\n",
+                a=[2.0, 2.0, None], b=[4.0, None, 4.0], e=[6.0, 6.0, 6.0])
+    assert column(rows, "score") == [4.5, None, 5]
 
 
 def test_the_score_without_a_score_range_is_the_composite_and_with_one_is_scaled_by_the_top_of_points():
