@@ -120,12 +120,21 @@ def test_min_max_are_missing_when_an_argument_is_and_coalesce_takes_the_first_pr
     rows = rate("missing -> points 0\n"
                 "indicator lo = min(c.a, c.b) weight 25%\nindicator hi = max(c.a, c.b, 2) weight 25%\n"
                 "indicator co = coalesce(c.b, c.a, 1) weight 25%\nindicator ab = abs(c.b - c.a) weight 25%\n",
-                a=[3.0, 3.0, None], b=[5.0, None, None])
-    assert column(rows, "lo") == [3, None, None] and column(rows, "lo.points") == [3, 0, 0]
-    assert column(rows, "hi") == [5, None, None] and column(rows, "hi.points") == [5, 0, 0]
-    assert column(rows, "co") == [5, 3, 1]
-    assert column(rows, "ab") == [2, None, None]
-    assert column(rows, "missing") == ["", "lo,hi,ab", "lo,hi,ab"]
+                a=[3.0, 3.0, None, None], b=[5.0, None, None, 4.0])
+    assert column(rows, "lo") == [3, None, None, None] and column(rows, "lo.points") == [3, 0, 0, 0]
+    assert column(rows, "hi") == [5, None, None, None] and column(rows, "hi.points") == [5, 0, 0, 0]
+    assert column(rows, "co") == [5, 3, 1, 4]
+    assert column(rows, "ab") == [2, None, None, None]
+    assert column(rows, "missing") == ["", "lo,hi,ab", "lo,hi,ab", "lo,hi,ab"]
+
+
+def test_log_is_missing_for_x_at_or_below_zero_and_for_a_base_at_or_below_zero_or_one():
+    rows = rate("missing -> points 0\nindicator n = log(c.x) weight 50%\nindicator b = log(c.x, c.base) weight 50%\n",
+                x=[math.e, 8.0, 0.0, -1.0, 8.0, 8.0, 8.0, None, 8.0],
+                base=[math.e, 2.0, 2.0, 2.0, 1.0, 0.0, -2.0, 2.0, 0.5])
+    assert column(rows, "n") == pytest.approx([1, math.log(8), None, None, math.log(8), math.log(8), math.log(8), None,
+                                               math.log(8)])
+    assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3])
 
 
 def test_division_by_zero_is_missing():

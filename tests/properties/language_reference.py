@@ -551,7 +551,7 @@ class Reference:
             if self.policy(ind)[0] == "error" and c.points[name] is None:
                 parts.append(f"{name} is missing" if c.values[name] is None else
                              f"{name} matched no band" if ind["kind"] == "bands" else f"{name} has no points")
-        c.no_score_reason = (", ".join(parts) + " (missing -> error)") if parts else "excluded"
+        c.no_score_reason = (", ".join(parts) + " (missing -> error)") if parts else "every indicator is missing (missing -> exclude)"
 
     def tiers(self) -> None:
         scored = [c.score for c in self.customers if c.score is not None]

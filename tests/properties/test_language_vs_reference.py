@@ -426,3 +426,53 @@ def test_whole_language_matches_the_reference(d):
     card = d.draw(cards())
     rows, orders = d.draw(data(card))
     check(card, rows, orders)
+
+
+@st.composite
+def noisy_cards(draw):
+    """Indicators f·x + g·y scored by bands (every kind) cutting where a·f + b·g lands, labels comparing
+    the values with such cuts, and tiers on a score that sits on a cut: what floating point misses by an ulp."""
+    card = {"scoring": "weighted", "lo": 0, "hi": 10, "uses_orders": False, "missing": ("points", F(0)),
+            "measures": {}, "dyadic": {}, "items": [], "tiers": [], "labels": {}, "segments": {},
+            "score_hi": 100, "pass_only": False}
+    weights = split_100(draw, draw(st.integers(1, 3)))
+    for k, w in enumerate(weights):
+        f, g = draw(st.sampled_from(FACTORS[:3])), draw(st.sampled_from(FACTORS[3:]))
+        expr = ("arith", "+", ("arith", "*", ("col", "x0"), ("lit", f)), ("arith", "*", ("col", "x1"), ("lit", g)))
+        cuts = sorted({a * f + b * g for a in range(4) for b in range(3)})
+        bands = []
+        for _ in range(draw(st.integers(1, 3))):
+            op = draw(st.sampled_from([">=", ">", "<=", "<", "==", "!=", "in", "range"]))
+            if op == "range":
+                a, b = sorted(draw(st.lists(st.sampled_from(cuts), min_size=2, max_size=2, unique=True)))
+                bands.append(("range", (a, b), draw(st.integers(0, 10))))
+            elif op == "in":
+                bands.append(("in", tuple(draw(st.lists(st.sampled_from(cuts), min_size=1, max_size=3, unique=True))),
+                              draw(st.integers(0, 10))))
+            else:
+                bands.append((op, (draw(st.sampled_from(cuts)),), draw(st.integers(0, 10))))
+        card["items"].append({"type": "indicator", "name": f"i{k}", "weight": w, "kind": "bands", "expr": expr,
+                              "type_": "number", "bands": bands})
+        op = draw(st.sampled_from([">=", ">", "<=", "<", "==", "!="]))
+        card["labels"][f"L{k}"] = (("in", ("value", f"i{k}"), tuple(draw(st.lists(st.sampled_from(cuts), min_size=1,
+                                                                                  max_size=2))), draw(st.booleans()))
+                                   if draw(st.booleans()) else ("cmp", op, ("value", f"i{k}"), ("lit", draw(st.sampled_from(cuts)))))
+    card["_inds"] = indicators(card)
+    # points p·10 on 0..100 is p·10 exactly when every indicator scores p: on a cut at 10·p
+    card["tiers"] = [("when", f"T{j}", ("cmp", draw(st.sampled_from([">=", ">"])), ("score",), ("lit", F(c))))
+                     for j, c in enumerate(sorted(draw(st.lists(st.integers(0, 10), min_size=1, max_size=3,
+                                                                unique=True)), reverse=True))]
+    card["tiers"] = [(t[0], t[1], ("cmp", t[2][1], t[2][2], ("lit", t[2][3][1] * 10))) for t in card["tiers"]]
+    card["tiers"].append(("otherwise", "Tz"))
+    return card
+
+
+@settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_cuts_that_floating_point_misses_by_an_ulp_match_the_reference(d):
+    card = d.draw(noisy_cards())
+    n = d.draw(st.integers(1, 8))
+    small = st.none() | st.integers(0, 3).map(F)
+    rows = [{"id": f"k{i:03d}", "k": None, "t": None, "p": None, "x0": d.draw(small), "x1": d.draw(small),
+             "x2": None} for i in range(n)]
+    check(card, rows, [])
