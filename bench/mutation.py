@@ -4,6 +4,8 @@
     python bench/mutation.py engine/evaluate.py plugins/normalizers.py
     python bench/mutation.py --tests tests/engine/test_edges.py engine/expressions.py
     python bench/mutation.py --all                             # every module of engine/ and plugins/ (hours)
+    python bench/mutation.py engine/evaluate.py --only 'tierwise.engine.evaluate.x*band_condition*'
+                                                               # only the mutants whose names match (globs)
 
 A benchmark, not a test: it prints, per module and in total, the mutants killed, survived, timed out
 (and the other outcomes mutmut reports) and the kill rate, killed + timeouts over all mutants tested.
@@ -102,6 +104,8 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="every module of engine/ and plugins/")
     ap.add_argument("--tests", nargs="+", default=FAST_TESTS, help="the test selection (default: the fast engine tests)")
     ap.add_argument("--work", type=Path, help="work directory (kept; default: a new temporary directory)")
+    ap.add_argument("--only", nargs="+", default=[], metavar="GLOB",
+                    help="test only the mutants whose names match (e.g. 'tierwise.engine.evaluate.xǁEvaluatorǁ_tier*')")
     ap.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel (default 2)")
     args = ap.parse_args()
     if args.all:
@@ -122,7 +126,7 @@ def main() -> int:
     if not mutmut.exists():
         sys.exit("mutmut is not installed: pip install -c constraints.txt -e '.[mutation]'")
     env = dict(os.environ, HYPOTHESIS_PROFILE="ci")  # the same examples for every mutant
-    proc = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children)],
+    proc = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children), *args.only],
                           cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     elapsed = time.monotonic() - start
     (work / "mutmut.log").write_text(proc.stdout, encoding="utf-8")
