@@ -204,13 +204,17 @@ def test_zscore_clips_at_three_sigma_not_two_with_the_population_sigma():
     assert rows["k17"]["z.points"] is None
     rows = rate("indicator z = c.x weight 100% scale zscore(reverse: true)\n", x=[0.0] * 16 + [5.0])
     assert rows["k16"]["z.points"] == 0 and rows["k0"]["z.points"] == pytest.approx(10 - (-0.25 + 3) / 6 * 10)
+    # below: z = -4 is clipped at -3σ too; on 1..10 the points run lo + (z + 3)/6·(hi - lo)
+    rows = rate("indicator z = c.x weight 100% scale zscore\n", header='source c = csv("c.csv") key id\npoints 1..10\n',
+                x=[0.0] * 16 + [-5.0])
+    assert rows["k16"]["z.points"] == 1 and rows["k0"]["z.points"] == pytest.approx(1 + (0.25 + 3) / 6 * 9)
 
 
 def test_zscore_minmax_and_percentile_without_spread_give_the_middle():
     header = 'source c = csv("c.csv") key id\npoints 2..8\nmissing -> exclude\n'
     rows = rate("indicator z = c.x weight 50% scale zscore\nindicator m = c.x weight 50% scale minmax\n",
-                header=header, x=[3.0, 3.0])
-    assert column(rows, "z.points") == [5, 5] and column(rows, "m.points") == [5, 5]
+                header=header, x=[3.0, 3.0, None])
+    assert column(rows, "z.points") == [5, 5, None] and column(rows, "m.points") == [5, 5, None]
     rows = rate("indicator p = c.x weight 100% scale percentile\n", header=header, x=[3.0, None])
     assert column(rows, "p.points") == [5, None]  # one value: the middle (two equal ones rank 0: the bottom)
 
@@ -232,6 +236,14 @@ def test_minmax_percentile_and_quintile_by_hand():
                 header='source c = csv("c.csv") key id\npoints 1..10\nmissing -> exclude\n', x=xs)
     assert column(rows, "m.points")[:5] == pytest.approx([10, 7, 7, 4, 1])  # p -> lo + hi - p
     assert column(rows, "p.points")[:5] == pytest.approx([10, 7.75, 7.75, 3.25, 1])
+
+
+def test_percentile_of_two_and_quintiles_of_ten():
+    header = 'source c = csv("c.csv") key id\npoints 0..8\n'
+    rows = rate("indicator p = c.x weight 100% scale percentile\n", header=header, x=[5.0, 1.0])
+    assert column(rows, "p.points") == [8, 0]
+    rows = rate("indicator q = c.x weight 100% scale quintile\n", header=header, x=[float(v) for v in range(10)])
+    assert column(rows, "q.points") == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8]  # q = 1 + floor(5r/10): two per quintile
 
 
 # ---- scoring: weights, missing policies, additive caps -----------------------------------------------------

@@ -467,11 +467,11 @@ def noisy_cards(draw):
     return card
 
 
-@settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_cuts_that_floating_point_misses_by_an_ulp_match_the_reference(d):
     card = d.draw(noisy_cards())
-    n = d.draw(st.integers(1, 8))
+    n = d.draw(st.integers(1, 12))
     small = st.none() | st.integers(0, 3).map(F)
     rows = [{"id": f"k{i:03d}", "k": None, "t": None, "p": None, "x0": d.draw(small), "x1": d.draw(small),
              "x2": None} for i in range(n)]
