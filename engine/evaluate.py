@@ -14,6 +14,7 @@ from typing import Any
 
 from ..dsl.diagnostics import suggest
 from . import plan as P
+from .plan import walk
 from .fetch import fetch_one, fetch_rows
 from .coerce import WrongType, coerce, finite, float_text
 from .expressions import ExprBuilder, compare, ibis_coalesce
@@ -41,15 +42,6 @@ class Evaluation:
     output_columns: list[str]
     key_column: str
     calibration: dict[str, dict[str, float | None]] = field(default_factory=dict)
-
-
-def walk(e: Any):
-    yield e
-    for name in getattr(e, "__dataclass_fields__", {}):
-        v = getattr(e, name)
-        for item in (v if isinstance(v, tuple) else (v,)):
-            if hasattr(item, "__dataclass_fields__"):
-                yield from walk(item)
 
 
 def _deps(e: P.Expr | None) -> set[str]:
