@@ -413,3 +413,13 @@ def plugins():
 
 def main() -> None:
     cli(prog_name="tierwise")
+
+
+def _register_history_commands() -> None:
+    from .history import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_history_commands()

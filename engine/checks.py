@@ -4,6 +4,7 @@ Pure functions: each takes the AST/Plan pieces it needs and a Diagnostics to fil
 """
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Iterable
 
@@ -47,10 +48,76 @@ def _subtract(a: Interval, b: Interval) -> list[Interval]:
 
 
 def difference(pieces: Iterable[Interval], remove: Iterable[Interval]) -> list[Interval]:
+    """The parts of ``pieces`` outside ``remove`` (for a few intervals; IntervalSet for many)."""
     out = list(pieces)
     for r in remove:
         out = [p for piece in out for p in _subtract(piece, r)]
     return out
+
+
+def _joins(a: Interval, b: Interval) -> bool:
+    """Whether a ∪ b is one interval (a overlaps b, or they meet at a point one of them includes)."""
+    if _nonempty(_intersect(a, b)):
+        return True
+    return (a[2] == b[0] and (a[3] or b[1])) or (b[2] == a[0] and (b[3] or a[1]))
+
+
+def _contains(a: Interval, b: Interval) -> bool:
+    low = a[0] < b[0] or (a[0] == b[0] and (a[1] or not b[1]))
+    high = a[2] > b[2] or (a[2] == b[2] and (a[3] or not b[3]))
+    return low and high
+
+
+class IntervalSet:
+    """A union of intervals kept as sorted, disjoint, merged pieces: adding one and asking whether one is
+    covered take a binary search (checking n bands costs n log n, not n²)."""
+
+    def __init__(self, items: Iterable[Interval] = ()) -> None:
+        self.pieces: list[Interval] = []
+        self._lows: list[float] = []
+        self._highs: list[float] = []
+        for iv in items:
+            self.add(iv)
+
+    def add(self, iv: Interval) -> None:
+        if not _nonempty(iv):
+            return
+        i = bisect.bisect_left(self._highs, iv[0])  # pieces before i end below iv: they cannot join it
+        j = bisect.bisect_right(self._lows, iv[2])  # pieces from j on start above iv
+        if i < j and not _joins(self.pieces[i], iv) and self.pieces[i][2] <= iv[0]:
+            i += 1  # it ends where iv starts, each leaving that point out
+        if i < j and not _joins(self.pieces[j - 1], iv):
+            j -= 1
+        lo, li, hi, hj = iv
+        for p in self.pieces[i:j]:
+            if p[0] < lo or (p[0] == lo and p[1]):
+                lo, li = p[0], p[1] or (p[0] == lo and li)
+            if p[2] > hi or (p[2] == hi and p[3]):
+                hi, hj = p[2], p[3] or (p[2] == hi and hj)
+        merged = (lo, li, hi, hj)
+        self.pieces[i:j] = [merged]
+        self._lows[i:j] = [lo]
+        self._highs[i:j] = [hi]
+
+    def covers(self, iv: Interval) -> bool:
+        """Whether every value of ``iv`` is in the set."""
+        if not _nonempty(iv):
+            return True
+        k = bisect.bisect_right(self._lows, iv[0]) - 1
+        return k >= 0 and _contains(self.pieces[k], iv)
+
+    def gaps(self) -> list[Interval]:
+        """The values outside the set, in order."""
+        out: list[Interval] = []
+        lo, li = -INF, False
+        for p in self.pieces:
+            gap = (lo, li, p[0], not p[1])
+            if _nonempty(gap):
+                out.append(gap)
+            lo, li = p[2], not p[3]
+        if _nonempty((lo, li, INF, False)):
+            out.append((lo, li, INF, False))
+        return out
 
 
 def band_intervals(band: A.Band) -> list[Interval] | None:
@@ -104,7 +171,7 @@ def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: D
         d.error(f"indicator '{ind.name}' mixes text and number bands", ind.name_span,
                 hint='compare text with == "..." or in ("...", ...), numbers with >=, <, a..b')
         return
-    covered: list[Interval] = []
+    covered = IntervalSet()
     texts: set[str] = set()
     else_seen = False
     for b in bands:
@@ -129,10 +196,11 @@ def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: D
                 texts |= vals
             continue
         mine = band_intervals(b) or []
-        if not difference(mine, covered):
+        if all(covered.covers(iv) for iv in mine):
             d.warning("band is shadowed by earlier bands and never applies", b.span,
                       hint="bands are tried top to bottom; the first match wins")
-        covered.extend(mine)
+        for iv in mine:
+            covered.add(iv)
     if numeric_mode:
         ranges = sorted((b for b in bands if b.op == "range" and b.values[0].value < b.values[1].value),
                         key=lambda b: b.values[0].value)
@@ -145,7 +213,7 @@ def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: D
                 d.warning(f"ranges leave a gap: values from {a.values[1].text} to {b.values[0].text} match neither",
                           b.span, hint="make the ranges meet (…..x then x..…) or add an else band")
         if not else_seen:
-            gaps = difference([ALL], covered)
+            gaps = covered.gaps()
             if gaps:
                 d.warning(f"no band matches {describe(gaps[0])}; such customers score as missing", bands[-1].span,
                           hint="add `else -> POINTS`")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dsl import ast as A
-from ..dsl.diagnostics import Diagnostics, article, suggest
+from ..dsl.diagnostics import Diagnostics, article, source_line, suggest
 from . import plan as P
 from .options import build_options
 from .plugin_manager import Registry
@@ -122,8 +122,8 @@ class Compiler:
         """The rule text of a one-line span."""
         if self.d.text is None or span.line != span.end_line or span.line < 1:
             return None
-        lines = self.d.text.splitlines()
-        return lines[span.line - 1][span.column - 1:span.end_column - 1] if span.line <= len(lines) else None
+        line = source_line(self.d.text, span.line)
+        return line[span.column - 1:span.end_column - 1] if line is not None else None
 
     def all_exprs(self) -> list[A.Node]:
         out: list[A.Node] = [i.expr for i in self.rs.all_indicators()]

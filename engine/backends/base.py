@@ -46,6 +46,10 @@ class Backend(ABC):
         """The Ibis table for a table or view of this backend."""
         return self.con.table(name)
 
+    def query_progress(self) -> float | None:
+        """How far the query under way is, 0..100, if this engine says (None: it does not, or no query)."""
+        return None
+
     def close(self) -> None:
         self.con.disconnect()
 

@@ -17,7 +17,14 @@ class DuckDBBackend(Backend):
     def connect(cls, **settings: Any) -> "DuckDBBackend":
         import ibis
 
-        return cls(ibis.duckdb.connect(**settings))
+        con = ibis.duckdb.connect(**settings)
+        # progress is tracked for query_progress() but never printed by DuckDB itself
+        con.raw_sql("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+        return cls(con)
+
+    def query_progress(self) -> float | None:
+        pct = self.con.con.query_progress()
+        return pct if pct >= 0 else None
 
     def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
         """Rows straight from DuckDB's cursor: Ibis's ``to_pyarrow`` goes through pandas (~0.35 s
