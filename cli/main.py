@@ -117,10 +117,12 @@ def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = 
     from ..engine.plugin_api import DataError
     from ..engine.run import run
 
+    from .progress import progress_for
+
     parquet_out = out if out is not None and out.suffix.lower() == ".parquet" else None
     try:
-        with console().status("rating customers…", spinner="dots"):
-            return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out, columns=columns)
+        return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out, columns=columns,
+                   progress=progress_for(err_console()))
     except DataError as exc:
         message = str(exc)
     except OSError as exc:
@@ -218,8 +220,11 @@ def run_command(file, overrides, as_of, out, log_path, columns=None):
     print_distribution(outcome)
     print_issues(outcome)
     if out is not None:
+        from .progress import progress_for
+
         try:
-            outcome.write(out)
+            with progress_for(err_console()).step("writing"):
+                outcome.write(out)
         except DataError as exc:
             raise RuleErrors(str(exc)) from None
         except OSError as exc:

@@ -24,6 +24,7 @@ from .fit import fit
 from .output import write_output
 from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
+from .progress import SILENT, Progress
 from .quality import check_data
 from .sources import open_sources
 from .summary import NO_SCORE, NO_TIER, Summary, TierCount, summarise  # noqa: F401  (re-exported)
@@ -142,7 +143,7 @@ def new_run_id() -> str:
 def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None, *,
         columns: list[str] | None = None, calibration: Calibration | None = None, previous: Any = None,
-        tier_overrides: Any = None, backend: str | None = None) -> RunOutcome:
+        tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT) -> RunOutcome:
     """Rate everyone. ``columns``: the output columns (the default output without). With
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
     complete), saving a copy of a large result. ``calibration``: fitted parameters to use instead of
@@ -154,28 +155,38 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
             "sources": {s.name: s.connector for s in plan.sources}, "run_id": run_id}
     direct = parquet_out is not None and wanted == output
     registry.pm.hook.tierwise_run_started(run=info)
-    opened = open_step(plan, registry, base_dir, overrides, backend)
+    with progress.step("reading"):
+        opened = open_step(plan, registry, base_dir, overrides, backend)
     be, scratch = opened.backend, opened.scratch
     # written beside --out when it is Parquet, so the final rename is atomic and nothing is copied
     result_path = parquet_out.with_name(f".{parquet_out.name}.partial") if direct and parquet_out \
         else scratch / "result.parquet"
     try:
         result_path.parent.mkdir(parents=True, exist_ok=True)
-        quality = check_data(plan, opened.tables, be)
+        with progress.step("reading", be.query_progress):
+            quality = check_data(plan, opened.tables, be)
         if calibration is None:
-            calibration = fit(plan, opened.tables, as_of, be, registry=registry, keys=quality.keys)
+            with progress.step("fitting", be.query_progress):
+                calibration = fit(plan, opened.tables, as_of, be, registry=registry, keys=quality.keys)
         evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                               registry=registry, backend=be, keys=quality.keys, columns=wanted)
-        computed = compute(evaluation, be, result_path)
-        summary = summarise(plan, computed.table, be)
+        with progress.step("scoring", be.query_progress):
+            computed = compute(evaluation, be, result_path)
+            summary = summarise(plan, computed.table, be)
         log = deliver(plan, registry, computed.table, run_id, be)
-        if direct and parquet_out is not None:
-            os.replace(result_path, parquet_out)
+        if parquet_out is not None:
+            if not direct:  # the output columns only, written by the backend from the run's result
+                partial = parquet_out.with_name(f".{parquet_out.name}.partial")
+                be.write_parquet(computed.table.select(*output), partial)
+                os.replace(partial, parquet_out)
+                result_path.unlink(missing_ok=True)
+            else:
+                os.replace(result_path, parquet_out)
             result_path = parquet_out
     except BaseException as exc:
         shutil.rmtree(scratch, ignore_errors=True)
-        if direct:
-            result_path.unlink(missing_ok=True)
+        if parquet_out is not None:
+            parquet_out.with_name(f".{parquet_out.name}.partial").unlink(missing_ok=True)
         if isinstance(exc, Exception) and not isinstance(exc, (DataError, OSError)):
             raise cannot_evaluate(exc) from exc
         raise
