@@ -7,7 +7,8 @@ from typing import Any
 
 from . import plan as P
 from .backends import open_backend
-from .evaluate import column_type, evaluate, source_columns
+from .evaluate import evaluate
+from .prepare import column_type, source_columns
 from .plugin_api import DataError
 from .plugin_manager import Registry
 from .run import cannot_evaluate

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import plan as P
-from .evaluate import KEY, KeyFacts, column_type, prepare_source, text_key, typed_columns
+from .prepare import KEY, KeyFacts, column_type, prepare_source, text_key, typed_columns
 from .plugin_api import DataError, DataIssue
 
 

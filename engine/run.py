@@ -19,7 +19,8 @@ from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
 from .deliver import columns_needed, deliver
-from .evaluate import KEY, Evaluation, KeyFacts, evaluate, text_key
+from .evaluate import Evaluation, evaluate
+from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
 from .output import write_output
 from .plugin_api import DataError, DataIssue

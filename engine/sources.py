@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plan as P
-from .evaluate import source_columns
+from .prepare import source_columns
 from .plugin_api import ConnectorContext, DataError, DataIssue
 from .plugin_manager import Registry
 
