@@ -82,8 +82,13 @@ def choose_columns(plan: P.Plan, names: list[str], overrides: bool = False) -> l
             continue
         if name not in known:
             close = suggest(name, list(known))
-            raise ColumnError(f"unknown column '{name}'" + (f" — did you mean '{close}'?" if close else "")
-                              + f"; the columns: {', '.join(known)}")
+            if close:
+                raise ColumnError(f"unknown column '{name}' — did you mean '{close}'?")
+            per_item = {i.name for i in plan.indicators} | {d.name for d in plan.dimensions}
+            own = [c for c in known if c.rpartition(".")[0] not in per_item and c not in per_item]
+            raise ColumnError(f"unknown column '{name}'; the columns: {', '.join(own)}, and each indicator's "
+                              f"NAME, NAME.points, NAME.band" + (", NAME.weight" if plan.scoring == "weighted" else "")
+                              + " (dimensions: NAME" + (", NAME.weight" if plan.scoring == "weighted" else "") + ")")
         if name not in chosen:
             chosen.append(name)
     return chosen
