@@ -7,11 +7,11 @@ from typing import Any
 
 from . import plan as P
 from .backends import open_backend
-from .fetch import fetch_rows
-from .plugin_manager import Registry
-from .evaluate import source_columns
+from .evaluate import evaluate
+from .prepare import column_type, source_columns
 from .plugin_api import DataError
-from .run import cannot_evaluate, evaluate_plan
+from .plugin_manager import Registry
+from .run import cannot_evaluate
 
 DEFAULT_TOLERANCE = 1e-6
 ARROW_TYPES = {"number": "float64", "date": "date32", "string": "string", "any": "string", "bool": "bool"}
@@ -27,7 +27,7 @@ class ExampleResult:
     line: int = 0
 
 
-def _table(con: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, Any]], key_value: str) -> Any:
+def _table(backend: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, Any]], key_value: str) -> Any:
     import pyarrow as pa
 
     # every column the rules read from this source: one the example does not give is missing, not absent
@@ -47,8 +47,8 @@ def _table(con: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str, An
             data[c] = pa.array([float(v) for v in values] if all(v is not None for v in values)
                                else [None if v is None else float(v) for v in values], pa.float64())
         else:
-            data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[plan.column_types.get((source.name, c), "any")])())
-    return con.create_table(f"example_{source.name}", pa.table(data), temp=True)
+            data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[column_type(plan, source.name, c)])())
+    return backend.from_arrow(pa.table(data), f"example_{source.name}")
 
 
 def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_of: date) -> ExampleResult:
@@ -57,15 +57,17 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
     given = [r.get(primary.key) for r in ex.rows.get(primary.name, []) if r.get(primary.key) is not None]
     key_value = str(given[0]) if given else ex.name  # rows of other sources belong to this customer
     backend = open_backend("duckdb")
-    con = backend.con
-    tables = {s.name: _table(con, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
     try:
-        result, _ = evaluate_plan(plan, registry, tables, as_of, con, points_override=ex.points)
-        rows = fetch_rows(result)
+        tables = {s.name: _table(backend, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
+        # the example's customers are its population: normalizers are fitted on them inside the query
+        result = evaluate(plan, tables, as_of, None, registry=registry, backend=backend, points=ex.points)
+        rows = backend.fetch_rows(result.table)
     except DataError:
         raise
     except Exception as exc:  # what the checks let through: a failing example, never a traceback
         raise cannot_evaluate(exc) from exc
+    finally:
+        backend.close()
     out = ExampleResult(ex.name, True, line=ex.span.line if ex.span else 0)
     if len(rows) != 1:
         out.passed = False
