@@ -14,21 +14,29 @@ from .render import console, esc
 OUT_HELP = "Also write the table to .csv or .xlsx."
 
 
+def out_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--out FILE: the printed table into .csv or .xlsx too."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in (".csv", ".xlsx"):
+            raise click.BadParameter("must end in .csv or .xlsx", ctx, param)
+        return value
+
+    return click.option("--out", type=click.Path(path_type=Path), callback=check, help=OUT_HELP)(fn)
+
+
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--db URL (default: TIERWISE_DB, else tierwise.db in the current directory) and --out FILE."""
+    """--db URL (default: TIERWISE_DB, else tierwise.db in the current directory): the store, opened."""
 
     @click.option("--db", "db", metavar="URL",
                   help="The rating store: a SQLAlchemy URL (sqlite:///tierwise.db, postgresql://USER@HOST/DB; "
                        "the password comes from the environment). Default: TIERWISE_DB, else ./tierwise.db.")
-    @click.option("--out", type=click.Path(path_type=Path), help=OUT_HELP)
     @functools.wraps(fn)
-    def wrapper(*args: Any, db: str | None, out: Path | None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, db: str | None, **kwargs: Any) -> Any:
         from ..engine.store import Store, default_url
         from ..engine.store.store import StoreError
         from .main import RuleErrors
 
-        if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
-            raise click.BadParameter("must end in .csv or .xlsx", param_hint="--out")
         url = db or default_url(None)
         if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
             raise RuleErrors(f"no rating store at {url[len('sqlite:///'):]}: `tierwise run` records runs there "
@@ -38,7 +46,7 @@ def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         except StoreError as exc:
             raise RuleErrors(str(exc)) from None
         try:
-            return fn(*args, store=store, out=out, **kwargs)
+            return fn(*args, store=store, **kwargs)
         finally:
             store.close()
 
@@ -63,6 +71,7 @@ def _num(x: float | None) -> str:
 
 @click.command()
 @store_options
+@out_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs to show.")
 def runs(store: Any, out: Path | None, limit: int) -> None:
     """List the recorded runs, newest first: id, ruleset, as-of, who, status, customers per tier.
@@ -91,6 +100,7 @@ def runs(store: Any, out: Path | None, limit: int) -> None:
 @click.command()
 @click.argument("customer")
 @store_options
+@out_option
 def history(customer: str, store: Any, out: Path | None) -> None:
     """One customer's ratings over time: score, computed and final tier, and why each was rated.
 
@@ -119,6 +129,7 @@ def history(customer: str, store: Any, out: Path | None) -> None:
 @click.command()
 @click.argument("run_ids", nargs=-1, metavar="[RUN_A RUN_B]")
 @store_options
+@out_option
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
               help="How many movers to print (--out writes them all).")
 def changes(run_ids: tuple[str, ...], store: Any, out: Path | None, top: int) -> None:

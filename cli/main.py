@@ -46,19 +46,19 @@ def load(path: Path, show_warnings: bool = True):
 
 
 class DateParam(click.ParamType):
-    """A date as rule files and text sources write it: 2026-06-30, 2026/6/30, 2026年6月30日, 20260630."""
+    """A date as rule files and text sources write it (engine.dates): 2026-06-30, 2026/6/30, 2026.6.30, ..."""
 
     name = "date"
 
     def convert(self, value, param, ctx):
-        from ..engine.build import date_hint, parse_date
+        from ..engine.dates import ALSO, date_hint, parse_date
 
         if isinstance(value, date):
             return value
         day = parse_date(str(value))
         if day is None:
             hint = date_hint(str(value))
-            self.fail(f"'{value}' is not a date like 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do)"
+            self.fail(f"'{value}' is not a date like 2026-06-30 ({ALSO})"
                       + (f": {hint}" if hint else ""), param, ctx)
         return day
 
@@ -420,11 +420,11 @@ def main() -> None:
     cli(prog_name="tierwise")
 
 
-def _register_history_commands() -> None:
-    from .history import COMMANDS
+def _register_store_commands() -> None:
+    from . import decisions, history
 
-    for command in COMMANDS:
+    for command in (*history.COMMANDS, *decisions.COMMANDS):
         cli.add_command(command)
 
 
-_register_history_commands()
+_register_store_commands()

@@ -77,21 +77,21 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
     out.score, out.tier = row["score"], row["tier"]
     labels = set(filter(None, (row.get("labels") or "").split(",")))
     for e in ex.expectations:
-        if e["what"] == "score":
-            tol = e["tolerance"] if e["tolerance"] is not None else DEFAULT_TOLERANCE
-            if row["score"] is None or abs(row["score"] - e["score"]) > tol:
-                out.failures.append(f"score: expected {e['score']:g} ± {tol:g}, got {_fmt(row['score'])}")
-        elif e["what"] == "tier":
-            if row["tier"] != e["name"]:
-                out.failures.append(f"tier: expected {e['name']}, got {row['tier'] or 'no tier'}")
-        elif e["what"] == "label":
-            if e["name"] not in labels:
-                out.failures.append(f"label: expected {e['name']}, got {', '.join(sorted(labels)) or 'none'}")
-        elif e["what"] == "no_label" and e["name"] in labels:
-            out.failures.append(f"label: expected no {e['name']}")
-        elif e["what"] == "segment" and row.get(e["name"]) != e["value"]:
-            got = row.get(e["name"])
-            out.failures.append(f"segment {e['name']}: expected {e['value']}, "
+        if e.what == "score":
+            tol = e.tolerance if e.tolerance is not None else DEFAULT_TOLERANCE
+            if row["score"] is None or abs(row["score"] - e.score) > tol:
+                out.failures.append(f"score: expected {e.score:g} ± {tol:g}, got {_fmt(row['score'])}")
+        elif e.what == "tier":
+            if row["tier"] != e.name:
+                out.failures.append(f"tier: expected {e.name}, got {row['tier'] or 'no tier'}")
+        elif e.what == "label":
+            if e.name not in labels:
+                out.failures.append(f"label: expected {e.name}, got {', '.join(sorted(labels)) or 'none'}")
+        elif e.what == "no_label" and e.name in labels:
+            out.failures.append(f"label: expected no {e.name}")
+        elif e.what == "segment" and row.get(e.name) != e.value:
+            got = row.get(e.name)
+            out.failures.append(f"segment {e.name}: expected {e.value}, "
                                 f"got {got if got is not None else 'none (no case matched)'}")
     if row.get("missing") and out.failures:
         out.failures.append(f"(missing values in: {row['missing']})")

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from ..dsl.diagnostics import suggest
 from . import plan as P
 from .coerce import WrongType, coerce, float_text
+from .plan import walk  # noqa: F401  (re-exported: the one walk over the Plan)
 from .plugin_api import DataError
 
 KEY = "__key"
@@ -29,15 +30,6 @@ UNKNOWN_KEYS = KeyFacts()
 
 def col_name(source: str, column: str) -> str:
     return f"s__{source}__{column}"
-
-
-def walk(e: Any) -> Iterator[Any]:
-    yield e
-    for name in getattr(e, "__dataclass_fields__", {}):
-        v = getattr(e, name)
-        for item in (v if isinstance(v, tuple) else (v,)):
-            if hasattr(item, "__dataclass_fields__"):
-                yield from walk(item)
 
 
 def all_exprs(plan: P.Plan) -> list[P.Expr]:

@@ -50,3 +50,52 @@ class Rating(SQLModel, table=True):
     indicator_values: str = Field(default="{}", sa_type=Text)  # JSON: {indicator: raw value}
     points: str = Field(default="{}", sa_type=Text)  # JSON: {indicator: points}
     reason: str = "periodic"  # "periodic", "trigger NAME" or "override ID"
+
+
+class Override(SQLModel, table=True):
+    """A manager's exception (例外处理): the final tier of a customer set by hand, once a second person approves."""
+
+    __tablename__ = "override"
+
+    id: str = Field(primary_key=True)  # short, typed by people: "OV-" + 8 hex digits
+    ruleset: str = Field(index=True)
+    customer: str = Field(index=True)
+    tier: str
+    reason: str = Field(sa_type=Text)
+    requested_by: str
+    requested_at: datetime
+    until: date | None = None  # last day it applies (inclusive); None: until revoked
+    status: str  # "requested", "approved", "rejected", "revoked"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Every change to an override (and other hand-made decisions), in order, never edited."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str
+    action: str  # "override requested", "override approved", ...
+    customer: str | None = Field(default=None, index=True)
+    subject: str  # the override's (or review item's) id
+    detail: str = Field(default="{}", sa_type=Text)  # JSON
+
+
+class ReviewItem(SQLModel, table=True):
+    """A customer put on the review list by a trigger's `review` effect."""
+
+    __tablename__ = "review_item"
+
+    id: str = Field(primary_key=True)  # "RV-" + 8 hex digits
+    run_id: str = Field(foreign_key="run.id")
+    customer: str = Field(index=True)
+    trigger: str
+    created_at: datetime
+    status: str  # "open" or "resolved"
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    note: str | None = Field(default=None, sa_type=Text)

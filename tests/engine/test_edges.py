@@ -120,12 +120,21 @@ def test_min_max_are_missing_when_an_argument_is_and_coalesce_takes_the_first_pr
     rows = rate("missing -> points 0\n"
                 "indicator lo = min(c.a, c.b) weight 25%\nindicator hi = max(c.a, c.b, 2) weight 25%\n"
                 "indicator co = coalesce(c.b, c.a, 1) weight 25%\nindicator ab = abs(c.b - c.a) weight 25%\n",
-                a=[3.0, 3.0, None], b=[5.0, None, None])
-    assert column(rows, "lo") == [3, None, None] and column(rows, "lo.points") == [3, 0, 0]
-    assert column(rows, "hi") == [5, None, None] and column(rows, "hi.points") == [5, 0, 0]
-    assert column(rows, "co") == [5, 3, 1]
-    assert column(rows, "ab") == [2, None, None]
-    assert column(rows, "missing") == ["", "lo,hi,ab", "lo,hi,ab"]
+                a=[3.0, 3.0, None, None], b=[5.0, None, None, 4.0])
+    assert column(rows, "lo") == [3, None, None, None] and column(rows, "lo.points") == [3, 0, 0, 0]
+    assert column(rows, "hi") == [5, None, None, None] and column(rows, "hi.points") == [5, 0, 0, 0]
+    assert column(rows, "co") == [5, 3, 1, 4]
+    assert column(rows, "ab") == [2, None, None, None]
+    assert column(rows, "missing") == ["", "lo,hi,ab", "lo,hi,ab", "lo,hi,ab"]
+
+
+def test_log_is_missing_for_x_at_or_below_zero_and_for_a_base_at_or_below_zero_or_one():
+    rows = rate("missing -> points 0\nindicator n = log(c.x) weight 50%\nindicator b = log(c.x, c.base) weight 50%\n",
+                x=[math.e, 8.0, 0.0, -1.0, 8.0, 8.0, 8.0, None, 8.0],
+                base=[math.e, 2.0, 2.0, 2.0, 1.0, 0.0, -2.0, 2.0, 0.5])
+    assert column(rows, "n") == pytest.approx([1, math.log(8), None, None, math.log(8), math.log(8), math.log(8), None,
+                                               math.log(8)])
+    assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3])
 
 
 def test_division_by_zero_is_missing():
@@ -195,13 +204,17 @@ def test_zscore_clips_at_three_sigma_not_two_with_the_population_sigma():
     assert rows["k17"]["z.points"] is None
     rows = rate("indicator z = c.x weight 100% scale zscore(reverse: true)\n", x=[0.0] * 16 + [5.0])
     assert rows["k16"]["z.points"] == 0 and rows["k0"]["z.points"] == pytest.approx(10 - (-0.25 + 3) / 6 * 10)
+    # below: z = -4 is clipped at -3σ too; on 1..10 the points run lo + (z + 3)/6·(hi - lo)
+    rows = rate("indicator z = c.x weight 100% scale zscore\n", header='source c = csv("c.csv") key id\npoints 1..10\n',
+                x=[0.0] * 16 + [-5.0])
+    assert rows["k16"]["z.points"] == 1 and rows["k0"]["z.points"] == pytest.approx(1 + (0.25 + 3) / 6 * 9)
 
 
 def test_zscore_minmax_and_percentile_without_spread_give_the_middle():
     header = 'source c = csv("c.csv") key id\npoints 2..8\nmissing -> exclude\n'
     rows = rate("indicator z = c.x weight 50% scale zscore\nindicator m = c.x weight 50% scale minmax\n",
-                header=header, x=[3.0, 3.0])
-    assert column(rows, "z.points") == [5, 5] and column(rows, "m.points") == [5, 5]
+                header=header, x=[3.0, 3.0, None])
+    assert column(rows, "z.points") == [5, 5, None] and column(rows, "m.points") == [5, 5, None]
     rows = rate("indicator p = c.x weight 100% scale percentile\n", header=header, x=[3.0, None])
     assert column(rows, "p.points") == [5, None]  # one value: the middle (two equal ones rank 0: the bottom)
 
@@ -218,6 +231,19 @@ def test_minmax_percentile_and_quintile_by_hand():
     # quintile q = 1 + floor(5r/n), n = 5: ranks 0,1,1,3,4 -> 1,2,2,4,5; ties high: 0,2,2,3,4 -> 1,3,3,4,5
     assert column(rows, "q.points")[:5] == pytest.approx([1, 3.25, 3.25, 7.75, 10]) and rows["k5"]["q.points"] is None
     assert column(rows, "qh.points")[:5] == pytest.approx([1, 5.5, 5.5, 7.75, 10]) and rows["k5"]["qh.points"] is None
+    rows = rate("indicator m = c.x weight 50% scale minmax(reverse: true)\n"
+                "indicator p = c.x weight 50% scale percentile(reverse: true)\n",
+                header='source c = csv("c.csv") key id\npoints 1..10\nmissing -> exclude\n', x=xs)
+    assert column(rows, "m.points")[:5] == pytest.approx([10, 7, 7, 4, 1])  # p -> lo + hi - p
+    assert column(rows, "p.points")[:5] == pytest.approx([10, 7.75, 7.75, 3.25, 1])
+
+
+def test_percentile_of_two_and_quintiles_of_ten():
+    header = 'source c = csv("c.csv") key id\npoints 0..8\n'
+    rows = rate("indicator p = c.x weight 100% scale percentile\n", header=header, x=[5.0, 1.0])
+    assert column(rows, "p.points") == [8, 0]
+    rows = rate("indicator q = c.x weight 100% scale quintile\n", header=header, x=[float(v) for v in range(10)])
+    assert column(rows, "q.points") == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8]  # q = 1 + floor(5r/10): two per quintile
 
 
 # ---- scoring: weights, missing policies, additive caps -----------------------------------------------------
@@ -234,6 +260,11 @@ def test_exclude_re_spreads_weights_and_error_leaves_no_score():
     rows = rate("missing -> error\nindicator a = c.a weight 50%\nindicator b = c.b weight 50% missing -> points 2\n",
                 a=[4.0, None], b=[None, 6.0])
     assert column(rows, "score") == [3, None] and column(rows, "tier") == [None, None]
+    # an error indicator beside an excluded one: the dimension may not be dropped as if excluded
+    rows = rate("dimension D weight 50% {\n  indicator a = c.a weight 50% missing -> exclude\n"
+                "  indicator b = c.b weight 50% missing -> error\n}\nindicator e = c.e weight 50%\n",
+                a=[2.0, 2.0, None], b=[4.0, None, 4.0], e=[6.0, 6.0, 6.0])
+    assert column(rows, "score") == [4.5, None, 5]
 
 
 def test_the_score_without_a_score_range_is_the_composite_and_with_one_is_scaled_by_the_top_of_points():

@@ -24,5 +24,6 @@ def test_the_wheel_holds_every_subpackage_and_data_file(tmp_path):
         assert f"tierwise/{pkg}/__init__.py" in names, pkg
     assert "tierwise/dsl/grammar.lark" in names
     assert {"tierwise/engine/store/migrations/env.py", "tierwise/engine/store/migrations/script.py.mako",
-            "tierwise/engine/store/migrations/versions/0001_runs_and_ratings.py"} <= names
+            "tierwise/engine/store/migrations/versions/0001_runs_and_ratings.py",
+            "tierwise/engine/store/migrations/versions/0002_overrides_audit_review.py"} <= names
     assert {f"tierwise/rulesets/{p.name}" for p in (ROOT / "rulesets").glob("*.tier")} <= names

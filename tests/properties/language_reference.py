@@ -256,6 +256,9 @@ class Customer:
         self.dims: dict[str, Any] = {}
         self.score: Any = None
         self.labels: dict[str, bool] = {}
+        self.bands: dict[str, Any] = {}  # indicator -> index of the matched band
+        self.weights: dict[str, Any] = {}  # indicator or dimension -> effective weight (weighted scoring)
+        self.no_score_reason: Any = None
         self.tier: Any = None
         self.segments: dict[str, Any] = {}
 
@@ -370,11 +373,16 @@ class Reference:
         return ind.get("missing") or self.card["missing"]
 
     def band_points(self, bands: list, x: Any) -> Any:
+        match = self.band_match(bands, x)
+        return None if match is None else F(bands[match][2])
+
+    def band_match(self, bands: list, x: Any) -> int | None:
+        """The 0-based index of the band that scores ``x`` (first match), None: missing or no band matches."""
         if x is None:
             return None
-        for op, vals, pts in bands:
+        for index, (op, vals, pts) in enumerate(bands):
             if op == "else":
-                return F(pts)
+                return index
             if op == "range":
                 hit = and3(cmp_const(">=", x, lit_value(vals[0])), cmp_const("<", x, lit_value(vals[1])))
             elif op == "in":
@@ -384,7 +392,7 @@ class Reference:
             else:
                 hit = cmp_const(op, x, lit_value(vals[0]))
             if hit is True:
-                return F(pts)
+                return index
         return None
 
     def normalize(self, ind: dict, values: list) -> list:
@@ -449,6 +457,9 @@ class Reference:
             else:
                 pts = self.normalize(ind, values)
             policy = self.policy(ind)
+            for c in cs:
+                c.bands[ind["name"]] = (self.band_match(ind["bands"], c.values[ind["name"]])
+                                        if ind["kind"] == "bands" else None)
             for c, p in zip(cs, pts):
                 p = self.capped(p, ind.get("cap"))
                 if p is None and policy[0] == "points":
@@ -456,6 +467,9 @@ class Reference:
                 c.points[ind["name"]] = p
         for c in cs:
             self.score_customer(c)
+            if card["scoring"] == "weighted":
+                self.effective_weights(c)
+            self.why_no_score(c)
         for name, cond in card["labels"].items():
             for c in cs:
                 c.labels[name] = self.ev(cond, c) is True
@@ -498,6 +512,46 @@ class Reference:
         if any(self.policy(i)[0] == "error" and c.points[i["name"]] is None for i in indicators(card)):
             score = None
         c.score = score
+
+    def effective_weights(self, c: Customer) -> None:
+        """Each item's share of the composite: its weight over the weight of the present items at its level
+        (an indicator missing under `exclude` is absent and carries 0; a dimension is absent when all of it
+        is); an indicator's share is its dimension's share × its share inside the dimension."""
+        def present(ind: dict) -> bool:
+            return self.policy(ind)[0] != "exclude" or c.points[ind["name"]] is not None
+
+        def shares(items: list[tuple[str, Any, bool]]) -> dict[str, Any]:
+            den = sum((w for _, w, here in items if here), F(0))
+            return {n: (w / den if here and den > 0 else F(0)) for n, w, here in items}
+
+        top = []
+        inner: dict[str, Any] = {}
+        for item in self.card["items"]:
+            if item["type"] == "dimension":
+                members = [(i["name"], F(i["weight"], 100), present(i)) for i in item["indicators"]]
+                inner.update(shares(members))
+                top.append((item["name"], F(item["weight"], 100), any(here for _, _, here in members)))
+            else:
+                top.append((item["name"], F(item["weight"], 100), present(item)))
+        top_shares = shares(top)
+        c.weights.update(top_shares)
+        for item in self.card["items"]:
+            if item["type"] == "dimension":
+                for i in item["indicators"]:
+                    c.weights[i["name"]] = top_shares[item["name"]] * inner[i["name"]]
+
+    def why_no_score(self, c: Customer) -> None:
+        """For a customer without a score: the `missing -> error` indicators without points, else "excluded"."""
+        if c.score is not None:
+            c.no_score_reason = None
+            return
+        parts = []
+        for ind in indicators(self.card):
+            name = ind["name"]
+            if self.policy(ind)[0] == "error" and c.points[name] is None:
+                parts.append(f"{name} is missing" if c.values[name] is None else
+                             f"{name} matched no band" if ind["kind"] == "bands" else f"{name} has no points")
+        c.no_score_reason = (", ".join(parts) + " (missing -> error)") if parts else "every indicator is missing (missing -> exclude)"
 
     def tiers(self) -> None:
         scored = [c.score for c in self.customers if c.score is not None]

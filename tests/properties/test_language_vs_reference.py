@@ -34,6 +34,9 @@ AS_OF = date(2026, 6, 30)
 NUM_COLS = ["x0", "x1", "x2"]
 CONSTS = [F(v) for v in ("-5", "0", "0.1", "0.3", "0.5", "0.6", "1", "2.5", "3", "7.5", "10", "50", "100")]
 TEXTS = ["A", "B", "C"]
+FACTORS = [F(v) for v in ("0.1", "0.2", "0.3", "0.6", "0.7")]
+# a·f + b·g for small whole a, b: floating point misses some by an ulp (3·0.7 = 2.0999999999999996)
+NOISY = sorted({a * f + b * g for a in range(4) for b in range(3) for f in FACTORS[:3] for g in FACTORS[3:]} - {F(0)})
 
 
 # ---- expressions -------------------------------------------------------------------------------------
@@ -87,9 +90,10 @@ def number(draw, card, depth=2, dyadic=False):
         return draw(aggregate(dyadic))
     if kind == "measure":
         return ("measure", draw(st.sampled_from(measures)))
-    if kind == "noisy":  # 0.1·x + 0.2·y: exact cuts that floating point misses by an ulp
+    if kind == "noisy":  # f·x + g·y: exact cuts that floating point misses by an ulp
         a, b = draw(st.sampled_from(NUM_COLS)), draw(st.sampled_from(NUM_COLS))
-        return ("arith", "+", ("arith", "*", ("col", a), ("lit", F("0.1"))), ("arith", "*", ("col", b), ("lit", F("0.2"))))
+        f, g = draw(st.sampled_from(FACTORS[:3])), draw(st.sampled_from(FACTORS[3:]))
+        return ("arith", "+", ("arith", "*", ("col", a), ("lit", f)), ("arith", "*", ("col", b), ("lit", g)))
     if kind == "div":
         return ("arith", "/", draw(number(card, depth - 1)), draw(number(card, 0)))
     if kind == "arith":
@@ -133,7 +137,7 @@ def condition(draw, card, labels=(), depth=2, score=True):
     if kind == "num":
         x = draw(st.sampled_from(refs))
         op = draw(st.sampled_from([">=", ">", "<=", "<", "==", "!="]))
-        c = lit(draw, CONSTS + [F(card["lo"]), F(card["hi"])])
+        c = lit(draw, CONSTS + NOISY[::3] + [F(card["lo"]), F(card["hi"])])
         return ("cmp", op, c, x) if draw(st.integers(0, 3)) == 0 else ("cmp", op, x, c)
     if kind == "text":
         op = draw(st.sampled_from(["==", "!="]))
@@ -163,7 +167,7 @@ def condition(draw, card, labels=(), depth=2, score=True):
 
 
 def lit_value_list(draw):
-    vals = draw(st.lists(st.sampled_from(CONSTS), min_size=1, max_size=3, unique=True))
+    vals = draw(st.lists(st.sampled_from(CONSTS + NOISY), min_size=1, max_size=3, unique=True))
     return [(v, True) if 0 < abs(v) < 1 and draw(st.booleans()) else v for v in vals]
 
 
@@ -182,7 +186,7 @@ def policies(card):
 @st.composite
 def number_bands(draw, card):
     pts = st.integers(card["lo"], card["hi"])
-    cuts = CONSTS + [F(-1, 4), F(5, 4)]
+    cuts = CONSTS + [F(-1, 4), F(5, 4)] + draw(st.lists(st.sampled_from(NOISY), max_size=3))
     out = []
     for _ in range(draw(st.integers(1, 4))):
         op = draw(st.sampled_from([">=", ">", "<=", "<", "==", "!=", "in", "range"]))
@@ -217,7 +221,8 @@ def text_bands(draw, card):
 @st.composite
 def indicator(draw, card, name, weight):
     additive = card["scoring"] == "additive"
-    kind = draw(st.sampled_from(["bands", "bands", "text", "pass", "minmax", "zscore", "percentile", "quintile"]))
+    kind = "pass" if card["pass_only"] else draw(
+        st.sampled_from(["bands", "bands", "text", "pass", "minmax", "zscore", "percentile", "quintile"]))
     ind = {"type": "indicator", "name": name, "weight": weight}
     if kind == "text":
         ind.update(kind="bands", expr=("col", "t"), type_="string", bands=draw(text_bands(card)))
@@ -248,7 +253,10 @@ def cards(draw):
         lo, hi = draw(st.sampled_from([(1, 10), (0, 10), (1, 5), (0, 100)]))
     card = {"scoring": scoring, "lo": lo, "hi": hi, "uses_orders": draw(st.booleans()),
             "measures": {}, "dyadic": {}, "items": [], "_inds": [],
-            "tiers": [], "labels": {}, "segments": {}}
+            "tiers": [], "labels": {}, "segments": {},
+            # every indicator passes c.p through: the score is p exactly, so on a cut for p = 7.5 say,
+            # whatever floating point makes of the weighted sum
+            "pass_only": draw(st.integers(0, 4)) == 0}
     card["missing"] = draw(policies(card))
     if scoring == "additive":
         card["base"] = F(draw(st.sampled_from([0, 10, 600, -5])))
@@ -293,6 +301,7 @@ def tiers(draw, card):
     else:
         top = card.get("score_hi") or card["hi"]
         cuts = [F(top) * F(p, 100) for p in (90, 75, 60, 50, 25)]
+        cuts += [p / card["hi"] * top if card.get("score_hi") else p for p in pass_values(card)]
     out = []
     for j in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["cut", "cut", "when", "top%", "top"]))
@@ -310,15 +319,18 @@ def tiers(draw, card):
     return out
 
 
+def pass_values(card):
+    return sorted({F(card["lo"]), F(card["hi"]), F(card["lo"] + card["hi"], 2), F(15, 2), F(3, 10)})
+
+
 # ---- data ---------------------------------------------------------------------------------------------
 
 @st.composite
 def data(draw, card):
     n = draw(st.integers(1, 14))
-    number_ = st.one_of(st.none(), st.sampled_from(CONSTS), st.integers(-10, 120).map(F),
+    number_ = st.one_of(st.none(), st.sampled_from(CONSTS), st.integers(-10, 120).map(F), st.integers(0, 3).map(F),
                         st.integers(-20, 20).map(lambda v: F(v, 4)))
-    p_values = st.one_of(st.none(), st.sampled_from(sorted({F(card["lo"]), F(card["hi"]),
-                                                            F(card["lo"] + card["hi"], 2), F(15, 2)})))
+    p_values = st.one_of(st.none(), st.sampled_from(pass_values(card)))
     rows = []
     for i in range(n):
         row = {"id": f"k{i:03d}", "k": draw(st.none() | st.integers(-3, 9).map(F)),
@@ -386,8 +398,16 @@ def check(card, rows, orders):
             else:
                 same_number(row[name], c.values[name], (name, ctx))
             same_number(row[f"{name}.points"], c.points[name], (f"{name}.points", ctx))
+            if f"{name}.band" in row:  # the explanation columns, where the engine has them
+                assert row[f"{name}.band"] == c.bands[name], (f"{name}.band", ctx)
+            if f"{name}.weight" in row:
+                same_number(row[f"{name}.weight"], c.weights.get(name), (f"{name}.weight", ctx))
         for dim, value in c.dims.items():
             same_number(row[dim], value, (dim, ctx))
+            if f"{dim}.weight" in row:
+                same_number(row[f"{dim}.weight"], c.weights.get(dim), (f"{dim}.weight", ctx))
+        if "no_score_reason" in row:
+            assert row["no_score_reason"] == c.no_score_reason, ("no_score_reason", ctx)
         same_number(row["score"], c.score, ("score", ctx))
         assert row["tier"] == c.tier, ("tier", row["score"], ctx)
         if card["labels"]:
@@ -406,3 +426,53 @@ def test_whole_language_matches_the_reference(d):
     card = d.draw(cards())
     rows, orders = d.draw(data(card))
     check(card, rows, orders)
+
+
+@st.composite
+def noisy_cards(draw):
+    """Indicators f·x + g·y scored by bands (every kind) cutting where a·f + b·g lands, labels comparing
+    the values with such cuts, and tiers on a score that sits on a cut: what floating point misses by an ulp."""
+    card = {"scoring": "weighted", "lo": 0, "hi": 10, "uses_orders": False, "missing": ("points", F(0)),
+            "measures": {}, "dyadic": {}, "items": [], "tiers": [], "labels": {}, "segments": {},
+            "score_hi": 100, "pass_only": False}
+    weights = split_100(draw, draw(st.integers(1, 3)))
+    for k, w in enumerate(weights):
+        f, g = draw(st.sampled_from(FACTORS[:3])), draw(st.sampled_from(FACTORS[3:]))
+        expr = ("arith", "+", ("arith", "*", ("col", "x0"), ("lit", f)), ("arith", "*", ("col", "x1"), ("lit", g)))
+        cuts = sorted({a * f + b * g for a in range(4) for b in range(3)})
+        bands = []
+        for _ in range(draw(st.integers(1, 3))):
+            op = draw(st.sampled_from([">=", ">", "<=", "<", "==", "!=", "in", "range"]))
+            if op == "range":
+                a, b = sorted(draw(st.lists(st.sampled_from(cuts), min_size=2, max_size=2, unique=True)))
+                bands.append(("range", (a, b), draw(st.integers(0, 10))))
+            elif op == "in":
+                bands.append(("in", tuple(draw(st.lists(st.sampled_from(cuts), min_size=1, max_size=3, unique=True))),
+                              draw(st.integers(0, 10))))
+            else:
+                bands.append((op, (draw(st.sampled_from(cuts)),), draw(st.integers(0, 10))))
+        card["items"].append({"type": "indicator", "name": f"i{k}", "weight": w, "kind": "bands", "expr": expr,
+                              "type_": "number", "bands": bands})
+        op = draw(st.sampled_from([">=", ">", "<=", "<", "==", "!="]))
+        card["labels"][f"L{k}"] = (("in", ("value", f"i{k}"), tuple(draw(st.lists(st.sampled_from(cuts), min_size=1,
+                                                                                  max_size=2))), draw(st.booleans()))
+                                   if draw(st.booleans()) else ("cmp", op, ("value", f"i{k}"), ("lit", draw(st.sampled_from(cuts)))))
+    card["_inds"] = indicators(card)
+    # points p·10 on 0..100 is p·10 exactly when every indicator scores p: on a cut at 10·p
+    card["tiers"] = [("when", f"T{j}", ("cmp", draw(st.sampled_from([">=", ">"])), ("score",), ("lit", F(c))))
+                     for j, c in enumerate(sorted(draw(st.lists(st.integers(0, 10), min_size=1, max_size=3,
+                                                                unique=True)), reverse=True))]
+    card["tiers"] = [(t[0], t[1], ("cmp", t[2][1], t[2][2], ("lit", t[2][3][1] * 10))) for t in card["tiers"]]
+    card["tiers"].append(("otherwise", "Tz"))
+    return card
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_cuts_that_floating_point_misses_by_an_ulp_match_the_reference(d):
+    card = d.draw(noisy_cards())
+    n = d.draw(st.integers(1, 12))
+    small = st.none() | st.integers(0, 3).map(F)
+    rows = [{"id": f"k{i:03d}", "k": None, "t": None, "p": None, "x0": d.draw(small), "x1": d.draw(small),
+             "x2": None} for i in range(n)]
+    check(card, rows, [])
