@@ -259,7 +259,7 @@ class _Evaluator:
 
     def _mutate(self, t: Any, nodes: dict, level: dict[str, int], lvs: list[int], previous: bool) -> Any:
         for lv in lvs:
-            names = [n for n in nodes if level.get(n) == lv]
+            names = [n for n in nodes if level.get(n) == lv and n not in t.columns]
             if names:
                 builder = self._builder(t, previous)
                 t = t.mutate(**{n: nodes[n][1](builder, t) for n in names})
@@ -420,11 +420,21 @@ def evaluate(plan: P.Plan, tables: dict[str, Any], as_of: date, calibration: Cal
     wanted = _closure(nodes, wanted)
     keys_wanted = None if only is None else [str(k) for k in only]
     population = population_nodes(plan, registry, calibration, ev.override) & wanted
-    # the sources are cut to the customers asked for when no wanted value reads the population
-    cut_sources = keys_wanted if keys_wanted is not None and not population else None
-    base = ev.base(tables, keys or {}, wanted, cut_sources, previous, overrides)
-    t = ev.levels(base, nodes, wanted, keys_wanted if cut_sources is None else None, previous is not None,
-                  population)
+    facts = keys or {}
+    if keys_wanted is None:
+        base = ev.base(tables, facts, wanted, None, previous, overrides)
+        t = ev.levels(base, nodes, wanted, previous=previous is not None)
+    else:
+        # the sources are cut to the customers asked for; what reads the population (and what that
+        # needs) is computed on everyone beside, cut, and joined in
+        base = ev.base(tables, facts, wanted, keys_wanted, previous, overrides)
+        if population:
+            needed = _closure(nodes, population)
+            everyone = ev.base(tables, facts, needed, None, previous, overrides)
+            side = ev.levels(everyone, nodes, needed, keys_wanted, previous is not None, population)
+            side = side.select(KEY, *[n for n in side.columns if n in needed])
+            base = left_join(base.drop(*[c for c in side.columns if c != KEY and c in base.columns]), side)
+        t = ev.levels(base, nodes, wanted, previous=previous is not None)
     return Evaluation(ev.output(t, chosen), chosen, plan.key_column)
 
 

@@ -128,12 +128,14 @@ def compute(evaluation: Evaluation, backend: Backend, path: Path) -> Computed:
     return Computed(backend.read_parquet(path, name), path, list(evaluation.columns))
 
 
+def summary_columns(plan: P.Plan) -> list[str]:
+    """What summarise reads: score, tier, each indicator's value and points."""
+    return [*SUMMARY_COLUMNS, *(c for i in plan.indicators for c in (i.name, f"{i.name}.points"))]
+
+
 def run_columns(plan: P.Plan, output: list[str], tier_overrides: bool) -> list[str]:
-    """The output columns plus what summarise and deliver read."""
-    extra = [*SUMMARY_COLUMNS, *(c for i in plan.indicators for c in (i.name, f"{i.name}.points")),
-             *columns_needed(plan)]
-    if tier_overrides:
-        extra.append("final_tier")
+    """The output columns plus what deliver reads (the result the run writes)."""
+    extra = [*SUMMARY_COLUMNS, *columns_needed(plan)] + (["final_tier"] if tier_overrides else [])
     return output + [c for c in dict.fromkeys(extra) if c not in output]
 
 
@@ -173,7 +175,13 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                               registry=registry, backend=be, keys=quality.keys, columns=wanted)
         with progress.step("scoring", be.query_progress):
             computed = compute(evaluation, be, result_path)
-            summary = summarise(plan, computed.table, be)
+            needed = summary_columns(plan)
+            if set(needed) <= set(wanted):  # the default output: summarised from what was written
+                summary = summarise(plan, computed.table, be)
+            else:  # a narrow output: evaluating the summary's columns again costs less than writing them
+                summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
+                                                   registry=registry, backend=be, keys=quality.keys,
+                                                   columns=[plan.key_column, *needed]).table, be)
         log = deliver(plan, registry, computed.table, run_id, be)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
