@@ -130,11 +130,11 @@ def test_min_max_are_missing_when_an_argument_is_and_coalesce_takes_the_first_pr
 
 def test_log_is_missing_for_x_at_or_below_zero_and_for_a_base_at_or_below_zero_or_one():
     rows = rate("missing -> points 0\nindicator n = log(c.x) weight 50%\nindicator b = log(c.x, c.base) weight 50%\n",
-                x=[math.e, 8.0, 0.0, -1.0, 8.0, 8.0, 8.0, None, 8.0],
-                base=[math.e, 2.0, 2.0, 2.0, 1.0, 0.0, -2.0, 2.0, 0.5])
+                x=[math.e, 8.0, 0.0, -1.0, 8.0, 8.0, 8.0, None, 8.0, 0.5, 1.0],
+                base=[math.e, 2.0, 2.0, 2.0, 1.0, 0.0, -2.0, 2.0, 0.5, 2.0, 2.0])
     assert column(rows, "n") == pytest.approx([1, math.log(8), None, None, math.log(8), math.log(8), math.log(8), None,
-                                               math.log(8)])
-    assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3])
+                                               math.log(8), math.log(0.5), 0])
+    assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3, -1, 0])
 
 
 def test_division_by_zero_is_missing():
