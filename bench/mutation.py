@@ -2,10 +2,11 @@
 
     python bench/mutation.py                                   # the core scoring modules (CORE)
     python bench/mutation.py engine/evaluate.py plugins/normalizers.py
-    python bench/mutation.py --tests tests/engine/test_edges.py engine/expressions.py
+    python bench/mutation.py --test tests/engine/test_edges.py engine/expressions.py
     python bench/mutation.py --all                             # every module of engine/ and plugins/ (hours)
-    python bench/mutation.py engine/evaluate.py --only 'tierwise.engine.evaluate.x*band_condition*'
+    python bench/mutation.py engine/scoring.py --only 'tierwise.engine.scoring.x_band_condition*'
                                                                # only the mutants whose names match (globs)
+    python bench/mutation.py engine/scoring.py --budget 1800   # stop after 30 minutes, report what was tested
 
 A benchmark, not a test: it prints, per module and in total, the mutants killed, survived, timed out
 (and the other outcomes mutmut reports) and the kill rate, killed + timeouts over all mutants tested.
@@ -105,10 +106,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("modules", nargs="*", help="modules to mutate, relative to the repository (default: the core)")
     ap.add_argument("--all", action="store_true", help="every module of engine/ and plugins/")
-    ap.add_argument("--tests", nargs="+", default=FAST_TESTS, help="the test selection (default: the fast engine tests)")
+    ap.add_argument("--test", action="append", dest="tests", metavar="PATH",
+                    help="a test file or directory to run, repeatable (default: the fast engine tests)")
     ap.add_argument("--work", type=Path, help="work directory (kept; default: a new temporary directory)")
-    ap.add_argument("--only", nargs="+", default=[], metavar="GLOB",
-                    help="test only the mutants whose names match (e.g. 'tierwise.engine.evaluate.xǁEvaluatorǁ_tier*')")
+    ap.add_argument("--only", action="append", default=[], metavar="GLOB",
+                    help="test only the mutants whose names match, repeatable (e.g. 'tierwise.engine.scoring.x_tier*')")
     ap.add_argument("--budget", type=float, metavar="SECONDS",
                     help="stop mutmut after this long and report the mutants tested so far (the rest: not checked)")
     ap.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel (default 2)")
@@ -119,6 +121,7 @@ def main() -> int:
     else:
         modules = args.modules or CORE
     modules = [str(Path(m)) for m in modules]
+    args.tests = args.tests or FAST_TESTS
     work = args.work or Path(tempfile.mkdtemp(prefix="tierwise-mutation-"))
     if work.exists() and any(work.iterdir()):
         sys.exit(f"{work} is not empty: give a new --work directory")
