@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..engine.dates import ALSO
 from .render import console, err_console, esc, print_diagnostics, print_distribution, print_issues, scorecard
 
 
@@ -64,7 +65,7 @@ class DateParam(click.ParamType):
 
 
 DATE = DateParam()
-AS_OF_HELP = "e.g. 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do)"
+AS_OF_HELP = f"e.g. 2026-06-30 ({ALSO})"
 
 
 def refuse_overwriting_inputs(plan, file: Path, overrides: dict, outputs: dict) -> None:
