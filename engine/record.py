@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,39 @@ def _sha256(files: list[Path]) -> str:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()
+
+
+@dataclass
+class Recording:
+    """Where and how a run records itself: the store, the rule text as run, and who started it."""
+
+    store: Any  # engine.store.Store
+    rule_text: str
+    rule_file: str
+    started_by: str
+    kind: str = "periodic"
+    reason: str = "periodic"
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    started_at: Any = None
+
+    def run_record(self, plan: P.Plan, run_id: str, as_of: Any, calibration: Any,
+                   tier_counts: dict[str, int]) -> Any:
+        from .store import RunRecord
+        from .store.store import now
+
+        return RunRecord(id=run_id, kind=self.kind, ruleset=plan.name, version=plan.version,
+                         text_hash=plan.text_hash, rule_text=self.rule_text, rule_file=self.rule_file, as_of=as_of,
+                         started_by=self.started_by, calibration=calibration.to_dict() if calibration else {},
+                         sources=self.sources, started_at=self.started_at or now(), tier_counts=tier_counts)
+
+
+def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibration: Any, distribution: Any,
+                result_path: Path) -> int:
+    """The run and its ratings into the store, in one transaction (nothing is visible until it commits)."""
+    counts = {(t.tier or ""): t.count for t in distribution}
+    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts),
+                            rating_rows(plan, result_path, rec.reason))
+
+
+def record_failure(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, error: str) -> None:
+    rec.store.record_failure(rec.run_record(plan, run_id, as_of, None, {}), error)

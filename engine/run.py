@@ -27,6 +27,7 @@ from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
 from .progress import SILENT, Progress
 from .quality import check_data
+from .record import Recording, record_failure, record_step
 from .sources import open_sources
 from .summary import NO_SCORE, NO_TIER, Summary, TierCount, summarise  # noqa: F401  (re-exported)
 
@@ -139,6 +140,12 @@ def run_columns(plan: P.Plan, output: list[str], tier_overrides: bool) -> list[s
     return output + [c for c in dict.fromkeys(extra) if c not in output]
 
 
+def _is_store_error(exc: Exception) -> bool:
+    from .store.store import StoreError
+
+    return isinstance(exc, StoreError)
+
+
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
@@ -146,8 +153,10 @@ def new_run_id() -> str:
 def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None, *,
         columns: list[str] | None = None, calibration: Calibration | None = None, previous: Any = None,
-        tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT) -> RunOutcome:
-    """Rate everyone. ``columns``: the output columns (the default output without). With
+        tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT,
+        record: Recording | None = None) -> RunOutcome:
+    """Rate everyone. With ``record``, the run and every rating go into the rating store (one
+    transaction, between summarising and delivering; a failed run is recorded as failed). ``columns``: the output columns (the default output without). With
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
     complete), saving a copy of a large result. ``calibration``: fitted parameters to use instead of
     fitting; ``previous``/``tier_overrides``: tables as ``evaluate`` takes them."""
@@ -182,6 +191,9 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                                                    registry=registry, backend=be, keys=quality.keys,
                                                    columns=[plan.key_column, *needed]).table, be)
+        if record is not None:
+            with progress.step("recording"):
+                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path)
         log = deliver(plan, registry, computed.table, run_id, be)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
@@ -196,8 +208,12 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         shutil.rmtree(scratch, ignore_errors=True)
         if parquet_out is not None:
             parquet_out.with_name(f".{parquet_out.name}.partial").unlink(missing_ok=True)
-        if isinstance(exc, Exception) and not isinstance(exc, (DataError, OSError)):
-            raise cannot_evaluate(exc) from exc
+        failure = cannot_evaluate(exc) if isinstance(exc, Exception) and not isinstance(exc, (DataError, OSError)) \
+            else exc
+        if record is not None and isinstance(exc, Exception) and not _is_store_error(exc):
+            record_failure(record, plan, run_id, as_of, str(failure))
+        if failure is not exc:
+            raise failure from exc
         raise
     finally:
         be.close()
