@@ -51,6 +51,11 @@ def _deps(e: P.Expr | None) -> set[str]:
     return out
 
 
+def tier_effect_triggers(plan: P.Plan) -> list[P.TriggerPlan]:
+    """Triggers that move the final tier when they fire (`cap tier at X`, `downgrade N`)."""
+    return [tr for tr in plan.triggers if any(e.effect in ("cap", "downgrade") for e in tr.effects)]
+
+
 def change_indicators(plan: P.Plan) -> list[str]:
     """Indicators whose change against the last rating a trigger reads (``change(x)``)."""
     seen: dict[str, None] = {}
@@ -212,7 +217,8 @@ class _Evaluator:
         nodes["score"] = (top_deps | errs, lambda b, t: S.score(plan, t))
         tier_deps = ({"score"} | set().union(*[_deps(tp.condition) for tp in plan.tiers])) if plan.tiers else set()
         nodes["tier"] = (tier_deps, lambda b, t: S.tier(plan, b, t))
-        nodes["final_tier"] = ({"tier"}, lambda b, t: self._final_tier(t, overrides))
+        effect_triggers = {ref_name("trigger", tr.name) for tr in tier_effect_triggers(plan)}
+        nodes["final_tier"] = ({"tier"} | effect_triggers, lambda b, t: self._final_tier(t, overrides))
         reason_deps = {"score"} | {ref_name(k, i.name) for i in plan.indicators if i.missing.policy == "error"
                                    for k in ("value", "points")}
         nodes["reason"] = (reason_deps, lambda b, t: S.no_score_reason(plan, t))
@@ -323,14 +329,31 @@ class _Evaluator:
         return raw
 
     def _final_tier(self, t: Any, overrides: bool) -> Any:
-        """The override where one names a tier of the ruleset, else the computed tier."""
+        """The final tier, in order of precedence: an override naming a tier of the ruleset; then the
+        effects of the triggers that fired (`cap tier at X`: no better than X; `downgrade N`: N tiers
+        down the declared order, no lower than the last), applied in the triggers' order; then the
+        computed tier. A customer without a computed tier gets none from trigger effects."""
         import ibis
 
-        if not overrides:
-            return t["tier"]
         names = [tp.name for tp in self.plan.tiers]
+        final = t["tier"]
+        effects = [(tr, e) for tr in tier_effect_triggers(self.plan) for e in tr.effects
+                   if e.effect in ("cap", "downgrade")]
+        if effects and names:
+            last = len(names) - 1
+            idx = final.cases(*[(n, i) for i, n in enumerate(names)], else_=ibis.null("int64"))
+            for tr, e in effects:
+                fired = t[ref_name("trigger", tr.name)]
+                if e.effect == "cap":
+                    moved = ibis.greatest(idx, ibis.literal(names.index(e.tier or names[0])))
+                else:
+                    moved = ibis.least(idx + int(e.steps or 0), ibis.literal(last))
+                idx = ibis.cases((fired & idx.notnull(), moved), else_=idx)
+            final = idx.cases(*[(i, n) for i, n in enumerate(names)], else_=ibis.null("string"))
+        if not overrides or not names:
+            return final
         ov = t[OVERRIDE]
-        return ibis.cases((ov.isin(names), ov), else_=t["tier"]) if names else t["tier"]
+        return ibis.cases((ov.isin(names), ov), else_=final)
 
     # ---- output -----------------------------------------------------------------------------
     def output(self, t: Any, columns: list[str]) -> Any:
