@@ -42,8 +42,11 @@ def json_objects(columns: dict[str, Any], n: int) -> Any:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic") -> Iterator[dict[str, Any]]:
-    """One store row per customer of a run's result (Parquet), in key order."""
+def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic",
+                overrides: dict[str, tuple[str, str]] | None = None) -> Iterator[dict[str, Any]]:
+    """One store row per customer of a run's result (Parquet), in key order. The reason: ``override ID``
+    where an approved override set the final tier, else ``trigger NAME[, NAME]`` where triggers fired,
+    else ``reason``."""
     import pyarrow.parquet as pq
 
     f = pq.ParquetFile(result_path)
@@ -52,8 +55,9 @@ def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic") -> It
     indicators = [i.name for i in plan.indicators if i.name in names]
     points = [i.name for i in plan.indicators if f"{i.name}.points" in names]
     segments = [s.name for s in plan.segments if s.name in names]
-    wanted = [c for c in (key, "score", "tier", "final_tier", "labels", *indicators, *(f"{p}.points" for p in points),
-                          *segments) if c in names]
+    wanted = [c for c in (key, "score", "tier", "final_tier", "labels", "triggers", *indicators,
+                          *(f"{p}.points" for p in points), *segments) if c in names]
+    overrides = overrides or {}
     for batch in f.iter_batches(READ_BATCH, columns=wanted):
         n = batch.num_rows
         col = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
@@ -64,9 +68,14 @@ def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic") -> It
         final = col["final_tier"].to_pylist() if "final_tier" in col else tiers
         labels = col["labels"].to_pylist() if "labels" in col else [""] * n
         scores = col["score"].to_pylist() if "score" in col else [None] * n
-        for k, s, t, ft, lb, v, p, sg in zip(col[key].to_pylist(), scores, tiers, final, labels, values, pts, segs):
+        fired = col["triggers"].to_pylist() if "triggers" in col else [""] * n
+        for k, s, t, ft, lb, v, p, sg, fi in zip(col[key].to_pylist(), scores, tiers, final, labels, values, pts,
+                                                 segs, fired):
+            applied = overrides.get(k)
+            why = (f"override {applied[0]}" if applied is not None and ft == applied[1]
+                   else f"trigger {fi}" if fi else reason)
             yield {"customer": k, "score": s, "computed_tier": t, "final_tier": ft, "labels": lb or "",
-                   "segments": sg, "indicator_values": v, "points": p, "reason": reason}
+                   "segments": sg, "indicator_values": v, "points": p, "reason": why}
 
 
 def source_facts(plan: P.Plan, base_dir: Path, overrides: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -113,6 +122,40 @@ class Recording:
     reason: str = "periodic"
     sources: list[dict[str, Any]] = field(default_factory=list)
     started_at: Any = None
+    applied: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer -> (override id, tier)
+
+    def previous_table(self, plan: P.Plan) -> Any:
+        """The last complete run's raw values of the indicators ``change()`` reads (None: nothing to compare)."""
+        import pyarrow as pa
+
+        from .evaluate import change_indicators
+
+        names = change_indicators(plan)
+        last = self.store.last_run(plan.name, kind=None) if names else None
+        if last is None:
+            return None
+        keys, cols = [], {n: [] for n in names}
+        for r in self.store.ratings(last.id):
+            values = json.loads(r.indicator_values or "{}")
+            keys.append(r.customer)
+            for n in names:
+                v = values.get(n)
+                cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
+        return pa.table({plan.key_column: pa.array(keys, pa.string()),
+                         **{n: pa.array(v, pa.float64()) for n, v in cols.items()}})
+
+    def overrides_table(self, plan: P.Plan, as_of: Any) -> Any:
+        """The approved, unexpired overrides of this ruleset on ``as_of`` (None: there are none)."""
+        import pyarrow as pa
+
+        from .store.decisions import active_overrides
+
+        active = active_overrides(self.store, plan.name, as_of)
+        self.applied = {o.customer: (o.id, o.tier) for o in active}
+        if not active:
+            return None
+        return pa.table({plan.key_column: pa.array([o.customer for o in active], pa.string()),
+                         "tier": pa.array([o.tier for o in active], pa.string())})
 
     def run_record(self, plan: P.Plan, run_id: str, as_of: Any, calibration: Any,
                    tier_counts: dict[str, int]) -> Any:
@@ -130,7 +173,7 @@ def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibrati
     """The run and its ratings into the store, in one transaction (nothing is visible until it commits)."""
     counts = {(t.tier or ""): t.count for t in distribution}
     return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts),
-                            rating_rows(plan, result_path, rec.reason))
+                            rating_rows(plan, result_path, rec.reason, rec.applied))
 
 
 def record_failure(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, error: str) -> None:

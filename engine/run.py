@@ -140,6 +140,10 @@ def run_columns(plan: P.Plan, output: list[str], tier_overrides: bool) -> list[s
     return output + [c for c in dict.fromkeys(extra) if c not in output]
 
 
+def _is_arrow(t: Any) -> bool:
+    return type(t).__module__.startswith("pyarrow")
+
+
 def _is_store_error(exc: Exception) -> bool:
     from .store.store import StoreError
 
@@ -160,8 +164,13 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
     complete), saving a copy of a large result. ``calibration``: fitted parameters to use instead of
     fitting; ``previous``/``tier_overrides``: tables as ``evaluate`` takes them."""
+    if record is not None:  # the store gives the last ratings (change()) and the approved overrides
+        previous = previous if previous is not None else record.previous_table(plan)
+        tier_overrides = tier_overrides if tier_overrides is not None else record.overrides_table(plan, as_of)
     output = list(columns) if columns is not None else C.default_columns(plan, tier_overrides is not None)
     wanted = run_columns(plan, output, tier_overrides is not None)
+    if record is not None and plan.triggers and "triggers" not in wanted:
+        wanted.append("triggers")  # a rating's reason names the triggers that fired
     run_id = new_run_id()
     info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
             "sources": {s.name: s.connector for s in plan.sources}, "run_id": run_id}
@@ -170,6 +179,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     with progress.step("reading"):
         opened = open_step(plan, registry, base_dir, overrides, backend)
     be, scratch = opened.backend, opened.scratch
+    previous, tier_overrides = (be.from_arrow(t, f"tierwise_{name}_{run_id[:8]}") if _is_arrow(t) else t
+                                for name, t in (("previous", previous), ("overrides", tier_overrides)))
     # written beside --out when it is Parquet, so the final rename is atomic and nothing is copied
     result_path = parquet_out.with_name(f".{parquet_out.name}.partial") if direct and parquet_out \
         else scratch / "result.parquet"

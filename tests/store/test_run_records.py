@@ -74,3 +74,30 @@ def test_the_default_store_is_beside_the_rule_file(tmp_path, monkeypatch):
     (tmp_path / "c.csv").write_text("客户编号,年交易额,回款率\nK1,150,0.9\n", encoding="utf-8")
     assert CliRunner().invoke(cli, ["run", str(rules)]).exit_code == 0
     assert [r.rows for r in Store.open(f"sqlite:///{tmp_path / 'tierwise.db'}").runs()] == [1]
+
+
+TRIGGERED = RULES.replace("tier B otherwise\n", """tier B otherwise
+trigger 交易额下降 when change(年交易额) <= -30% -> rerate, downgrade 1
+""")
+
+
+def test_a_run_compares_with_the_last_rating_and_applies_approved_overrides(store_url, tmp_path):
+    rules = tmp_path / "r.tier"
+    rules.write_text(TRIGGERED, encoding="utf-8")
+    data = tmp_path / "c.csv"
+    runner = CliRunner()
+    data.write_text("客户编号,年交易额,回款率\nK1,150,0.9\nK2,200,0.8\nK3,120,0.1\n", encoding="utf-8")
+    assert runner.invoke(cli, ["run", str(rules), "--db", store_url]).exit_code == 0
+    out = runner.invoke(cli, ["override", "request", "K3", "--tier", "A", "--reason", "战略", "--by", "甲",
+                              "--db", store_url])
+    ov_id = out.output.split()[1]
+    assert runner.invoke(cli, ["override", "approve", ov_id, "--by", "乙", "--db", store_url]).exit_code == 0
+    # K1 150 -> 100: -33%, the trigger fires and downgrades A to B; K2 200 -> 190: -5%, stays A
+    data.write_text("客户编号,年交易额,回款率\nK1,100,0.9\nK2,190,0.8\nK3,120,0.1\n", encoding="utf-8")
+    assert runner.invoke(cli, ["run", str(rules), "--db", store_url]).exit_code == 0
+    store = Store.open(store_url)
+    latest = {g.customer: g for g in store.ratings(store.runs()[0].id)}
+    assert (latest["K1"].computed_tier, latest["K1"].final_tier, latest["K1"].reason) == ("A", "B", "trigger 交易额下降")
+    assert (latest["K2"].final_tier, latest["K2"].reason) == ("A", "periodic")
+    assert (latest["K3"].computed_tier, latest["K3"].final_tier, latest["K3"].reason) == ("B", "A", f"override {ov_id}")
+    store.close()
