@@ -302,9 +302,10 @@ def cannot_evaluate(exc: Exception) -> DataError:
 def not_applied_yet(plan: P.Plan) -> list[str]:
     """What a run checks but does not do yet: triggers and `on` lines that need the rating history."""
     out = []
-    if plan.triggers:
-        out.append(f"trigger(s) {', '.join(t.name for t in plan.triggers)} checked, not applied: re-rating, "
-                   f"tier caps and downgrades need the rating history (tiers here are before any trigger)")
+    review = [t.name for t in plan.triggers if any(e.effect == "review" for e in t.effects)]
+    if review:
+        out.append(f"trigger(s) {', '.join(review)}: `review` is checked, not applied yet (the customers are not "
+                   f"put on the review list by a run)")
     later = sorted({r.event for r in plan.on_rules if r.event not in ("tier", "label")})
     if later:
         out.append(f"`on {'/'.join(later)}` lines checked, not run: they need the rating history")
