@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .backend_options import backend_options
 from .render import (console, err_console, esc, no_score_because, print_diagnostics, print_distribution, print_issues,
                      scorecard)
 
@@ -183,6 +184,7 @@ def check(files):
 
 
 @cli.command(name="run")
+@backend_options
 @click.argument("file", type=click.Path(path_type=Path))
 @source_options
 @click.option("--out", type=click.Path(path_type=Path), help="Write ratings to .csv, .parquet or .xlsx.")
@@ -234,6 +236,7 @@ def run_command(file, overrides, as_of, out, log_path):
 
 
 @cli.command()
+@backend_options
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("customer")
 @source_options
@@ -282,6 +285,7 @@ def closest_key(typed: str, keys: list) -> str | None:
 
 
 @cli.command(name="test")
+@backend_options
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as-of", "as_of", type=DATE, metavar="DATE",
               help=f"Date for examples that give no as_of, {AS_OF_HELP}; default: today.")

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..dsl.diagnostics import suggest
 from . import plan as P
+from .backends import backend_of
+from .backends.base import ROW_ORDER
 from .fetch import fetch_one, fetch_rows
 from .coerce import WrongType, coerce, finite, float_text
 from .expressions import ExprBuilder, compare, ibis_coalesce
@@ -77,7 +79,7 @@ class Evaluator:
         import ibis
 
         needed = sorted(source_columns(self.plan, sp.name))
-        columns = list(table.columns)
+        columns = [c for c in table.columns if c != ROW_ORDER]
         if sp.key not in columns:
             close = suggest(sp.key, columns)
             raise DataError(f"source '{sp.name}' has no key column '{sp.key}'"
@@ -87,7 +89,7 @@ class Evaluator:
                 close = suggest(c, columns)
                 raise DataError(f"source '{sp.name}' has no column '{c}'"
                                 + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
-        from .duckdb_builtins import WHITESPACE_CLASS as ws, trim
+        from .coerce import WHITESPACE_CLASS as ws, trim
 
         raw_key = table[sp.key]
         text_key = raw_key.type().is_string()
@@ -153,10 +155,10 @@ class Evaluator:
                 self.issues.append(DataIssue("duplicate key (first row used)", f"{sp.name}.{sp.key}", total,
                                              [f"{r[KEY]} ×{r['n']}" for r in dups]))
                 # keep each key's first row in the source's order (row_number over the scan)
-                numbered = select(__row=ibis.row_number())
+                numbered = select(__row=table[ROW_ORDER] if ROW_ORDER in table.columns else ibis.row_number())
                 first = numbered["__row"].min().over(group_by=numbered[KEY])
                 out = numbered.filter(numbered["__row"] == first).drop("__row")
-        return out
+        return backend_of(table).prepared(out, sp.name)  # a backend without CSE keeps typed columns
 
     def _percent_suspects(self, sp: P.SourcePlan, table: Any) -> dict[str, str]:
         """Text columns an indicator scores directly with number bands cutting above 1 (column -> indicator)."""

@@ -85,7 +85,9 @@ class RunOutcome:
 def pick_connector(registry: Registry, declared: str, location: str) -> str:
     """The connector for a --source override: the declared one unless the suffix says otherwise."""
     if "://" in location:
-        return "sql" if "sql" in registry.connectors else declared
+        scheme = location.split("://", 1)[0].split("+", 1)[0].lower()
+        takes = [n for n, cls in registry.connectors.items() if scheme in getattr(cls, "url_schemes", ())]
+        return declared if declared in takes or not takes else takes[0]
     suffix = "".join(Path(location).suffixes[-1:]).lower()
     if suffix in getattr(registry.connectors.get(declared), "suffixes", ()):
         return declared
@@ -107,8 +109,9 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
         raise DataError(f"--source names unknown source(s): {', '.join(sorted(unknown))}; "
                         f"the ruleset declares: {', '.join(s.name for s in plan.sources)}")
     tables = {}
+    backend = con if isinstance(con, Backend) else DuckDBBackend(con)
     for sp in plan.sources:
-        ctx = ConnectorContext(con=con, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
+        ctx = ConnectorContext(con=backend.staging, backend=backend, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
                                columns=frozenset(source_columns(plan, sp.name) | {sp.key}), issues=issues)
         options = dict(sp.options)
         for opt, var in sp.env.items():
@@ -137,7 +140,7 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
 
             raise DataError(f"source '{sp.name}': "
                             + (validation_message(exc.errors()[0]) if hasattr(exc, "errors") else str(exc)))
-        tables[sp.name] = cls().open(opts, ctx)
+        tables[sp.name] = backend.adopt(cls().open(opts, ctx), sp.name)
     return tables
 
 
@@ -159,8 +162,7 @@ def evaluate_with_calibration(plan: P.Plan, registry: Registry, tables: dict[str
     name = "tierwise_result_" + hashlib.sha1(str(id(ev)).encode()).hexdigest()[:8]
     backend = con if isinstance(con, Backend) else DuckDBBackend(con)
     if spill is not None:
-        backend.write_parquet(ev.table, spill)
-        return backend.read_parquet(spill, name), ev.issues, ev.calibration
+        return backend.save(ev.table, spill, name), ev.issues, ev.calibration
     return backend.materialise(ev.table, name), ev.issues, ev.calibration
 
 
@@ -287,11 +289,11 @@ def deliver_actions(plan: P.Plan, registry: Registry, result: Any, run_id: str, 
 
 
 def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
-        overrides: dict[str, str] | None = None, parquet_out: Path | None = None) -> RunOutcome:
+        overrides: dict[str, str] | None = None, parquet_out: Path | None = None,
+        backend_spec: str | None = None, spark_conf: dict[str, str] | None = None) -> RunOutcome:
     """Rate everyone. With ``parquet_out`` the results stream straight into that file
     (written beside it and renamed once complete), saving a copy of a large result."""
-    backend = open_backend("duckdb")
-    con = backend.con
+    backend = open_backend(backend_spec, spark_conf)
     scratch = Path(tempfile.mkdtemp(prefix="tierwise-"))
     # written beside --out when it is Parquet, so the final rename is atomic and nothing is copied
     result_path = parquet_out.with_name(f".{parquet_out.name}.partial") if parquet_out else scratch / "result.parquet"
@@ -301,7 +303,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     try:
         result_path.parent.mkdir(parents=True, exist_ok=True)
         source_issues: list[DataIssue] = []
-        tables = open_sources(plan, registry, con, base_dir, scratch, overrides, source_issues)
+        tables = open_sources(plan, registry, backend, base_dir, scratch, overrides, source_issues)
         result, issues, cal = evaluate_with_calibration(plan, registry, tables, as_of, backend, spill=result_path)
         issues = source_issues + issues
         dist, missing, more_issues, warnings, unscored = summarise(plan, result)
