@@ -1,5 +1,5 @@
 -- The same scorecard as bench/scorecard.tier, written by hand for DuckDB.
--- {src} and {out} are filled in by hand_sql.py; the as-of date is 2026-06-30.
+-- {src} and {out} are filled in by hand_sql.py (src=PATH); the as-of date is 2026-06-30.
 -- Cuts carry the engine's tolerance (1e-9 relative), so both agree on every row.
 -- It writes the same table as `tierwise run`: key, score, tier, each indicator's value and points,
 -- the dimension scores and the list of missing values, so both do the same work.

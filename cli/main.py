@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from .backend_options import backend_options
-from .render import (console, err_console, esc, no_score_because, print_diagnostics, print_distribution, print_issues,
-                     scorecard)
+from .render import console, err_console, esc, print_diagnostics, print_distribution, print_issues, scorecard
 
 
 class RuleErrors(click.ClickException):
@@ -48,19 +47,19 @@ def load(path: Path, show_warnings: bool = True):
 
 
 class DateParam(click.ParamType):
-    """A date as rule files and text sources write it: 2026-06-30, 2026/6/30, 2026年6月30日, 20260630."""
+    """A date as rule files and text sources write it (engine.dates): 2026-06-30, 2026/6/30, 2026.6.30, ..."""
 
     name = "date"
 
     def convert(self, value, param, ctx):
-        from ..engine.build import date_hint, parse_date
+        from ..engine.dates import ALSO, date_hint, parse_date
 
         if isinstance(value, date):
             return value
         day = parse_date(str(value))
         if day is None:
             hint = date_hint(str(value))
-            self.fail(f"'{value}' is not a date like 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do)"
+            self.fail(f"'{value}' is not a date like 2026-06-30 ({ALSO})"
                       + (f": {hint}" if hint else ""), param, ctx)
         return day
 
@@ -114,15 +113,17 @@ def source_options(fn):
     return wrapper
 
 
-def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = None):
+def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = None, columns: list[str] | None = None):
     """Run the plan; a Parquet ``out`` is written by the run itself."""
     from ..engine.plugin_api import DataError
     from ..engine.run import run
 
+    from .progress import progress_for
+
     parquet_out = out if out is not None and out.suffix.lower() == ".parquet" else None
     try:
-        with console().status("rating customers…", spinner="dots"):
-            return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out)
+        return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out, columns=columns,
+                   progress=progress_for(err_console()))
     except DataError as exc:
         message = str(exc)
     except OSError as exc:
@@ -189,7 +190,11 @@ def check(files):
 @source_options
 @click.option("--out", type=click.Path(path_type=Path), help="Write ratings to .csv, .parquet or .xlsx.")
 @click.option("--log", "log_path", type=click.Path(path_type=Path), help="Write the run log (actions) here.")
-def run_command(file, overrides, as_of, out, log_path):
+@click.option("--columns", "columns", metavar="A,B,…",
+              help="Output only these columns (the key always comes first), e.g. score,tier; what is not "
+                   "asked for is not computed. Besides the default output: NAME.band, NAME.weight, "
+                   "DIMENSION.weight, no_score_reason, final_tier, triggers.")
+def run_command(file, overrides, as_of, out, log_path, columns=None):
     """Rate every customer: score, tier, points per indicator, dimension scores.
 
     Prints the tier distribution against the expected shares and any data
@@ -204,13 +209,24 @@ def run_command(file, overrides, as_of, out, log_path):
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
     plan = load(file)
+    chosen = None
+    if columns is not None:
+        from ..engine.columns import ColumnError, choose_columns
+
+        try:
+            chosen = choose_columns(plan, columns.split(","))
+        except ColumnError as exc:
+            raise click.BadParameter(str(exc), param_hint="--columns") from None
     refuse_overwriting_inputs(plan, file, overrides, {"--out": out, "--log": log_path})
-    outcome = evaluate(plan, file, as_of, overrides, out)
+    outcome = evaluate(plan, file, as_of, overrides, out, chosen)
     print_distribution(outcome)
     print_issues(outcome)
     if out is not None:
+        from .progress import progress_for
+
         try:
-            outcome.write(out)
+            with progress_for(err_console()).step("writing"):
+                outcome.write(out)
         except DataError as exc:
             raise RuleErrors(str(exc)) from None
         except OSError as exc:
@@ -252,15 +268,22 @@ def explain(file, customer, overrides, as_of):
 
         tierwise explain customer_rating.tier KH00042 --as-of 2026-06-30
     """
+    from ..engine.explain import scorecard as build_scorecard
+    from ..engine.plugin_api import DataError
+    from ..engine.run import rate_customer
+
     plan = load(file, show_warnings=False)
-    outcome = evaluate(plan, file, as_of, overrides)
     key = plan.key_column
-    row = outcome.find(customer.strip())
-    if row is None:
-        close = closest_key(customer, outcome.table.column(key).to_pylist())
+    try:
+        rated = rate_customer(plan, registry(), file.parent, as_of, customer.strip(), overrides)
+    except DataError as exc:
+        raise RuleErrors(str(exc)) from None
+    if rated.row is None:
+        close = closest_key(customer, rated.keys)
         raise RuleErrors(f"no customer '{customer}' in {key}" + (f" — did you mean '{close}'?" if close else ""))
-    scorecard(plan, outcome, row)
-    if row.get("score") is None and no_score_because(plan, row):  # as `run`: only missing -> error fails
+    card = build_scorecard(plan, rated.calibration, rated.row, as_of)
+    scorecard(card)
+    if card.unscored_by_error:  # as `run`: only missing -> error fails
         sys.exit(1)
 
 
@@ -399,3 +422,13 @@ def plugins():
 
 def main() -> None:
     cli(prog_name="tierwise")
+
+
+def _register_store_commands() -> None:
+    from . import decisions, history
+
+    for command in (*history.COMMANDS, *decisions.COMMANDS):
+        cli.add_command(command)
+
+
+_register_store_commands()

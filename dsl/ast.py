@@ -5,7 +5,7 @@ character) so that checks can point at the exact text.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Iterator, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,26 @@ class Node(BaseModel):
     # defer_build: schemas are built on first use, which keeps `import tierwise` fast
     model_config = ConfigDict(frozen=True, defer_build=True)
     span: Span = NOWHERE
+
+    def children(self) -> "list[Node]":
+        """The nodes directly under this one, in field order."""
+        out: list[Node] = []
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            for item in (v if isinstance(v, list) else [v]):
+                if isinstance(item, Node):
+                    out.append(item)
+        return out
+
+
+def walk(node: "Node | None") -> "Iterator[Node]":
+    """Every node under ``node`` (itself first), parents before children, without recursion: the one walk
+    over the AST (engine.plan.walk is the one over the Plan)."""
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children()))
 
 
 # ---- expressions -------------------------------------------------------------

@@ -74,9 +74,8 @@ class Diagnostic:
         where = f"{filename}:{line_no}:{col}" if self.span and line_no else filename
         out = [f"{where}: {self.severity}: {self.message}"]
         if self.span and text is not None and line_no:
-            lines = text.splitlines()
-            if 0 < line_no <= len(lines):
-                src = lines[line_no - 1]
+            src = source_line(text, line_no)
+            if src is not None:
                 out.append(f"  {src}")
                 out.append("  " + caret_line(src, col, self.span))
         if self.expected:
@@ -84,6 +83,25 @@ class Diagnostic:
         if self.hint:
             out.append(f"  hint: {self.hint}")
         return "\n".join(out)
+
+
+#: characters str.splitlines() breaks lines at but the parser does not (it counts "\n" only): in an echoed
+#: line they show as one space each, so the caret stays under its column
+OTHER_LINE_BREAKS = str.maketrans({c: " " for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of rule text as the parser numbers them: split at "\n" only (CR is normalised before
+    parsing); never ``str.splitlines``, which also breaks at form feeds, U+0085 and U+2028."""
+    return text.split("\n")
+
+
+def source_line(text: str, line_no: int) -> str | None:
+    """Line ``line_no`` (1-based) as the parser counts lines, fit to echo, or None past the end."""
+    lines = source_lines(text)
+    if not 0 < line_no <= len(lines):
+        return None
+    return lines[line_no - 1].rstrip("\r").translate(OTHER_LINE_BREAKS)
 
 
 def caret_line(src: str, col: int, span: Span) -> str:

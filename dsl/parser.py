@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.parsers.lalr_parser_state import ParserState
 
 from .ast import Span
-from .diagnostics import FULL_WIDTH, Diagnostic, Diagnostics, RuleFileError, suggest
+from .diagnostics import FULL_WIDTH, Diagnostic, Diagnostics, RuleFileError, source_lines, suggest
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -316,7 +316,9 @@ def _open_brace_hint() -> str | None:
 
 
 def syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
-    lines = text.splitlines()
+    lines = source_lines(text)
+    if lines and not lines[-1]:  # the text ends with a line break: no line after it
+        lines.pop()
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream
         accepts = parser_accepts(getattr(exc, "state", None)) or set(exc.allowed or ())

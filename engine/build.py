@@ -1,16 +1,26 @@
-"""Statement-level compilation: AST -> Plan (+ diagnostics). Entry point: ``compile_ruleset``."""
+"""Compilation as passes over one IR. Entry points: ``compile_text`` (parse + compile), ``compile_ruleset``.
+
+1. resolve (here and engine.compile): the AST's statements -> the Plan, names resolved to ``Ref``/``Col``
+   nodes that keep their spans, plugin options validated; the dependency graph recorded once
+   (``Plan.deps``, ``dependencies``). What it reports is what resolving finds: unknown names, names in
+   the wrong place, plugin options, declarations that contradict each other (caps, ranges, examples).
+2. engine.infer_types: the type of every column use written onto its node.
+3. the checks that read only the Plan (``PLAN_CHECKS``: bands, weights, tiers, never-firing rules,
+   named values, cycles, output names; then engine.type_checks: every type error).
+"""
 from __future__ import annotations
 
 import difflib
 import re
-from datetime import date
-from typing import Any, Iterator
 
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, suggest
-from . import checks
+from . import checks, dates, name_checks, type_checks
+from .dates import date_hint, parse_date
 from . import plan as P
 from .compile import Compiler, Context, _string_bands, text_hash
+from .infer_types import infer_types
+from .name_checks import tier_hint
 from .options import ENV_PLACEHOLDER, build_options
 from .plugin_manager import Registry
 
@@ -18,10 +28,12 @@ DEFAULT_POINTS = (1.0, 10.0)
 # scheme://user:password@host — a password written into the rule file
 URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:[^/\s@]+@")
 SECRET_OPTIONS = re.compile(r"^(password|passwd|pwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
-# dates an example's as_of and the CLI's --as-of may be written in (the same as text sources accept)
-DATE_FORMATS = [re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
-                re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$")]
 TYPO_RATIO = 0.75  # an example column this close to one the rules read is taken for a typo of it
+
+
+#: the checks that read only the Plan, in the order they report
+PLAN_CHECKS = (checks.check_bands, checks.check_weights, checks.check_tiers, checks.check_never_fires, name_checks.check_named_values,
+               name_checks.check_cycles, name_checks.check_output_names)
 
 
 def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.Plan | None:
@@ -93,12 +105,12 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
     # measures and indicators
     measures = {m.name: c.expr(m.expr, Context("measure", m.name)) for m in rs.measures}
     indicators = [_indicator(c, ind, mode, points_range, check_range, global_missing) for ind in rs.all_indicators()]
-    checks.check_weights(rs, mode == "additive", diags)
     for dim in rs.dimensions:
         if not dim.indicators:
             diags.error(f"dimension '{dim.name}' has no indicators", dim.name_span)
     dimensions = [P.DimensionPlan(d.name, d.weight.value if d.weight else None, [i.name for i in d.indicators],
-                                  d.cap.value if d.cap else None) for d in rs.dimensions]
+                                  d.cap.value if d.cap else None, d.name_span, _written(d.weight))
+                  for d in rs.dimensions]
     if mode == "weighted":
         for node in [*rs.dimensions, *rs.all_indicators()]:
             if node.cap is not None:
@@ -114,8 +126,11 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
         cond = c.expr(t.condition, Context("tier", t.name), "bool") if t.condition is not None else None
         tiers.append(P.TierPlan(t.name, t.label, t.rule, cond, t.top.value if t.top else None,
                                 bool(t.top and t.top.percent),
-                                (t.expect_low, t.expect_high) if t.expect_low is not None else None))
-    labels = {lb.name: c.expr(lb.condition, Context("label", lb.name), "bool") for lb in rs.labels}
+                                (t.expect_low, t.expect_high) if t.expect_low is not None else None,
+                                span=t.span, name_span=t.name_span, top_text=t.top.text if t.top else "",
+                                top_span=t.top.span if t.top else None, expect_span=t.expect_span))
+    labels = [P.LabelPlan(lb.name, c.expr(lb.condition, Context("label", lb.name), "bool"), lb.span, lb.name_span)
+              for lb in rs.labels]
     segments = []
     for seg in rs.segments:
         cases = []
@@ -128,7 +143,7 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
                 otherwise = case.value
             cond = c.expr(case.condition, Context("segment", seg.name), "bool") if case.condition else None
             cases.append((case.value, cond))
-        segments.append(P.SegmentPlan(seg.name, cases))
+        segments.append(P.SegmentPlan(seg.name, cases, seg.span, seg.name_span, [case.span for case in seg.cases]))
     tier_names = [t.name for t in rs.tiers]
     triggers = []
     for trg in rs.triggers:
@@ -142,11 +157,10 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
             elif eff.effect == "downgrade" and not float(eff.steps).is_integer():
                 diags.error(f"downgrade {checks.fmt(eff.steps)}: a whole number of tiers", eff.span,
                             expected="downgrade 1, downgrade 2, ...")
-            effects.append({"effect": eff.effect, "tier": eff.tier, "steps": eff.steps})
-        triggers.append(P.TriggerPlan(trg.name, cond, effects))
+            effects.append(P.TriggerEffect(eff.effect, eff.tier, eff.steps, eff.span))
+        triggers.append(P.TriggerPlan(trg.name, cond, effects, trg.span, trg.name_span))
     on_rules = [_on_rule(o, registry, rs.tiers, [t.name for t in rs.triggers], list(c.labels), diags)
                 for o in rs.on_rules]
-    _check_named_values(rs, diags)
 
     primary = rs.sources[0].name if rs.sources else ""
     plan = P.Plan(
@@ -154,34 +168,62 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
         sources=sources, primary=primary, scoring=mode, points_range=points_range, score_range=score_range,
         base=(rs.scoring.base or 0.0) if rs.scoring else 0.0, total_cap=rs.cap.value if rs.cap else None,
         measures=measures, indicators=indicators, dimensions=dimensions, top_level=top_level, tiers=tiers,
-        labels=labels, segments=segments, triggers=triggers, on_rules=on_rules,
-        examples=[_example(ex, c, rs.tiers, check_range, diags,
-                           _population_aggregates([*(i.expr for i in indicators),
-                                                   *(t.condition for t in tiers if t.condition)], measures, indicators),
-                           {**{("label", n): _population_aggregates([e], measures, indicators)
-                               for n, e in labels.items()},
-                            **{("segment", sp.name): _population_aggregates([cd for _, cd in sp.cases if cd],
-                                                                            measures, indicators)
-                               for sp in segments}})
-                  for ex in rs.examples],
-        column_types=dict(c.column_types),
+        label_rules=labels, segments=segments, triggers=triggers, on_rules=on_rules, examples=[],
+        spans=_declared(rs), points_check=check_range,
     )
-    checks.check_tiers(rs, plan, diags)
-    conditions = [(f"tier {t.name}", tp.condition, t.span) for t, tp in zip(rs.tiers, tiers) if tp.condition]
-    conditions += [(f"label {lb.name}", labels[lb.name], lb.span) for lb in rs.labels]
-    conditions += [(f"trigger {t.name}", tp.condition, t.span) for t, tp in zip(rs.triggers, triggers)]
-    checks.check_never_fires(plan, conditions, diags)
-    _check_cycles(c, rs, diags)
-    for (src, col), types in c.type_conflicts.items():
-        words = {"number": "a number", "date": "a date", "string": "text"}
-        diags.error(f"{src}.{col} is used both as " + " and as ".join(words.get(t, t) for t in sorted(types)),
-                    c.column_spans.get((src, col)), expected="one type per column",
-                    hint="a date column takes within, days_since, years_between; a number column takes "
-                         "arithmetic and number bands; text takes == \"A\" and in (...)")
+    plan.deps = dependencies(plan)
+    infer_types(plan, diags)
+    plan.examples = [_example(ex, c, plan, rs.tiers, check_range, diags) for ex in rs.examples]
+    for check in PLAN_CHECKS:
+        check(plan, diags)
+    type_checks.check_types(plan, registry, diags)
     for s in unused if not diags.errors else ():
         diags.warning(f"source '{s.name}' is never used by the rules", s.span,
                       hint=f"read it (e.g. count({s.name}) or {s.name}.COLUMN) or delete the line")
     return None if diags.errors else plan
+
+
+def _declared(rs: A.Ruleset) -> dict[tuple[str, str], A.Span]:
+    """Where each named value is declared (its name), keyed like ``Plan.deps``."""
+    out: dict[tuple[str, str], A.Span] = {}
+    for m in rs.measures:
+        out.setdefault(("measure", m.name), m.name_span)
+    for ind in rs.all_indicators():
+        out.setdefault(("value", ind.name), ind.name_span)
+        out.setdefault(("points", ind.name), ind.name_span)
+    for d in rs.dimensions:
+        out.setdefault(("dimension", d.name), d.name_span)
+    for lb in rs.labels:
+        out.setdefault(("label", lb.name), lb.name_span)
+    for seg in rs.segments:
+        out.setdefault(("segment", seg.name), seg.name_span)
+    if rs.tiers:
+        out[("tier", "")] = rs.tiers[0].name_span
+    return out
+
+
+def dependencies(plan: P.Plan) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
+    """The dependency graph of the plan's named values (see ``Plan.deps``)."""
+    graph: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for owner, e in plan.expressions():
+        refs = graph.setdefault(("tier", "") if owner[0] == "tier" else owner, set())  # tiers are one value
+        for n in P.walk(e):
+            if isinstance(n, P.Ref) and n.kind != "as_of":
+                if n.kind == "score" and owner[0] in ("measure", "value"):
+                    continue  # an error of its own (Compiler.name): no circle reported on top of it
+                refs.add((n.kind, n.name))
+            elif isinstance(n, P.Change):
+                refs.add(("value", n.indicator))
+    for ind in plan.indicators:
+        graph.setdefault(("points", ind.name), set()).add(("value", ind.name))
+    for dim in plan.dimensions:
+        graph.setdefault(("dimension", dim.name), set()).update(("points", i) for i in dim.indicators)
+    graph[("score", "")] = {("dimension" if kind == "dimension" else "points", name)
+                            for kind, name, _ in plan.top_level}
+    if plan.tiers:
+        graph.setdefault(("tier", ""), set()).add(("score", ""))
+    # Ref("tier") and Ref("score") carry no name
+    return {k: frozenset(v) for k, v in graph.items()}
 
 
 def _missing(m: A.MissingPolicy, check_range, diags: Diagnostics) -> P.MissingRule:
@@ -200,8 +242,6 @@ def _indicator(c: Compiler, ind: A.Indicator, mode: str, points_range, check_ran
         d.error(f"indicator '{ind.name}' has both bands and a scale; choose one", ind.scale.span)
     text_bands = bool(ind.bands) and _string_bands(ind.bands)
     expr = c.expr(ind.expr, ctx, "string" if text_bands else "number")
-    if ind.bands is not None:
-        checks.check_bands(ind, check_range, d)
     normalizer = None
     norm_opts = None
     if ind.scale is not None:
@@ -216,16 +256,25 @@ def _indicator(c: Compiler, ind: A.Indicator, mode: str, points_range, check_ran
             norm_opts, _, _ = build_options(cls, "normalizer", ind.scale.args, ind.scale.options, d, ind.scale.span)
     missing = _missing(ind.missing, check_range, d) if ind.missing else global_missing
     bands = None
-    if ind.bands:
-        bands = [P.BandRule(b.op, tuple(v.value for v in b.values), b.points, _band_text(b)) for b in ind.bands]
+    if ind.bands is not None:
+        bands = [P.BandRule(b.op, tuple(v.value for v in b.values), b.points, _band_text(b),
+                            tuple(_value_text(v) for v in b.values), b.span) for b in ind.bands]
     return P.IndicatorPlan(
         name=ind.name, expr=expr, value_type="string" if text_bands else "number",
         weight=ind.weight.value if ind.weight else None, dimension=ind.dimension, missing=missing,
         bands=bands, normalizer=normalizer, normalizer_options=norm_opts,
         cap=ind.cap.value if ind.cap else None,
         percent_compared=any(isinstance(v, A.Number) and v.percent for b in (ind.bands or []) for v in b.values),
-        span=ind.span,
+        span=ind.span, name_span=ind.name_span, weight_written=_written(ind.weight),
     )
+
+
+def _written(n: A.Number | None) -> P.Written | None:
+    return None if n is None else P.Written(n.text, n.percent, n.span)
+
+
+def _value_text(v: A.Number | A.String) -> str:
+    return v.text if isinstance(v, A.Number) else f'"{v.value}"'
 
 
 def _band_text(b: A.Band) -> str:
@@ -241,19 +290,10 @@ def _band_text(b: A.Band) -> str:
     return f"{b.op} {t(b.values[0])} -> {pts}"
 
 
-def _tier_hint(name: str, tiers: list[A.Tier]) -> str | None:
-    """did you mean: a tier whose label this is (`核心客户` for A), or a close name (`a` for A)."""
-    by_label = next((t for t in tiers if t.label is not None and t.label == name), None)
-    if by_label is not None:
-        return f"did you mean '{by_label.name}'? '{name}' is its label; rules name tiers by NAME"
-    close = suggest(name or "", [t.name for t in tiers])
-    return f"did you mean '{close}'?" if close else None
-
-
 def _unknown_tier(name, span, tiers: list[A.Tier], diags):
     tier_names = [t.name for t in tiers]
     diags.error(f"unknown tier '{name}'", span, expected="one of: " + ", ".join(tier_names) if tier_names else
-                "a tier declared with `tier NAME ...`", hint=_tier_hint(name or "", tiers))
+                "a tier declared with `tier NAME ...`", hint=tier_hint(name or "", tiers))
 
 
 def _check_global_missing(rs: A.Ruleset, diags: Diagnostics) -> None:
@@ -280,65 +320,6 @@ def _check_secrets(s: A.SourceDecl, diags: Diagnostics) -> None:
                              f'where tierwise runs')
 
 
-def _walk(node: Any) -> Iterator[A.Node]:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, list):
-            stack.extend(n)
-        elif isinstance(n, A.Node):
-            yield n
-            stack.extend(getattr(n, f) for f in type(n).model_fields if f != "span")
-
-
-def _check_named_values(rs: A.Ruleset, diags: Diagnostics) -> None:
-    """`tier == "C"` with no tier C (or a tier's label), `SEGMENT == "x"` with no case x: never true."""
-    tiers = {t.name for t in rs.tiers}
-    segments = {s.name: [c.value for c in s.cases] for s in rs.segments}
-    exprs = [lb.condition for lb in rs.labels] + [t.condition for t in rs.triggers]
-    exprs += [c.condition for s in rs.segments for c in s.cases if c.condition is not None]
-    for expr in exprs:
-        for node in _walk(expr):
-            pairs: list[tuple[A.Node, A.Node]] = []
-            if isinstance(node, A.Compare) and node.op in ("==", "!="):
-                pairs = [(node.left, node.right), (node.right, node.left)]
-            elif isinstance(node, A.In):
-                pairs = [(node.operand, item) for item in node.items]
-            for name, lit in pairs:
-                if not (isinstance(name, A.Name) and isinstance(lit, A.String)):
-                    continue
-                if name.name == "tier" and rs.tiers and lit.value not in tiers:
-                    diags.warning(f"there is no tier '{lit.value}': this comparison never matches", lit.span,
-                                  expected="one of: " + ", ".join(t.name for t in rs.tiers),
-                                  hint=_tier_hint(lit.value, rs.tiers))
-                elif name.name in segments and lit.value not in segments[name.name]:
-                    close = suggest(lit.value, segments[name.name])
-                    diags.warning(f"segment {name.name} has no case '{lit.value}': this comparison never matches",
-                                  lit.span, expected="one of: " + ", ".join(segments[name.name]),
-                                  hint=f"did you mean '{close}'?" if close else None)
-
-
-def parse_date(text: str) -> date | None:
-    """2026-06-30, 2026/6/30, 2026年6月30日, 20260630; None if it is not a date."""
-    for fmt in DATE_FORMATS:
-        m = fmt.match(text.strip())
-        if m:
-            try:
-                return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            except ValueError:
-                return None
-    return None
-
-
-def date_hint(text: str) -> str | None:
-    """Why text written like a date is none ("month 2 has no day 30"); None if it is not written like one."""
-    parts = next((m.groups() for f in DATE_FORMATS if (m := f.match(text.strip()))), None)
-    if parts is None:
-        return None
-    month, dom = int(parts[1]), int(parts[2])
-    return f"there is no month {month}" if not 1 <= month <= 12 else f"month {month} has no day {dom}"
-
-
 def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, labels,
              diags: Diagnostics) -> P.OnRulePlan:
     if o.event in ("tier", "enter", "leave") and o.target not in {t.name for t in tiers}:
@@ -359,18 +340,9 @@ def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, lab
                         hint=f"did you mean '{close}'?" if close else "install a plugin that provides it")
             continue
         opts, _, _ = build_options(cls, "action", call.args, call.options, diags, call.span)
-        actions.append(P.ActionPlan(cls.name, opts))
+        actions.append(P.ActionPlan(cls.name, opts, call.span))
     text = f"{o.event} {o.target}" if o.target else o.event
-    return P.OnRulePlan(o.event, o.target, actions, text)
-
-
-def _used_columns(c: Compiler) -> dict[str, set[str]]:
-    """The columns the rules read, per source (a source's key included)."""
-    used: dict[str, set[str]] = {s.name: {s.key} for s in c.rs.sources}
-    for node in _walk(c.all_exprs()):
-        if isinstance(node, A.Column):
-            used.setdefault(node.source, set()).add(node.column)
-    return used
+    return P.OnRulePlan(o.event, o.target, actions, text, o.span)
 
 
 def typo_of(name: str, candidates: list[str]) -> str | None:
@@ -389,33 +361,43 @@ def typo_of(name: str, candidates: list[str]) -> str | None:
     return best if best_ratio >= TYPO_RATIO else None
 
 
-def _population_aggregates(exprs: list[P.Expr], measures: dict, indicators: list) -> list[str]:
-    """The population aggregates (mean, median, percentile, ...) these expressions use, directly or
-    through the measures and indicators they name, by function name."""
-    from .evaluate import walk
+def _used_columns(plan: P.Plan) -> dict[str, set[str]]:
+    """The columns the rules read, per source (a source's key included)."""
+    used: dict[str, set[str]] = {s.name: {s.key} for s in plan.sources}
+    for node in plan.nodes():
+        if isinstance(node, (P.Col, P.RowCol)):
+            used.setdefault(node.source, set()).add(node.column)
+    return used
 
-    named = {("measure", k): e for k, e in measures.items()}
-    named.update({(kind, i.name): i.expr for i in indicators for kind in ("value", "points")})
-    found, seen, todo = set(), set(), list(exprs)
+
+def population_aggregates(plan: P.Plan, roots: list[tuple[str, str]]) -> list[str]:
+    """The population aggregates (mean, median, percentile, ...) the expressions of ``roots`` use, directly
+    or through the measures and indicators they name (``Plan.deps``), by function name."""
+    direct: dict[tuple[str, str], set[str]] = {}
+    for owner, e in plan.expressions():
+        direct.setdefault(("tier", "") if owner[0] == "tier" else owner, set()).update(n.func for n in P.walk(e) if isinstance(n, P.PopAgg))
+    found: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    todo = list(roots)
     while todo:
-        for n in walk(todo.pop()):
-            if isinstance(n, P.PopAgg):
-                found.add(n.func)
-            elif isinstance(n, P.Ref) and (n.kind, n.name) in named and (n.kind, n.name) not in seen:
-                seen.add((n.kind, n.name))
-                todo.append(named[(n.kind, n.name)])
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        found |= direct.get(node, set())
+        todo += [r for r in plan.deps.get(node, ()) if r[0] in ("measure", "value", "points")]
     return sorted(found)
 
 
-def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags: Diagnostics,
-             in_scores: list[str] = (), in_classes: dict | None = None) -> P.ExamplePlan:
+def _example(ex: A.Example, c: Compiler, plan: P.Plan, tiers: list[A.Tier], check_range,
+             diags: Diagnostics) -> P.ExamplePlan:
     tier_names = {t.name for t in tiers}
     as_of = ex.as_of
     if as_of is not None:
         day = parse_date(as_of)
         if day is None:
             diags.error(f'as_of "{as_of}" is not a date', ex.as_of_span or ex.span,
-                        expected='a date like "2026-06-30" (YYYY-MM-DD; 2026/6/30 and 2026年6月30日 also do)',
+                        expected=f'a date like "2026-06-30" (YYYY-MM-DD; {dates.ALSO})',
                         hint=date_hint(as_of))
         else:
             as_of = day.isoformat()
@@ -431,7 +413,7 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
                         expected=f"points between {checks.fmt(check_range[0])} and {checks.fmt(check_range[1])}")
         points[pv.indicator] = pv.points
     rows: dict[str, list[dict]] = {}
-    used = _used_columns(c)
+    used = _used_columns(plan)
     for row in ex.rows:
         if row.source not in c.sources:
             close = suggest(row.source, list(c.sources))
@@ -454,9 +436,10 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
                               f"one-customer example it scores as if everyone had its value", ex.span,
                               expected=f"its points given in the example, e.g. points {name} 8",
                               hint=f"add: points {name} N")
-        expected = {("segment" if e.what == "segment" else "label", e.name) for e in ex.expectations
+        expected = {("segment" if e.what == "segment" else "label", e.name or "") for e in ex.expectations
                     if e.what in ("label", "no_label", "segment")}
-        population = sorted(set(in_scores).union(*((in_classes or {}).get(k, []) for k in expected)))
+        scored = [("value", i.name) for i in plan.indicators] + [("tier", "")]
+        population = population_aggregates(plan, [*scored, *sorted(expected)])
         if population:
             diags.warning(f"the rules use {', '.join(population)} over all customers: in a one-customer example "
                           f"each is this customer's own value", ex.span,
@@ -474,7 +457,7 @@ def _example(ex: A.Example, c: Compiler, tiers: list[A.Tier], check_range, diags
         if e.what == "score" and e.tolerance is not None and e.tolerance < 0:
             diags.error(f"negative tolerance ± {checks.fmt(e.tolerance)}", e.span,
                         expected="a tolerance of 0 or more: expect score 80 ± 0.5")
-        expectations.append(e.model_dump(exclude={"span"}))
+        expectations.append(P.Expectation(e.what, e.score, e.tolerance, e.name, e.value, e.span))
     if not ex.expectations:
         diags.error(f"example \"{ex.name}\" expects nothing", ex.span, expected="expect score S, tier X")
     return P.ExamplePlan(ex.name, as_of, points, rows, expectations, ex.span)
@@ -495,38 +478,6 @@ def _check_expected_segment(e: A.Expectation, segments: dict[str, list[str]], di
                     hint=f"did you mean '{close}'?" if close else None)
 
 
-def _check_cycles(c: Compiler, rs: A.Ruleset, diags: Diagnostics) -> None:
-    """Measures and indicators may refer to each other, but not in a circle."""
-    graph: dict[str, set[str]] = {}
-    spans: dict[str, A.Span] = {}
-    for m in rs.measures:
-        ctx = Context("measure", m.name)
-        Compiler(rs, c.reg, Diagnostics("", None)).expr(m.expr, ctx)
-        graph[m.name] = {n for _, n in ctx.deps}
-        spans[m.name] = m.name_span
-    for ind in rs.all_indicators():
-        ctx = Context("indicator", ind.name)
-        Compiler(rs, c.reg, Diagnostics("", None)).expr(ind.expr, ctx)
-        graph[ind.name] = {n for _, n in ctx.deps}
-        spans[ind.name] = ind.name_span
-    state: dict[str, int] = {}
-
-    def visit(n: str, path: list[str]) -> None:
-        if state.get(n) == 2 or n not in graph:
-            return
-        if state.get(n) == 1:
-            cycle = path[path.index(n):] + [n]
-            diags.error("circular definition: " + " -> ".join(cycle), spans[n])
-            return
-        state[n] = 1
-        for m in sorted(graph[n]):
-            visit(m, path + [n])
-        state[n] = 2
-
-    for n in graph:
-        visit(n, [])
-
-
 def _deepest_statement(rs: A.Ruleset) -> A.Span | None:
     """The span of the statement whose expression nests deepest (counted without recursion)."""
     best, best_depth = None, -1
@@ -536,9 +487,7 @@ def _deepest_statement(rs: A.Ruleset) -> A.Span | None:
         while stack:
             n, d = stack.pop()
             deepest = max(deepest, d)
-            for f in type(n).model_fields:
-                v = getattr(n, f)
-                stack.extend((x, d + 1) for x in (v if isinstance(v, list) else [v]) if isinstance(x, A.Node))
+            stack.extend((x, d + 1) for x in n.children())
         if deepest > best_depth:
             best, best_depth = stmt.span, deepest
     return best

@@ -1,13 +1,13 @@
-"""Scorecard checks on a compiled ruleset: weights, bands, tiers, rules that never fire.
+"""Scorecard checks on the Plan: bands, weights, tiers, rules that never fire.
 
-Pure functions: each takes the AST/Plan pieces it needs and a Diagnostics to fill.
+Pure functions: each reads only the Plan (and the spans it carries) and fills a Diagnostics.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Iterable
 
-from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics
 from . import plan as P
 
@@ -47,16 +47,82 @@ def _subtract(a: Interval, b: Interval) -> list[Interval]:
 
 
 def difference(pieces: Iterable[Interval], remove: Iterable[Interval]) -> list[Interval]:
+    """The parts of ``pieces`` outside ``remove`` (for a few intervals; IntervalSet for many)."""
     out = list(pieces)
     for r in remove:
         out = [p for piece in out for p in _subtract(piece, r)]
     return out
 
 
-def band_intervals(band: A.Band) -> list[Interval] | None:
+def _joins(a: Interval, b: Interval) -> bool:
+    """Whether a ∪ b is one interval (a overlaps b, or they meet at a point one of them includes)."""
+    if _nonempty(_intersect(a, b)):
+        return True
+    return (a[2] == b[0] and (a[3] or b[1])) or (b[2] == a[0] and (b[3] or a[1]))
+
+
+def _contains(a: Interval, b: Interval) -> bool:
+    low = a[0] < b[0] or (a[0] == b[0] and (a[1] or not b[1]))
+    high = a[2] > b[2] or (a[2] == b[2] and (a[3] or not b[3]))
+    return low and high
+
+
+class IntervalSet:
+    """A union of intervals kept as sorted, disjoint, merged pieces: adding one and asking whether one is
+    covered take a binary search (checking n bands costs n log n, not n²)."""
+
+    def __init__(self, items: Iterable[Interval] = ()) -> None:
+        self.pieces: list[Interval] = []
+        self._lows: list[float] = []
+        self._highs: list[float] = []
+        for iv in items:
+            self.add(iv)
+
+    def add(self, iv: Interval) -> None:
+        if not _nonempty(iv):
+            return
+        i = bisect.bisect_left(self._highs, iv[0])  # pieces before i end below iv: they cannot join it
+        j = bisect.bisect_right(self._lows, iv[2])  # pieces from j on start above iv
+        if i < j and not _joins(self.pieces[i], iv) and self.pieces[i][2] <= iv[0]:
+            i += 1  # it ends where iv starts, each leaving that point out
+        if i < j and not _joins(self.pieces[j - 1], iv):
+            j -= 1
+        lo, li, hi, hj = iv
+        for p in self.pieces[i:j]:
+            if p[0] < lo or (p[0] == lo and p[1]):
+                lo, li = p[0], p[1] or (p[0] == lo and li)
+            if p[2] > hi or (p[2] == hi and p[3]):
+                hi, hj = p[2], p[3] or (p[2] == hi and hj)
+        merged = (lo, li, hi, hj)
+        self.pieces[i:j] = [merged]
+        self._lows[i:j] = [lo]
+        self._highs[i:j] = [hi]
+
+    def covers(self, iv: Interval) -> bool:
+        """Whether every value of ``iv`` is in the set."""
+        if not _nonempty(iv):
+            return True
+        k = bisect.bisect_right(self._lows, iv[0]) - 1
+        return k >= 0 and _contains(self.pieces[k], iv)
+
+    def gaps(self) -> list[Interval]:
+        """The values outside the set, in order."""
+        out: list[Interval] = []
+        lo, li = -INF, False
+        for p in self.pieces:
+            gap = (lo, li, p[0], not p[1])
+            if _nonempty(gap):
+                out.append(gap)
+            lo, li = p[2], not p[3]
+        if _nonempty((lo, li, INF, False)):
+            out.append((lo, li, INF, False))
+        return out
+
+
+def band_intervals(band: P.BandRule) -> list[Interval] | None:
     """The numbers a band matches; None for text bands."""
-    vals = [v.value for v in band.values]
-    if any(isinstance(v, A.String) for v in band.values):
+    vals = list(band.values)
+    if any(isinstance(v, str) for v in vals):
         return None
     op = band.op
     if op == ">=":
@@ -93,7 +159,14 @@ def describe(iv: Interval) -> str:
     return f"values from {fmt(lo)} {'(included)' if li else '(excluded)'} to {fmt(hi)} {'(included)' if hj else '(excluded)'}"
 
 
-def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: Diagnostics) -> None:
+def check_bands(plan: P.Plan, d: Diagnostics) -> None:
+    """Each band block: points in range, no empty range, no band shadowed, gaps and overlaps warned."""
+    for ind in plan.indicators:
+        if ind.bands is not None:
+            _check_band_block(ind, plan.points_check, d)
+
+
+def _check_band_block(ind: P.IndicatorPlan, points_range: tuple[float, float] | None, d: Diagnostics) -> None:
     bands = ind.bands or []
     if not bands:
         d.error(f"indicator '{ind.name}' has an empty band block", ind.name_span, expected="band lines like `>= 100 -> 10`")
@@ -104,15 +177,15 @@ def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: D
         d.error(f"indicator '{ind.name}' mixes text and number bands", ind.name_span,
                 hint='compare text with == "..." or in ("...", ...), numbers with >=, <, a..b')
         return
-    covered: list[Interval] = []
+    covered = IntervalSet()
     texts: set[str] = set()
     else_seen = False
     for b in bands:
         if points_range is not None and not (points_range[0] - EPS <= b.points <= points_range[1] + EPS):
             d.error(f"{fmt(b.points)} points is outside the points range {fmt(points_range[0])}..{fmt(points_range[1])}",
                     b.span, expected=f"points between {fmt(points_range[0])} and {fmt(points_range[1])}")
-        if b.op == "range" and not b.values[0].value < b.values[1].value:
-            d.error(f"empty range {b.values[0].text}..{b.values[1].text}: the low end must be below the high end",
+        if b.op == "range" and not b.values[0] < b.values[1]:
+            d.error(f"empty range {b.value_texts[0]}..{b.value_texts[1]}: the low end must be below the high end",
                     b.span, hint="a..b matches a <= x < b")
             continue
         if else_seen:
@@ -122,72 +195,82 @@ def check_bands(ind: A.Indicator, points_range: tuple[float, float] | None, d: D
             else_seen = True
             continue
         if text_mode:
-            vals = {v.value for v in b.values}
+            vals = set(b.values)
             if b.op in ("==", "in") and vals <= texts:
                 d.warning("band is shadowed by earlier bands and never applies", b.span)
             if b.op in ("==", "in"):
                 texts |= vals
             continue
         mine = band_intervals(b) or []
-        if not difference(mine, covered):
+        if all(covered.covers(iv) for iv in mine):
             d.warning("band is shadowed by earlier bands and never applies", b.span,
                       hint="bands are tried top to bottom; the first match wins")
-        covered.extend(mine)
+        for iv in mine:
+            covered.add(iv)
     if numeric_mode:
-        ranges = sorted((b for b in bands if b.op == "range" and b.values[0].value < b.values[1].value),
-                        key=lambda b: b.values[0].value)
+        ranges = sorted((b for b in bands if b.op == "range" and b.values[0] < b.values[1]),
+                        key=lambda b: b.values[0])
         for a, b in zip(ranges, ranges[1:]):
-            a_hi, b_lo = a.values[1].value, b.values[0].value
+            a_hi, b_lo = a.values[1], b.values[0]
             if b_lo < a_hi:
-                d.warning(f"range {b.values[0].text}..{b.values[1].text} overlaps {a.values[0].text}..{a.values[1].text}",
+                d.warning(f"range {b.value_texts[0]}..{b.value_texts[1]} overlaps {a.value_texts[0]}..{a.value_texts[1]}",
                           b.span, hint="a..b matches a <= x < b; the first matching band wins")
             elif b_lo > a_hi and not else_seen:  # with an else band the gap is the else band's
-                d.warning(f"ranges leave a gap: values from {a.values[1].text} to {b.values[0].text} match neither",
+                d.warning(f"ranges leave a gap: values from {a.value_texts[1]} to {b.value_texts[0]} match neither",
                           b.span, hint="make the ranges meet (…..x then x..…) or add an else band")
         if not else_seen:
-            gaps = difference([ALL], covered)
+            gaps = covered.gaps()
             if gaps:
                 d.warning(f"no band matches {describe(gaps[0])}; such customers score as missing", bands[-1].span,
                           hint="add `else -> POINTS`")
 
 
-def check_weights(ruleset: A.Ruleset, additive: bool, d: Diagnostics) -> None:
-    if additive:
-        for node in [*ruleset.dimensions, *ruleset.all_indicators()]:
-            if node.weight is not None:
-                d.warning(f"weight of '{node.name}' is ignored: additive scoring sums points", node.weight.span)
+def check_weights(plan: P.Plan, d: Diagnostics) -> None:
+    """Weighted scoring: a weight at every level, none negative, each level's summing to 100%."""
+    if plan.scoring == "additive":
+        for node in [*plan.dimensions, *plan.indicators]:
+            if node.weight_written is not None:
+                d.warning(f"weight of '{node.name}' is ignored: additive scoring sums points", node.weight_written.span)
         return
-    levels: list[tuple[str, list]] = [("the top level", [*ruleset.dimensions, *ruleset.indicators])]
-    levels += [(f"dimension '{dim.name}'", dim.indicators) for dim in ruleset.dimensions]
+    # the indicators are in file order, those of each dimension first: slice them per dimension
+    members: list[list[P.IndicatorPlan]] = []
+    at = 0
+    for dim in plan.dimensions:
+        members.append(plan.indicators[at:at + len(dim.indicators)])
+        at += len(dim.indicators)
+    standalone = plan.indicators[at:]
+    levels: list[tuple[str, list]] = [("the top level", [*plan.dimensions, *standalone])]
+    levels += [(f"dimension '{dim.name}'", inds) for dim, inds in zip(plan.dimensions, members)]
     for where, nodes in levels:
         if not nodes:
             continue
         total = 0.0
         missing = False
         for n in nodes:
-            if n.weight is None:
-                kind = "dimension" if isinstance(n, A.Dimension) else "indicator"
+            w = n.weight_written
+            if w is None or n.weight is None:
+                kind = "dimension" if isinstance(n, P.DimensionPlan) else "indicator"
                 d.error(f"{kind} '{n.name}' has no weight", n.name_span, expected="weight NN%",
                         hint="weighted scoring needs a weight at every level (or `scoring additive`)")
                 missing = True
             else:
-                if n.weight.value < 0:
-                    d.error(f"negative weight {n.weight.text}", n.weight.span)
-                total += n.weight.value
+                if n.weight < 0:
+                    d.error(f"negative weight {w.text}", w.span)
+                total += n.weight
         names = [n.name for n in nodes]
         if len(set(names)) < len(names):
             continue  # a name declared twice is reported as such; its weight counted twice is no news
         if not missing and abs(total - 1.0) > 1e-9:
             first = nodes[0]
-            parts = " + ".join(n.weight.text for n in nodes)
-            plain = [n.weight for n in nodes if not n.weight.percent and n.weight.value > 1]
+            parts = " + ".join(n.weight_written.text for n in nodes)
+            plain = [n for n in nodes if not n.weight_written.percent and n.weight > 1]
             hint = f"{parts} = {total * 100:g}%"
             if plain:  # `weight 30` for 30%: a weight without % is a fraction (30 = 3000%)
-                fixed = ", ".join(f"{w.text}%" for w in plain)
-                hint = f"did you mean {fixed}? a weight without % is a fraction: {plain[0].text} = " \
-                       f"{plain[0].value * 100:g}%"
-                first = next(n for n in nodes if n.weight is plain[0])
-            d.error(f"weights in {where} add up to {total * 100:g}%, not 100%", first.weight.span,
+                fixed = ", ".join(f"{n.weight_written.text}%" for n in plain)
+                hint = f"did you mean {fixed}? a weight without % is a fraction: {plain[0].weight_written.text} = " \
+                       f"{plain[0].weight * 100:g}%"
+                first = plain[0]
+            d.error(f"weights in {where} add up to {total * 100:g}%, not 100%", first.weight_written.span,
                     expected="weights that sum to 100%", hint=hint)
 
 
@@ -221,17 +304,19 @@ def _condition_interval(expr: P.Expr | None, target: P.Ref) -> list[Interval] | 
     return None
 
 
-def check_tiers(ruleset: A.Ruleset, plan: P.Plan, d: Diagnostics) -> None:
-    tiers = ruleset.tiers
+def check_tiers(plan: P.Plan, d: Diagnostics) -> None:
+    tiers = plan.tiers
     if not tiers:
         return
-    names = {t.name for t in tiers}
     bounds = score_bounds(plan)
-    covered: list[Interval] = []
-    if bounds is not None:  # scores outside the reachable range are "covered" already
-        covered += [(-INF, False, bounds[0] - EPS, False), (bounds[1] + EPS, False, INF, False)]
+    covered = IntervalSet()
+    outside = IntervalSet()  # scores outside the reachable range are "covered" already
+    if bounds is not None:
+        for iv in ((-INF, False, bounds[0] - EPS, False), (bounds[1] + EPS, False, INF, False)):
+            covered.add(iv)
+            outside.add(iv)
     otherwise_seen = None
-    for t, tp in zip(tiers, plan.tiers):
+    for t in tiers:
         if otherwise_seen is not None:
             d.warning(f"tier {t.name} can never be reached: tier {otherwise_seen} above it takes everyone left",
                       t.name_span)
@@ -240,38 +325,39 @@ def check_tiers(ruleset: A.Ruleset, plan: P.Plan, d: Diagnostics) -> None:
             otherwise_seen = t.name
             continue
         if t.rule == "top":
-            v = t.top.value if t.top else 0
-            if t.top and t.top.percent and not 0 < v <= 1:
-                d.error(f"top {t.top.text} must be between 0% and 100%", t.top.span)
-            elif t.top and not t.top.percent and (v <= 0 or not float(v).is_integer()):
-                d.error("top N takes a whole number of customers or a percentage", t.top.span)
+            v = t.top or 0
+            if t.top_text and t.top_percent and not 0 < v <= 1:
+                d.error(f"top {t.top_text} must be between 0% and 100%", t.top_span)
+            elif t.top_text and not t.top_percent and (v <= 0 or not float(v).is_integer()):
+                d.error("top N takes a whole number of customers or a percentage", t.top_span)
             continue
-        iv = _condition_interval(tp.condition, P.Ref("score"))
+        iv = _condition_interval(t.condition, P.Ref("score"))
         if iv is None:
             continue
         if not iv:
             d.warning(f"tier {t.name} can never be reached: its conditions on score contradict each other", t.span)
             continue
-        if not difference(iv, covered):
+        if all(covered.covers(x) for x in iv):
             why = "the tiers above take every score it accepts"
-            if bounds is not None and not difference(iv, covered[:2]):
+            if bounds is not None and all(outside.covers(x) for x in iv):
                 why = f"scores run from {fmt(bounds[0])} to {fmt(bounds[1])}"
             d.warning(f"tier {t.name} can never be reached: {why}", t.span)
-        covered.extend(iv)
-    if otherwise_seen is None and all(t.rule != "top" for t in tiers) and difference([ALL], covered):
+        for x in iv:
+            covered.add(x)
+    if otherwise_seen is None and all(t.rule != "top" for t in tiers) and covered.gaps():
         d.warning("no `tier NAME otherwise`: customers matching no tier get no tier", tiers[-1].span)
     lows = highs = 0.0
-    with_expect = [t for t in tiers if t.expect_low is not None]
+    with_expect = [t for t in tiers if t.expect is not None]
     for t in with_expect:
-        if not (0 <= t.expect_low <= t.expect_high <= 1):
-            d.error(f"expect {fmt(t.expect_low * 100)}%..{fmt(t.expect_high * 100)}% is not a share range",
+        low, high = t.expect
+        if not (0 <= low <= high <= 1):
+            d.error(f"expect {fmt(low * 100)}%..{fmt(high * 100)}% is not a share range",
                     t.expect_span, expected="expect LOW%..HIGH% with 0% <= LOW <= HIGH <= 100%")
-        lows += t.expect_low
-        highs += t.expect_high
+        lows += low
+        highs += high
     if len(with_expect) == len(tiers) and with_expect and not (lows <= 1 + EPS and highs >= 1 - EPS):
         d.warning(f"expected shares cannot add up to 100% (lows {lows * 100:g}%, highs {highs * 100:g}%)",
                   with_expect[0].expect_span)
-    del names
 
 
 def achievable_points(ind: P.IndicatorPlan, points_range: tuple[float, float]) -> list[Interval]:
@@ -284,8 +370,11 @@ def achievable_points(ind: P.IndicatorPlan, points_range: tuple[float, float]) -
     return [(lo, True, hi, True)]
 
 
-def check_never_fires(plan: P.Plan, where: list[tuple[str, P.Expr, A.Span]], d: Diagnostics) -> None:
+def check_never_fires(plan: P.Plan, d: Diagnostics) -> None:
     """Warn about conditions comparing an indicator's points with a value it cannot take."""
+    where = [(f"tier {t.name}", t.condition, t.span) for t in plan.tiers if t.condition is not None]
+    where += [(f"label {lb.name}", lb.condition, lb.span) for lb in plan.label_rules]
+    where += [(f"trigger {t.name}", t.condition, t.span) for t in plan.triggers]
     for what, expr, span in where:
         contradiction = False
         for target in [P.Ref("score"), *(P.Ref("points", i.name) for i in plan.indicators)]:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dates import STRPTIME_FORMATS
+
 MISSING_MARKERS = ("", "-", "--", "—", "——", "n/a", "na", "null", "none", "nan", "#n/a", "无", "空", "/")
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+DATE_FORMATS = STRPTIME_FORMATS  # the one table of date spellings: engine.dates
 FULL_WIDTH_FROM = "０１２３４５６７８９．，－＋％"
 FULL_WIDTH_TO = "0123456789.,-+%"
 #: a time of day after a date: 10:30, 10:30:00, 10:30:00.123, with Z or an offset

@@ -7,12 +7,13 @@ types and validates plugin options; ``engine.checks`` adds the scorecard checks
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..dsl import ast as A
-from ..dsl.diagnostics import Diagnostics, article, suggest
+from ..dsl.diagnostics import Diagnostics, article, source_line, suggest
 from . import plan as P
+from .infer_types import expr_type
 from .options import build_options
 from .plugin_manager import Registry
 
@@ -45,7 +46,6 @@ class Compiler:
         self.segments = {s.name: s for s in ruleset.segments}
         self.column_types: dict[tuple[str, str], str] = {}
         self.column_spans: dict[tuple[str, str], A.Span] = {}  # first use of each column
-        self.type_conflicts: dict[tuple[str, str], set[str]] = {}  # a column used as two types
         self.single_row: set[str] = set()
         self.multi_row: set[str] = set()
         self.agg_use: dict[str, A.Call] = {}  # the first aggregate over each source
@@ -110,20 +110,15 @@ class Compiler:
             if expr.where is not None:
                 self.scan_usage(expr.where, inner)
         elif isinstance(expr, A.Node):
-            for name in type(expr).model_fields:
-                value = getattr(expr, name)
-                if isinstance(value, list):
-                    for v in value:
-                        self.scan_usage(v, agg)
-                elif isinstance(value, A.Node):
-                    self.scan_usage(value, agg)
+            for child in expr.children():
+                self.scan_usage(child, agg)
 
     def source_text(self, span: A.Span) -> str | None:
         """The rule text of a one-line span."""
         if self.d.text is None or span.line != span.end_line or span.line < 1:
             return None
-        lines = self.d.text.splitlines()
-        return lines[span.line - 1][span.column - 1:span.end_column - 1] if span.line <= len(lines) else None
+        line = source_line(self.d.text, span.line)
+        return line[span.column - 1:span.end_column - 1] if line is not None else None
 
     def all_exprs(self) -> list[A.Node]:
         out: list[A.Node] = [i.expr for i in self.rs.all_indicators()]
@@ -142,42 +137,20 @@ class Compiler:
         key = (e.source, e.column)
         prev = self.column_types.get(key)
         if prev is None or prev == "any":
-            self.column_types[key] = t
-        elif prev != t:
-            self.type_conflicts.setdefault(key, {prev}).add(t)
-        return type(e)(e.source, e.column, t)
+            self.column_types[key] = t  # what later uses are resolved against; engine.infer_types settles it
+        return replace(e, type=t)
 
     def type_of(self, e: P.Expr) -> str:
-        if isinstance(e, P.Lit):
-            return e.type
-        if isinstance(e, (P.Col, P.RowCol)):
-            return self.column_types.get((e.source, e.column), "any")
-        if isinstance(e, P.Ref):
-            if e.kind in ("points", "dimension", "score"):
-                return "number"
-            if e.kind == "value":
-                ind = self.indicators.get(e.name)
-                return "string" if ind is not None and ind.bands and _string_bands(ind.bands) else "number"
-            if e.kind in ("tier", "segment"):
-                return "string"
-            if e.kind == "label":
-                return "bool"
-            if e.kind == "as_of":
-                return "date"
-            return "any"
-        if isinstance(e, (P.Cmp, P.Logic, P.Not, P.InList, P.Between, P.Within)):
-            return "bool"
-        if isinstance(e, P.Agg):
-            if e.func in ("count", "count_distinct", "sum", "avg"):
-                return "number"
-            return self.type_of(e.arg) if e.arg is not None else "number"
-        if isinstance(e, P.Func):
-            fn = self.reg.functions.get(e.name)
-            return fn.returns if fn else "any"
-        return "number"
+        def value_type(name: str) -> str:
+            ind = self.indicators.get(name)
+            return "string" if ind is not None and ind.bands and _string_bands(ind.bands) else "number"
+        return expr_type(e, lambda c: self.column_types.get((c.source, c.column), "any"), value_type,
+                         self.reg.functions)
 
     def expr(self, node: A.Node, ctx: Context, expect: str = "any") -> P.Expr:
         e = self._expr(node, ctx, expect)
+        if e.span is None:  # every node of the plan keeps where it is written
+            e = replace(e, span=node.span)
         return self.hint_type(e, expect)
 
     def _expr(self, node: A.Node, ctx: Context, expect: str) -> P.Expr:
@@ -194,10 +167,10 @@ class Compiler:
         if isinstance(node, A.Call):
             return self.call(node, ctx, expect)
         if isinstance(node, A.Negate):
-            return P.Neg(self.numeric(node.operand, self.expr(node.operand, ctx, "number")))
+            return P.Neg(self.expr(node.operand, ctx, "number"))
         if isinstance(node, A.Binary):
-            left = self.numeric(node.left, self.expr(node.left, ctx, "number"))
-            right = self.numeric(node.right, self.expr(node.right, ctx, "number"))
+            left = self.expr(node.left, ctx, "number")
+            right = self.expr(node.right, ctx, "number")
             return P.Arith(node.op, left, right)
         if isinstance(node, A.Compare):
             outer, self._condition = self._condition, node
@@ -210,18 +183,14 @@ class Compiler:
             if lt == "any" and rt != "any":
                 left = self.hint_type(left, rt)
             elif rt == "any" and lt != "any":
-                right = self.hint_type(right, lt)
-            elif "any" not in (lt, rt) and lt != rt and {lt, rt} != {"number", "bool"}:
-                self.d.error(f"cannot compare {lt} with {rt}", node.span,
-                             hint='quote text values ("A"), write numbers bare (500万)')
+                right = self.hint_type(right, lt)  # two known types that differ: engine.type_checks
             if lt == "any" and rt == "any":
                 left, right = self.hint_type(left, "number"), self.hint_type(right, "number")
             return P.Cmp(node.op, left, right)
         if isinstance(node, A.Logical):
-            return P.Logic(node.op, self.condition(node.left, self.expr(node.left, ctx, "bool")),
-                           self.condition(node.right, self.expr(node.right, ctx, "bool")))
+            return P.Logic(node.op, self.expr(node.left, ctx, "bool"), self.expr(node.right, ctx, "bool"))
         if isinstance(node, A.Not):
-            return P.Not(self.condition(node.operand, self.expr(node.operand, ctx, "bool")))
+            return P.Not(self.expr(node.operand, ctx, "bool"))
         if isinstance(node, A.In):
             items = tuple(self.expr(i, ctx) for i in node.items)
             types = {self.type_of(i) for i in items} - {"any"}
@@ -238,24 +207,6 @@ class Compiler:
             return P.Within(self.expr(node.operand, ctx, "date"), node.amount, node.unit)
         self.d.error("unsupported expression", getattr(node, "span", None))  # pragma: no cover
         return P.Lit(None, "any")
-
-    def numeric(self, node: A.Node, e: P.Expr) -> P.Expr:
-        """``e`` where arithmetic needs a number: text, dates and conditions are errors."""
-        t = self.type_of(e)
-        if t in ("string", "date", "bool"):
-            what = {"string": "text", "date": "a date", "bool": "a condition (true/false)"}[t]
-            hint = {"date": "days_since(d) or years_between(a, b) turn dates into numbers",
-                    "bool": "a label or comparison is true/false; score it with an indicator's bands"}.get(t)
-            self.d.error(f"arithmetic needs numbers; this is {what}", getattr(node, "span", None), hint=hint)
-        return e
-
-    def condition(self, node: A.Node, e: P.Expr) -> P.Expr:
-        """``e`` where `and`/`or`/`not` need a condition: a number or text is an error."""
-        t = self.type_of(e)
-        if t in ("number", "string", "date") and not isinstance(e, (P.Col, P.RowCol)):
-            self.d.error(f"`and`/`or`/`not` need conditions; this is a {'text' if t == 'string' else t}",
-                         getattr(node, "span", None), hint="compare it: x >= 5, x == \"A\"")
-        return e
 
     def name(self, node: A.Name, ctx: Context) -> P.Expr:
         n = node.name
@@ -310,11 +261,13 @@ class Compiler:
                 self.d.error(f"this aggregate reads source '{ctx.agg_source}'; '{node.source}' cannot be used in it",
                              node.span, hint="an aggregate and its where filter read one source")
                 return P.Lit(None, "any")
-            return P.RowCol(node.source, node.column, self.column_types.get((node.source, node.column), "any"))
+            return P.RowCol(node.source, node.column, self.column_types.get((node.source, node.column), "any"),
+                            span=node.span)
         if node.source in self.multi_row:
             self.multi_row_error(node)
             return P.Lit(None, "any")
-        return P.Col(node.source, node.column, self.column_types.get((node.source, node.column), "any"))
+        return P.Col(node.source, node.column, self.column_types.get((node.source, node.column), "any"),
+                     span=node.span)
 
     def multi_row_error(self, node: A.Column) -> None:
         """A source read through an aggregate elsewhere has several rows per customer: a direct use of
@@ -454,17 +407,9 @@ class Compiler:
         return P.PopAgg(f"pop{self.agg_count}", "mean" if f == "avg" else f, arg, q)
 
 
-def _columns(node: Any) -> set[str]:
-    out: set[str] = set()
-    if isinstance(node, A.Column):
-        out.add(node.source)
-    elif isinstance(node, A.Node):
-        for name in type(node).model_fields:
-            v = getattr(node, name)
-            for item in (v if isinstance(v, list) else [v]):
-                if isinstance(item, A.Node):
-                    out |= _columns(item)
-    return out
+def _columns(node: A.Node | None) -> set[str]:
+    """The sources whose columns ``node`` reads."""
+    return {n.source for n in A.walk(node) if isinstance(n, A.Column)}
 
 
 def _plain_name(col: str) -> bool:

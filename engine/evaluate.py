@@ -1,57 +1,42 @@
-"""Evaluate a Plan over source tables as one columnar Ibis query (DuckDB by default).
+"""Evaluate a Plan over source tables: one Ibis expression, built, never run.
 
-Stages: type the referenced columns (counting bad cells) -> population of keys
--> per-customer aggregates of multi-row sources -> one chain of ``mutate``
-levels computing measures, indicator values, points, dimension scores,
-score, tier, labels and segments. Normalizer fits and population aggregates
-are whole-table window reductions inside the same query.
+``evaluate(plan, tables, as_of, calibration, previous, overrides)`` gives the result table of a
+rating: type the referenced columns -> population of keys -> per-customer aggregates of
+multi-row sources -> one chain of ``mutate`` levels computing measures, indicator values,
+points, matched bands, effective weights, dimension scores, score, tier, labels, segments,
+triggers and the final tier. Normalizers take their parameters from the ``Calibration`` (see
+``fit``); without one they are fitted inside the query. Counting bad data is ``quality``'s job.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 from ..dsl.diagnostics import suggest
+from . import columns as C
 from . import plan as P
-from .backends import backend_of
-from .backends.base import ROW_ORDER
-from .fetch import fetch_one, fetch_rows
-from .coerce import WrongType, coerce, finite, float_text
-from .expressions import ExprBuilder, compare, ibis_coalesce
-from .plugin_api import DataError, DataIssue
+from . import scoring as S
+from .calibration import Calibration
+from .coerce import finite
+from .expressions import ExprBuilder, ibis_coalesce
+from .plugin_api import DataError
+from .prepare import (KEY, UNKNOWN_KEYS, KeyFacts, all_exprs, col_name, column_type,  # noqa: F401  (re-exported)
+                      first_per_key, prepare_source, source_columns, text_key, trim_key, typed_columns, walk)
+from .scoring import band_condition, cap_at, ref_name  # noqa: F401  (re-exported)
 
-KEY = "__key"
 OUTPUT_DECIMALS = 10  # scores, points and dimension scores in the output are rounded to this many decimals
-QUOTA_DIGITS = 9  # quota tiers rank scores rounded to this many decimals: float noise is a tie
-
-
-def col_name(source: str, column: str) -> str:
-    return f"s__{source}__{column}"
-
-
-def ref_name(kind: str, name: str = "") -> str:
-    return f"{kind}__{name}" if name else kind
+LAST = "last"  # internal prefix of the previous rating's values: last__年交易额
+OVERRIDE = "__override_tier"
 
 
 @dataclass
 class Evaluation:
-    """The result query plus what evaluating it found out about the data."""
+    """The result query: one row per customer, ``columns`` in order, the key first."""
 
-    table: Any  # ibis table: one row per customer
-    issues: list[DataIssue]
-    output_columns: list[str]
+    table: Any
+    columns: list[str]
     key_column: str
-    calibration: dict[str, dict[str, float | None]] = field(default_factory=dict)
-
-
-def walk(e: Any):
-    yield e
-    for name in getattr(e, "__dataclass_fields__", {}):
-        v = getattr(e, name)
-        for item in (v if isinstance(v, tuple) else (v,)):
-            if hasattr(item, "__dataclass_fields__"):
-                yield from walk(item)
 
 
 def _deps(e: P.Expr | None) -> set[str]:
@@ -61,118 +46,51 @@ def _deps(e: P.Expr | None) -> set[str]:
     for node in walk(e):
         if isinstance(node, P.Ref) and node.kind != "as_of":
             out.add(ref_name(node.kind, node.name))
+        elif isinstance(node, P.Change):
+            out.add(ref_name("value", node.indicator))
     return out
 
 
-class Evaluator:
-    def __init__(self, plan: P.Plan, registry: Any, as_of: date, points_override: dict[str, float] | None = None):
+def change_indicators(plan: P.Plan) -> list[str]:
+    """Indicators whose change against the last rating a trigger reads (``change(x)``)."""
+    seen: dict[str, None] = {}
+    for t in plan.triggers:
+        for node in walk(t.condition):
+            if isinstance(node, P.Change):
+                seen.setdefault(node.indicator)
+    return list(seen)
+
+
+def left_join(base: Any, other: Any) -> Any:
+    joined = base.left_join(other, KEY)
+    return joined.drop(f"{KEY}_right") if f"{KEY}_right" in joined.columns else joined
+
+
+def _key_of(table: Any, key_column: str, what: str, backend: Any) -> Any:
+    """The key column (as trimmed text) of the previous ratings or the tier overrides."""
+    columns = list(table.columns)
+    if key_column not in columns:
+        close = suggest(key_column, columns)
+        raise DataError(f"the {what} have no key column '{key_column}'"
+                        + (f" — did you mean '{close}'?" if close else ""))
+    raw = text_key(table, key_column)
+    key = trim_key(raw, backend) if table[key_column].type().is_string() else raw
+    return key
+
+
+class _Evaluator:
+    def __init__(self, plan: P.Plan, registry: Any, as_of: date, calibration: Calibration | None,
+                 points: dict[str, float] | None, backend: Any):
         self.plan = plan
         self.reg = registry
         self.as_of = as_of
-        self.override = points_override or {}
-        self.issues: list[DataIssue] = []
-        self.calibration: dict[str, dict[str, float | None]] = {}
+        self.calibration = calibration
+        self.override = points or {}
+        self.backend = backend
 
-    # ---- sources ------------------------------------------------------------------------
-    def prepare_source(self, sp: P.SourcePlan, table: Any) -> Any:
-        """Rename needed columns to internal names, type them, report bad cells and bad keys."""
-        import ibis
-
-        needed = sorted(source_columns(self.plan, sp.name))
-        columns = [c for c in table.columns if c != ROW_ORDER]
-        if sp.key not in columns:
-            close = suggest(sp.key, columns)
-            raise DataError(f"source '{sp.name}' has no key column '{sp.key}'"
-                            + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
-        for c in needed:
-            if c not in columns:
-                close = suggest(c, columns)
-                raise DataError(f"source '{sp.name}' has no column '{c}'"
-                                + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
-        from .coerce import WHITESPACE_CLASS as ws, trim
-
-        raw_key = table[sp.key]
-        text_key = raw_key.type().is_string()
-        if not text_key:  # keys are compared as text; a float key 1001.0 (pandas) is "1001"
-            raw_key = float_text(raw_key) if raw_key.type().is_floating() else raw_key.cast("string")
-        bad_flags = {}
-        typed = {}
-        for c in needed:
-            want = self.plan.column_types.get((sp.name, c), "any")
-            try:
-                value, bad = coerce(table[c], want)
-            except WrongType as exc:
-                raise DataError(f"source '{sp.name}': column '{c}' {exc}") from None
-            typed[col_name(sp.name, c)] = value
-            if bad is not None:
-                bad_flags[c] = bad
-        # data quality in one aggregate query: rows, blank keys, padded keys, distinct keys, bad cells.
-        # Regular expressions find blank and padded keys without building trimmed strings.
-        metrics = {"__rows": table.count(),
-                   "__null_keys": (raw_key.isnull() | raw_key.re_search(f"^{ws}*$")).sum(),
-                   "__padded": raw_key.re_search(f"^{ws}|{ws}$").sum() if text_key else ibis.literal(0)}
-        if not sp.multi_row:
-            metrics["__keys"] = raw_key.nullif("").nunique()
-        for i, (c, flag) in enumerate(bad_flags.items()):
-            metrics[f"b{i}"] = flag.sum()
-        percent_cols = self._percent_suspects(sp, table)
-        for i, c in enumerate(percent_cols):  # cells written "95%" that bands with cuts like 90 compare
-            metrics[f"p{i}"] = table[c].re_search(r"[%％]\s*$").sum()
-        counts = {k: v or 0 for k, v in fetch_one(table.aggregate(**metrics)).items()}  # no rows: sums are NULL
-        for i, (c, ind) in enumerate(percent_cols.items()):
-            if counts[f"p{i}"]:
-                self.issues.append(DataIssue(
-                    f"cells written with % (95% reads as 0.95) but {ind}'s bands cut at numbers above 1: "
-                    f"write the bands with % (>= 90%) or the cells without it", f"{sp.name}.{c}",
-                    int(counts[f"p{i}"])))
-        # trim keys only when some are padded: trimming a million strings costs more than scoring them
-        key = trim(raw_key) if counts["__padded"] else raw_key
-
-        def select(**extra: Any) -> Any:
-            out = table.select(**{KEY: key}, **typed, **extra)
-            return out.filter(out[KEY].notnull() & (out[KEY] != "")) if counts["__null_keys"] else out
-
-        out = select()
-        if sp.name == self.plan.primary and counts["__rows"] == 0:
-            raise DataError(f"source '{sp.name}' has no data rows: no customers to rate")
-        if counts["__null_keys"]:
-            self.issues.append(DataIssue("missing key (row skipped)", f"{sp.name}.{sp.key}", int(counts["__null_keys"])))
-        for i, (c, flag) in enumerate(bad_flags.items()):
-            n = int(counts[f"b{i}"] or 0)
-            if n:
-                want = self.plan.column_types[(sp.name, c)]
-                sample = fetch_rows(table.filter(flag).select(k=table[sp.key].cast("string"), v=table[c]).limit(5))
-                samples = [f"{r['k']}: {r['v']!r}" for r in sample]
-                self.issues.append(DataIssue(f"not a {want} (treated as missing)", f"{sp.name}.{c}", n, samples))
-        if not sp.multi_row and counts["__padded"]:  # distinct raw keys undercount duplicates once trimmed
-            counts["__keys"] = fetch_one(table.aggregate(n=key.nullif("").nunique()))["n"]
-        has_dups = not sp.multi_row and counts["__keys"] < counts["__rows"] - counts["__null_keys"]
-        if has_dups:
-            dup = out.group_by(KEY).aggregate(n=out.count()).filter(lambda t: t.n > 1)
-            dups = fetch_rows(dup.order_by(KEY).limit(5))
-            if dups:
-                total = int(fetch_one(dup.aggregate(n=dup.count()))["n"])
-                self.issues.append(DataIssue("duplicate key (first row used)", f"{sp.name}.{sp.key}", total,
-                                             [f"{r[KEY]} ×{r['n']}" for r in dups]))
-                # keep each key's first row in the source's order (row_number over the scan)
-                numbered = select(__row=table[ROW_ORDER] if ROW_ORDER in table.columns else ibis.row_number())
-                first = numbered["__row"].min().over(group_by=numbered[KEY])
-                out = numbered.filter(numbered["__row"] == first).drop("__row")
-        return backend_of(table).prepared(out, sp.name)  # a backend without CSE keeps typed columns
-
-    def _percent_suspects(self, sp: P.SourcePlan, table: Any) -> dict[str, str]:
-        """Text columns an indicator scores directly with number bands cutting above 1 (column -> indicator)."""
-        out = {}
-        for ind in self.plan.indicators:
-            e = ind.expr
-            if (isinstance(e, P.Col) and e.source == sp.name and ind.bands and not ind.percent_compared
-                    and e.column in table.columns and table[e.column].type().is_string()
-                    and any(isinstance(v, (int, float)) and abs(v) > 1 for b in ind.bands for v in b.values)):
-                out.setdefault(e.column, ind.name)
-        return out
-
-    # ---- the query -----------------------------------------------------------------------
-    def build(self, tables: dict[str, Any]) -> Evaluation:
+    # ---- the base table: one row per customer with the typed columns and aggregates -------------
+    def base(self, tables: dict[str, Any], facts: dict[str, KeyFacts], wanted: set[str],
+             only: list[str] | None, previous: Any, overrides: Any) -> Any:
         import ibis
 
         plan = self.plan
@@ -180,18 +98,19 @@ class Evaluator:
         for sp in plan.sources:
             if sp.name not in tables:
                 raise DataError(f"no data for source '{sp.name}'")
-            prepared[sp.name] = self.prepare_source(sp, tables[sp.name])
+            t = prepare_source(plan, sp, tables[sp.name], facts.get(sp.name, UNKNOWN_KEYS), self.backend)
+            if only is not None:  # the customers asked for, before anything is aggregated or joined
+                t = t.filter(t[KEY].isin(only))
+            prepared[sp.name] = t
         primary = next(s for s in plan.sources if s.name == plan.primary)
         base = prepared[primary.name]
         if primary.multi_row:
             base = base.select(KEY).distinct()
-        for sp in plan.sources:
-            if sp.name != primary.name:
-                self._report_orphans(sp, prepared[sp.name], base)
-        # per-customer aggregates over multi-row sources
-        aggs = [n for e in self._all_exprs() for n in walk(e) if isinstance(n, P.Agg)]
+        exprs = [e for n in wanted for e in self._node_exprs(n)]
+        cols = {(n.source, n.column) for e in exprs for n in walk(e) if isinstance(n, P.Col)}
+        aggs = {n.id: n for e in exprs for n in walk(e) if isinstance(n, P.Agg)}
         by_source: dict[str, list[P.Agg]] = {}
-        for a in {a.id: a for a in aggs}.values():
+        for a in aggs.values():
             by_source.setdefault(a.source, []).append(a)
         for src, items in by_source.items():
             t = prepared[src]
@@ -207,70 +126,124 @@ class Evaluator:
                 fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "count": "count",
                       "count_distinct": "nunique"}[a.func]
                 metrics[a.id] = getattr(arg, fn)(where=where)
-            grouped = t.group_by(KEY).aggregate(**metrics)
-            base = left_join(base, grouped)
+            base = left_join(base, t.group_by(KEY).aggregate(**metrics))
             fills = {a.id: ibis.coalesce(base[a.id], 0) for a in items if a.func in ("sum", "count", "count_distinct")}
             if fills:
                 base = base.mutate(**fills)
-        # one-row-per-customer sources other than the primary
+        # one-row-per-customer sources other than the primary, when a wanted value reads them
         for sp in plan.sources:
-            if sp.name != primary.name and not sp.multi_row:
+            if sp.name != primary.name and not sp.multi_row and any(s == sp.name for s, _ in cols):
                 base = left_join(base, prepared[sp.name])
-        return self._score(base)
+        if previous is not None:
+            base = left_join(base, self._previous(previous, only))
+        if overrides is not None:
+            base = left_join(base, self._overrides(overrides, only))
+        return base
 
-    def _report_orphans(self, sp: P.SourcePlan, table: Any, population: Any) -> None:
-        """Rows of another source whose key is no customer of the primary source: counted, never silently lost."""
-        orphans = table.anti_join(population, KEY)
-        n = int(fetch_one(orphans.aggregate(n=orphans.count()))["n"] or 0)
-        if n:
-            keys = fetch_rows(orphans.select(KEY).distinct().order_by(KEY).limit(5))
-            self.issues.append(DataIssue(f"key matches no customer of '{self.plan.primary}' (row not used)",
-                                         f"{sp.name}.{sp.key}", n, [str(r[KEY]) for r in keys]))
+    def _previous(self, previous: Any, only: list[str] | None) -> Any:
+        names = change_indicators(self.plan)
+        columns = list(previous.columns)
+        for n in names:
+            if n not in columns:
+                close = suggest(n, columns)
+                raise DataError(f"the previous ratings have no value of '{n}' (change({n}) reads it)"
+                                + (f" — did you mean '{close}'?" if close else ""))
+        key = _key_of(previous, self.plan.key_column, "previous ratings", self.backend)
+        t = previous.select(**{KEY: key}, **{ref_name(LAST, n): previous[n].cast("float64") for n in names})
+        if only is not None:
+            t = t.filter(t[KEY].isin(only))
+        return first_per_key(t.filter(t[KEY].notnull()))
 
-    def _no_ref(self, e):  # pragma: no cover - the compiler forbids refs inside aggregates
+    def _overrides(self, overrides: Any, only: list[str] | None) -> Any:
+        columns = list(overrides.columns)
+        if "tier" not in columns:
+            raise DataError("the tier overrides have no column 'tier'")
+        key = _key_of(overrides, self.plan.key_column, "tier overrides", self.backend)
+        t = overrides.select(**{KEY: key, OVERRIDE: overrides["tier"].cast("string")})
+        if only is not None:
+            t = t.filter(t[KEY].isin(only))
+        return first_per_key(t.filter(t[KEY].notnull() & t[OVERRIDE].notnull()))
+
+    def _no_ref(self, e: Any) -> Any:  # pragma: no cover - the compiler forbids refs inside aggregates
         raise DataError("a named value cannot be used inside an aggregate over a source's rows")
 
-    def _no_agg(self, e):  # pragma: no cover
+    def _no_agg(self, e: Any) -> Any:  # pragma: no cover
         raise DataError("aggregates cannot be nested")
 
-    def _all_exprs(self) -> list[P.Expr]:
+    # ---- named values in dependency levels ------------------------------------------------------
+    def _node_exprs(self, name: str) -> list[P.Expr]:
+        """The IR expressions a node reads columns and aggregates through."""
         plan = self.plan
-        out = list(plan.measures.values()) + [i.expr for i in plan.indicators]
-        out += [t.condition for t in plan.tiers if t.condition is not None]
-        out += list(plan.labels.values()) + [c for s in plan.segments for _, c in s.cases if c is not None]
-        return out
+        kind, _, rest = name.partition("__")
+        if kind == "measure":
+            return [plan.measures[rest]]
+        if kind == "value":
+            return [plan.indicator(rest).expr]
+        if kind == "tier":
+            return [t.condition for t in plan.tiers if t.condition is not None]
+        if kind == "label":
+            return [plan.labels[rest]]
+        if kind == "segment":
+            return [c for s in plan.segments if s.name == rest for _, c in s.cases if c is not None]
+        if kind == "trigger":
+            return [t.condition for t in plan.triggers if t.name == rest]
+        return []
 
-    # ---- named values in dependency levels ---------------------------------------------------
-    def _nodes(self) -> dict[str, tuple[set[str], Any]]:
+    def nodes(self, overrides: bool) -> dict[str, tuple[set[str], Any]]:
         """name -> (dependencies, function(builder, table) -> ibis expression)."""
         plan = self.plan
         nodes: dict[str, tuple[set[str], Any]] = {}
         for name, e in plan.measures.items():
             nodes[ref_name("measure", name)] = (_deps(e), lambda b, t, e=e: b(e))
         for ind in plan.indicators:
-            nodes[ref_name("value", ind.name)] = (_deps(ind.expr), lambda b, t, ind=ind: self._value(b, ind))
-            nodes[ref_name("points", ind.name)] = ({ref_name("value", ind.name)},
-                                                   lambda b, t, ind=ind: self._points(t, ind))
+            value, points = ref_name("value", ind.name), ref_name("points", ind.name)
+            nodes[value] = (_deps(ind.expr), lambda b, t, ind=ind: self._value(b, ind))
+            nodes[points] = ({value}, lambda b, t, ind=ind: self._points(t, ind))
+            nodes[ref_name("band", ind.name)] = ({value}, lambda b, t, ind=ind: self._band(t, ind))
         for dim in plan.dimensions:
             nodes[ref_name("dimension", dim.name)] = ({ref_name("points", i) for i in dim.indicators},
-                                                      lambda b, t, dim=dim: self._dimension(t, dim))
+                                                      lambda b, t, dim=dim: S.dimension_score(plan, t, dim))
+        if plan.scoring == "weighted":
+            for name in [n for _, n, _ in plan.top_level] + [i.name for i in plan.indicators if i.dimension]:
+                nodes[ref_name("weight", name)] = (S.weight_deps(plan),
+                                                   lambda b, t, name=name: S.effective_weights(plan, t)[name])
         top_deps = {ref_name("dimension" if k == "dimension" else "points", n) for k, n, _ in plan.top_level}
         errs = {ref_name("points", i.name) for i in plan.indicators if i.missing.policy == "error"}
-        nodes["score"] = (top_deps | errs, lambda b, t: self._score_expr(t))
-        tier_deps = {"score"} | set().union(*[_deps(tp.condition) for tp in plan.tiers]) if plan.tiers else set()
-        nodes["tier"] = (tier_deps, lambda b, t: self._tier(b, t))
+        nodes["score"] = (top_deps | errs, lambda b, t: S.score(plan, t))
+        tier_deps = ({"score"} | set().union(*[_deps(tp.condition) for tp in plan.tiers])) if plan.tiers else set()
+        nodes["tier"] = (tier_deps, lambda b, t: S.tier(plan, b, t))
+        nodes["final_tier"] = ({"tier"}, lambda b, t: self._final_tier(t, overrides))
+        reason_deps = {"score"} | {ref_name(k, i.name) for i in plan.indicators if i.missing.policy == "error"
+                                   for k in ("value", "points")}
+        nodes["reason"] = (reason_deps, lambda b, t: S.no_score_reason(plan, t))
         for name, e in plan.labels.items():
             nodes[ref_name("label", name)] = (_deps(e), lambda b, t, e=e: ibis_coalesce(b(e), False))
         for seg in plan.segments:
             deps = set().union(*[_deps(c) for _, c in seg.cases])
-            nodes[ref_name("segment", seg.name)] = (deps, lambda b, t, seg=seg: self._segment(b, seg))
+            nodes[ref_name("segment", seg.name)] = (deps, lambda b, t, seg=seg: S.segment(b, seg))
+        for trig in plan.triggers:
+            nodes[ref_name("trigger", trig.name)] = (_deps(trig.condition),
+                                                     lambda b, t, e=trig.condition: ibis_coalesce(b(e), False))
         return nodes
 
-    def _score(self, base: Any) -> Evaluation:
-        nodes = self._nodes()
+    def levels(self, base: Any, nodes: dict[str, tuple[set[str], Any]], wanted: set[str],
+               only: list[str] | None = None, previous: bool = False, population: set[str] = frozenset()) -> Any:
+        """``base`` with the ``wanted`` nodes (and what they need) computed, level by level. With
+        ``only``, the rows are cut down to those customers right after the last level holding a
+        ``population`` node (one that reads other customers' rows)."""
+        level = self._depths(nodes, wanted)
+        order = sorted(set(level.values()))
+        cut = max((level[n] for n in population if n in level), default=None)
+        if only is None or cut is None:
+            return self._mutate(base, nodes, level, order, previous)
+        t = self._mutate(base, nodes, level, [lv for lv in order if lv <= cut], previous)
+        t = t.filter(t[KEY].isin(only))
+        return self._mutate(t, nodes, level, [lv for lv in order if lv > cut], previous)
+
+    def _depths(self, nodes: dict[str, tuple[set[str], Any]], wanted: set[str]) -> dict[str, int]:
         level: dict[str, int] = {}
 
-        def depth(n: str, stack: tuple = ()) -> int:
+        def depth(n: str, stack: tuple[str, ...] = ()) -> int:
             if n in level:
                 return level[n]
             if n in stack:
@@ -279,54 +252,31 @@ class Evaluator:
             level[n] = 1 + max((depth(d, stack + (n,)) for d in deps if d in nodes), default=-1)
             return level[n]
 
-        for n in nodes:
-            depth(n)
-        self._fit(base, nodes, level)
-        return self._output(self._levels(base, nodes, level, set(nodes)))
+        for n in wanted:
+            if n in nodes:
+                depth(n)
+        return level
 
-    def _levels(self, base: Any, nodes: dict, level: dict[str, int], wanted: set[str]) -> Any:
-        t = base
-        for lv in range(max(level.values(), default=-1) + 1):
-            names = [n for n in nodes if level[n] == lv and n in wanted]
+    def _mutate(self, t: Any, nodes: dict, level: dict[str, int], lvs: list[int], previous: bool) -> Any:
+        for lv in lvs:
+            names = [n for n in nodes if level.get(n) == lv]
             if names:
-                builder = self._builder(t)
+                builder = self._builder(t, previous)
                 t = t.mutate(**{n: nodes[n][1](builder, t) for n in names})
         return t
 
-    def _fit(self, base: Any, nodes: dict, level: dict[str, int]) -> None:
-        """Fit the normalizers on the population in one aggregate query; the parameters
-        become literals of the scoring query (and the run's calibration)."""
-        todo = [i for i in self.plan.indicators if i.normalizer and i.name not in self.override]
-        if not todo:
-            return
-        closure: set[str] = set()
-        stack = [ref_name("value", i.name) for i in todo]
-        while stack:
-            n = stack.pop()
-            if n in closure or n not in nodes:
-                continue
-            closure.add(n)
-            stack.extend(nodes[n][0])
-        normalized = {ref_name("points", i.name) for i in todo}
-        if closure & normalized:  # a normalized value built on normalized points: fit inside the query
-            return
-        t = self._levels(base, nodes, level, closure)
-        metrics, keys = {}, []
-        for i, ind in enumerate(todo):
-            params = self.reg.normalizers[ind.normalizer]().fit(t[ref_name("value", ind.name)], ind.normalizer_options)
-            for k, expr in params.items():
-                metrics[f"f{i}_{k}"] = expr
-                keys.append((ind.name, k, f"f{i}_{k}"))
-        row = fetch_one(t.aggregate(**metrics)) if metrics else {}
-        for ind in todo:
-            self.calibration[ind.name] = {}
-        for name, k, col in keys:
-            v = row.get(col)
-            self.calibration[name][k] = float(v) if v is not None else None
-
-    def _builder(self, t: Any) -> ExprBuilder:
+    def _builder(self, t: Any, previous: bool) -> ExprBuilder:
+        change = (lambda e: self._change(t, e)) if previous else None
         return ExprBuilder(lambda c: t[col_name(c.source, c.column)], lambda r: t[ref_name(r.kind, r.name)],
-                           lambda a: t[a.id], self.reg.functions, self.as_of)
+                           lambda a: t[a.id], self.reg.functions, self.as_of, change)
+
+    @staticmethod
+    def _change(t: Any, e: P.Change) -> Any:
+        """(value - last) / last; missing without a last rating or when the last value was 0."""
+        import ibis
+
+        v, last = t[ref_name("value", e.indicator)], t[ref_name(LAST, e.indicator)]
+        return ibis.cases((last.isnull() | (last == 0), ibis.null("float64")), else_=(v - last) / last)
 
     def _value(self, b: ExprBuilder, ind: P.IndicatorPlan) -> Any:
         v = b(ind.expr)
@@ -336,6 +286,13 @@ class Evaluator:
         # NaN or ±inf from a function or arithmetic is missing (typed columns are finite already)
         return finite(v) if any(isinstance(n, (P.Func, P.Arith)) for n in walk(ind.expr)) else v
 
+    def _band(self, t: Any, ind: P.IndicatorPlan) -> Any:
+        import ibis
+
+        if ind.name in self.override:
+            return ibis.null("int64")
+        return S.band_index(ind, t[ref_name("value", ind.name)])
+
     def _points(self, t: Any, ind: P.IndicatorPlan) -> Any:
         import ibis
 
@@ -344,26 +301,16 @@ class Evaluator:
         v = t[ref_name("value", ind.name)]
         lo, hi = self.plan.points_range
         if ind.bands:
-            cases = []
-            else_points = None
-            for band in ind.bands:
-                if band.op == "else":
-                    else_points = band.points
-                    break
-                cases.append((band_condition(band, v), band.points))
-            pts = ibis.cases(*[(c, ibis.literal(p, type="float64")) for c, p in cases],
-                             else_=ibis.literal(else_points, type="float64") if else_points is not None
-                             else ibis.null("float64")) if cases else ibis.literal(else_points, type="float64")
-            raw = ibis.cases((v.isnull(), ibis.null("float64")), else_=pts)
+            raw = S.band_points(ind, v)
         elif ind.normalizer:
             norm = self.reg.normalizers[ind.normalizer]()
             opts = ind.normalizer_options
-            fitted = self.calibration.get(ind.name)
-            if fitted is not None and any(x is None for x in fitted.values()):
+            fitted = self.calibration.get(ind.name) if self.calibration is not None else None
+            if fitted is not None and not fitted.complete:
                 raw = ibis.null("float64")  # no value to fit on: everyone's value is missing
             else:
-                params = ({k: ibis.literal(x, type="float64") for k, x in fitted.items()} if fitted is not None
-                          else norm.fit(v, opts))
+                params = ({k: ibis.literal(x, type="float64") for k, x in fitted.params.items()}
+                          if fitted is not None else norm.fit(v, opts))
                 raw = norm.apply(v, params, lo, hi, opts)
                 if getattr(opts, "reverse", False):
                     raw = lo + hi - raw
@@ -375,177 +322,173 @@ class Evaluator:
             return ibis.coalesce(raw, ibis.literal(float(ind.missing.points), type="float64"))
         return raw
 
-    def _combine(self, items: list[tuple[Any, float, bool]]) -> Any:
-        """Weighted average of (points, weight, may_be_excluded): excluded items re-spread their weight."""
+    def _final_tier(self, t: Any, overrides: bool) -> Any:
+        """The override where one names a tier of the ruleset, else the computed tier."""
         import ibis
 
-        if not any(ex for _, _, ex in items):
-            total = None
-            for p, w, _ in items:
-                term = p * w
-                total = term if total is None else total + term
-            return total
-        num = den = None
-        for p, w, ex in items:
-            n = ibis.coalesce(p * w, 0.0) if ex else p * w
-            dn = ibis.cases((p.isnull(), 0.0), else_=w) if ex else ibis.literal(w, type="float64")
-            num = n if num is None else num + n
-            den = dn if den is None else den + dn
-        return ibis.cases((den <= 0, ibis.null("float64")), else_=num / den)
+        if not overrides:
+            return t["tier"]
+        names = [tp.name for tp in self.plan.tiers]
+        ov = t[OVERRIDE]
+        return ibis.cases((ov.isin(names), ov), else_=t["tier"]) if names else t["tier"]
 
-    def _dimension(self, t: Any, dim: P.DimensionPlan) -> Any:
-        import ibis
-
-        inds = [self.plan.indicator(n) for n in dim.indicators]
-        if self.plan.scoring == "additive":
-            total = None
-            for ind in inds:
-                p = t[ref_name("points", ind.name)]
-                p = ibis.coalesce(p, 0.0) if ind.missing.policy == "exclude" else p
-                total = p if total is None else total + p
-            return cap_at(total, dim.cap) if dim.cap is not None else total
-        return self._combine([(t[ref_name("points", i.name)], i.weight or 0.0, i.missing.policy == "exclude")
-                              for i in inds])
-
-    def _score_expr(self, t: Any) -> Any:
+    # ---- output -----------------------------------------------------------------------------
+    def output(self, t: Any, columns: list[str]) -> Any:
         import ibis
 
         plan = self.plan
-        items = []
-        for kind, name, weight in plan.top_level:
-            if kind == "dimension":
-                dim = next(d for d in plan.dimensions if d.name == name)
-                excl = any(plan.indicator(i).missing.policy == "exclude" for i in dim.indicators)
-                items.append((t[ref_name("dimension", name)], weight or 0.0, excl))
-            else:
-                ind = plan.indicator(name)
-                items.append((t[ref_name("points", name)], weight or 0.0, ind.missing.policy == "exclude"))
-        if plan.scoring == "additive":
-            total = ibis.literal(float(plan.base), type="float64")
-            for p, _, ex in items:
-                total = total + (ibis.coalesce(p, 0.0) if ex else p)
-            score = cap_at(total, plan.total_cap) if plan.total_cap is not None else total
-        else:
-            composite = self._combine(items)
-            score = composite if plan.score_range is None else composite / plan.points_range[1] * plan.score_range[1]
-        errors = [t[ref_name("points", i.name)].isnull() for i in plan.indicators if i.missing.policy == "error"]
-        if errors:
-            any_error = errors[0]
-            for e in errors[1:]:
-                any_error = any_error | e
-            score = ibis.cases((any_error, ibis.null("float64")), else_=score)
-        return score.cast("float64")
 
-    def _tier(self, b: ExprBuilder, t: Any) -> Any:
-        import ibis
-
-        plan = self.plan
-        if not plan.tiers:
-            return ibis.null("string")
-        score = t["score"]
-        cases = []
-        otherwise = None
-        for tp in plan.tiers:
-            if tp.rule == "otherwise":
-                otherwise = tp.name
-                break
-            if tp.rule == "when":
-                cases.append((ibis.coalesce(b(tp.condition), False), tp.name))
-            else:
-                # customers with a higher score; scores equal but for floating-point error tie
-                above = ibis.rank().over(order_by=score.round(QUOTA_DIGITS).desc())
-                # top p%: the first floor(p·n) ranks, and every customer tied with the last of them
-                limit = (score.count() * tp.top + 1e-9).floor() if tp.top_percent else ibis.literal(tp.top)
-                cases.append((score.notnull() & (above < limit), tp.name))
-        # a customer without a score can still meet a `when` tier that does not ask for the score
-        # (`tier 无记录 when 工单数 == 0`), but gets no quota or `otherwise` tier
-        fallback = (ibis.cases((score.isnull(), ibis.null("string")), else_=ibis.literal(otherwise, type="string"))
-                    if otherwise else ibis.null("string"))
-        return ibis.cases(*cases, else_=fallback) if cases else fallback
-
-    def _segment(self, b: ExprBuilder, seg: P.SegmentPlan) -> Any:
-        import ibis
-
-        cases, otherwise = [], None
-        for value, cond in seg.cases:
-            if cond is None:
-                otherwise = value
-                break
-            cases.append((ibis.coalesce(b(cond), False), value))
-        if not cases:
-            return ibis.literal(otherwise, type="string")
-        return ibis.cases(*cases, else_=ibis.literal(otherwise, type="string") if otherwise else ibis.null("string"))
-
-    # ---- output ----------------------------------------------------------------------------
-    def _output(self, t: Any) -> Evaluation:
-        import ibis
-
-        plan = self.plan
         def shown(x: Any) -> Any:  # scores as people read them: 66, not 65.99999999999999 (tiers are already set)
             return x.round(OUTPUT_DECIMALS)
 
-        cols: dict[str, Any] = {plan.key_column: t[KEY], "score": shown(t["score"]), "tier": t["tier"]}
-        labelled = {tp.name: tp.label for tp in plan.tiers if tp.label}
-        if labelled:  # the tier's name for people: A -> 核心客户
-            cols["tier_label"] = t["tier"].cases(*labelled.items(), else_=ibis.null("string"))
-        for ind in plan.indicators:
-            cols[ind.name] = t[ref_name("value", ind.name)]
-            cols[f"{ind.name}.points"] = shown(t[ref_name("points", ind.name)])
-        for dim in plan.dimensions:
-            cols[dim.name] = shown(t[ref_name("dimension", dim.name)])
-        for seg in plan.segments:
-            cols[seg.name] = t[ref_name("segment", seg.name)]
-        if plan.labels:
-            cols["labels"] = ibis.literal(",").join(
-                [ibis.cases((t[ref_name("label", n)], ibis.literal(n)), else_=ibis.null("string")) for n in plan.labels])
-        flags = [ibis.cases((t[ref_name("value", i.name)].isnull() | t[ref_name("points", i.name)].isnull(),
-                             ibis.literal(i.name)), else_=ibis.null("string"))
-                 for i in plan.indicators if i.name not in self.override]
-        cols["missing"] = ibis.literal(",").join(flags) if flags else ibis.literal("")
-        out = t.select(**cols)
-        return Evaluation(out, self.issues, list(cols), plan.key_column, self.calibration)
+        indicators = {i.name: i for i in plan.indicators}
+        dims = {d.name for d in plan.dimensions}
+        segs = {s.name for s in plan.segments}
+        cols: dict[str, Any] = {}
+        for c in columns:
+            base_name, _, part = c.rpartition(".")
+            if c == plan.key_column:
+                cols[c] = t[KEY]
+            elif c == "score":
+                cols[c] = shown(t["score"])
+            elif c in ("tier", "final_tier"):
+                cols[c] = t[c]
+            elif c == "tier_label":  # the tier's name for people: A -> 核心客户
+                labelled = {tp.name: tp.label for tp in plan.tiers if tp.label}
+                cols[c] = t["tier"].cases(*labelled.items(), else_=ibis.null("string"))
+            elif c in indicators:
+                cols[c] = t[ref_name("value", c)]
+            elif c in dims:
+                cols[c] = shown(t[ref_name("dimension", c)])
+            elif c in segs:
+                cols[c] = t[ref_name("segment", c)]
+            elif part == "points" and base_name in indicators:
+                cols[c] = shown(t[ref_name("points", base_name)])
+            elif part == "band" and base_name in indicators:
+                cols[c] = t[ref_name("band", base_name)]
+            elif part == "weight" and (base_name in indicators or base_name in dims):
+                cols[c] = t[ref_name("weight", base_name)].round(OUTPUT_DECIMALS)
+            elif c == "labels":
+                cols[c] = _names_where(t, "label", list(plan.labels))
+            elif c == "triggers":
+                cols[c] = _names_where(t, "trigger", [tr.name for tr in plan.triggers])
+            elif c == "no_score_reason":
+                cols[c] = t["reason"]
+            elif c == "missing":
+                flags = [ibis.cases((t[ref_name("value", i.name)].isnull() | t[ref_name("points", i.name)].isnull(),
+                                     ibis.literal(i.name)), else_=ibis.null("string"))
+                         for i in plan.indicators if i.name not in self.override]
+                cols[c] = ibis.literal(",").join(flags) if flags else ibis.literal("")
+            else:  # pragma: no cover - columns are chosen from the catalogue
+                raise KeyError(c)
+        return t.select(**cols)
 
 
-def source_columns(plan: P.Plan, source: str) -> set[str]:
-    """The columns of ``source`` the rules read (its key not included)."""
-    exprs = list(plan.measures.values()) + [i.expr for i in plan.indicators]
-    exprs += [t.condition for t in plan.tiers if t.condition is not None]
-    exprs += list(plan.labels.values())
-    exprs += [c for s in plan.segments for _, c in s.cases if c is not None]
-    out = {c for (s, c) in plan.column_types if s == source}
-    for e in exprs:
-        for node in walk(e):
-            if isinstance(node, (P.Col, P.RowCol)) and node.source == source:
-                out.add(node.column)
+def _names_where(t: Any, kind: str, names: list[str]) -> Any:
+    """The names whose condition column holds, comma-separated (labels, triggers)."""
+    import ibis
+
+    return ibis.literal(",").join(
+        [ibis.cases((t[ref_name(kind, n)], ibis.literal(n)), else_=ibis.null("string")) for n in names])
+
+
+def evaluate(plan: P.Plan, tables: dict[str, Any], as_of: date, calibration: Calibration | None = None,
+             previous: Any = None, overrides: Any = None, *, registry: Any = None, backend: Any = None,
+             keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None,
+             columns: list[str] | None = None, only: Iterable[str] | None = None) -> Evaluation:
+    """The result table of rating the customers of ``tables`` as of ``as_of``: builds, runs nothing.
+
+    ``calibration``: the normalizers' fitted parameters (``fit``); without it they are fitted in the
+    query. ``previous``: the customers' last ratings (the key and each indicator's raw value) that
+    ``change(x)`` compares with. ``overrides``: a table key -> ``tier`` setting ``final_tier``.
+    ``keys``: what ``quality`` found about each source's keys (unknown: assume the worst).
+    ``points``: indicators whose points are given (examples). ``columns``: the output columns (the
+    default output without). ``only``: rate just these customers (the population still feeds
+    population-wide values, normalizers and quota tiers)."""
+    if registry is None:
+        from .plugin_manager import default_registry
+
+        registry = default_registry()
+    chosen = list(columns) if columns is not None else C.default_columns(plan, overrides is not None)
+    if plan.key_column not in chosen:
+        chosen.insert(0, plan.key_column)
+    given = frozenset((points or {}).keys())
+    check_calibration(plan, calibration, given)
+    ev = _Evaluator(plan, registry, as_of, calibration, points, backend)
+    wanted = C.needs(plan, chosen, overrides is not None, given)
+    nodes = ev.nodes(overrides is not None)
+    wanted = _closure(nodes, wanted)
+    keys_wanted = None if only is None else [str(k) for k in only]
+    population = population_nodes(plan, registry, calibration, ev.override) & wanted
+    # the sources are cut to the customers asked for when no wanted value reads the population
+    cut_sources = keys_wanted if keys_wanted is not None and not population else None
+    base = ev.base(tables, keys or {}, wanted, cut_sources, previous, overrides)
+    t = ev.levels(base, nodes, wanted, keys_wanted if cut_sources is None else None, previous is not None,
+                  population)
+    return Evaluation(ev.output(t, chosen), chosen, plan.key_column)
+
+
+def check_calibration(plan: P.Plan, calibration: Calibration | None, given: frozenset[str] = frozenset()) -> None:
+    """A DataError when ``calibration`` does not fit these rules (an indicator unfitted, another normalizer)."""
+    if calibration is None:
+        return
+    for ind in plan.indicators:
+        if not ind.normalizer or ind.name in given:
+            continue
+        fitted = calibration.get(ind.name)
+        if fitted is None:
+            raise DataError(f"the calibration has no parameters for indicator '{ind.name}': fit it again")
+        if fitted.normalizer != ind.normalizer:
+            raise DataError(f"the calibration fitted {fitted.normalizer} for indicator '{ind.name}', "
+                            f"the rules scale it by {ind.normalizer}: fit it again")
+
+
+def _closure(nodes: dict[str, tuple[set[str], Any]], wanted: set[str]) -> set[str]:
+    out: set[str] = set()
+    stack = list(wanted)
+    while stack:
+        n = stack.pop()
+        if n in out or n not in nodes:
+            continue
+        out.add(n)
+        stack.extend(nodes[n][0])
     return out
 
 
-def left_join(base: Any, other: Any) -> Any:
-    joined = base.left_join(other, KEY)
-    return joined.drop(f"{KEY}_right") if f"{KEY}_right" in joined.columns else joined
+def population_nodes(plan: P.Plan, registry: Any, calibration: Calibration | None,
+                     given: dict[str, float]) -> set[str]:
+    """Nodes whose value for one customer reads other customers' rows: population aggregates
+    (mean, median, percentile), quota tiers, and normalized points unless the calibration's
+    parameters alone score a value (min-max, z-score do; ranks need the population)."""
+    out = set()
+
+    def pop(e: P.Expr | None) -> bool:
+        return e is not None and any(isinstance(n, P.PopAgg) for n in walk(e))
+
+    out |= {ref_name("measure", n) for n, e in plan.measures.items() if pop(e)}
+    out |= {ref_name("label", n) for n, e in plan.labels.items() if pop(e)}
+    out |= {ref_name("segment", s.name) for s in plan.segments if any(pop(c) for _, c in s.cases)}
+    out |= {ref_name("trigger", t.name) for t in plan.triggers if pop(t.condition)}
+    if any(tp.rule == "top" or pop(tp.condition) for tp in plan.tiers):
+        out.add("tier")
+    for ind in plan.indicators:
+        if pop(ind.expr):
+            out.add(ref_name("value", ind.name))
+        if ind.normalizer and ind.name not in given and _normalizer_reads_population(registry, ind, calibration):
+            out.add(ref_name("points", ind.name))
+    return out
 
 
-def cap_at(x: Any, cap: float) -> Any:
-    """``x`` but no more than ``cap``; missing stays missing (SQL's least would return the cap)."""
+def _normalizer_reads_population(registry: Any, ind: P.IndicatorPlan, calibration: Calibration | None) -> bool:
     import ibis
+    import ibis.expr.operations as ops
 
-    return ibis.cases((x > cap, ibis.literal(float(cap), type="float64")), else_=x)
-
-
-
-def band_condition(band: P.BandRule, v: Any) -> Any:
-    op, vals = band.op, band.values
-    text = isinstance(vals[0], str) if vals else False
-    if op == "range":
-        return compare(">=", v, None, vals[0]) & compare("<", v, None, vals[1])
-    if op == "in":
-        if text:
-            return v.isin(list(vals))
-        cond = None
-        for x in vals:
-            c = compare("==", v, None, x)
-            cond = c if cond is None else cond | c
-        return cond
-    if text:
-        return v == vals[0] if op == "==" else v != vals[0]
-    return compare(op, v, None, float(vals[0]))
+    fitted = calibration.get(ind.name) if calibration is not None else None
+    if fitted is None:
+        return True  # fitted inside the query
+    if not fitted.complete:
+        return False
+    probe = ibis.table({"v": "float64"}, name="probe").v
+    params = {k: ibis.literal(x, type="float64") for k, x in fitted.params.items()}
+    expr = registry.normalizers[ind.normalizer]().apply(probe, params, 1.0, 10.0, ind.normalizer_options)
+    return bool(expr.op().find((ops.WindowFunction, ops.Reduction, ops.Analytic)))

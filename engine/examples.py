@@ -8,11 +8,11 @@ from typing import Any
 
 from . import plan as P
 from .backends import open_backend
-from .fetch import fetch_rows
-from .plugin_manager import Registry
-from .evaluate import source_columns
+from .evaluate import evaluate
+from .prepare import column_type, source_columns
 from .plugin_api import DataError
-from .run import cannot_evaluate, evaluate_plan
+from .plugin_manager import Registry
+from .run import cannot_evaluate
 
 DEFAULT_TOLERANCE = 1e-6
 ARROW_TYPES = {"number": "float64", "date": "date32", "string": "string", "any": "string", "bool": "bool"}
@@ -48,7 +48,7 @@ def _table(backend: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str
             data[c] = pa.array([float(v) for v in values] if all(v is not None for v in values)
                                else [None if v is None else float(v) for v in values], pa.float64())
         else:
-            data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[plan.column_types.get((source.name, c), "any")])())
+            data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[column_type(plan, source.name, c)])())
     return backend.from_arrow(pa.table(data), f"tierwise_example_{next(_names)}")
 
 
@@ -66,8 +66,9 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
     backend = open_backend() if own else backend
     try:
         tables = {s.name: _table(backend, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
-        result, _ = evaluate_plan(plan, registry, tables, as_of, backend, points_override=ex.points)
-        rows = fetch_rows(result, backend)
+        # the example's customers are its population: normalizers are fitted on them inside the query
+        result = evaluate(plan, tables, as_of, None, registry=registry, backend=backend, points=ex.points)
+        rows = backend.fetch_rows(result.table)
     except DataError:
         raise
     except Exception as exc:  # what the checks let through: a failing example, never a traceback
@@ -84,21 +85,21 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
     out.score, out.tier = row["score"], row["tier"]
     labels = set(filter(None, (row.get("labels") or "").split(",")))
     for e in ex.expectations:
-        if e["what"] == "score":
-            tol = e["tolerance"] if e["tolerance"] is not None else DEFAULT_TOLERANCE
-            if row["score"] is None or abs(row["score"] - e["score"]) > tol:
-                out.failures.append(f"score: expected {e['score']:g} ± {tol:g}, got {_fmt(row['score'])}")
-        elif e["what"] == "tier":
-            if row["tier"] != e["name"]:
-                out.failures.append(f"tier: expected {e['name']}, got {row['tier'] or 'no tier'}")
-        elif e["what"] == "label":
-            if e["name"] not in labels:
-                out.failures.append(f"label: expected {e['name']}, got {', '.join(sorted(labels)) or 'none'}")
-        elif e["what"] == "no_label" and e["name"] in labels:
-            out.failures.append(f"label: expected no {e['name']}")
-        elif e["what"] == "segment" and row.get(e["name"]) != e["value"]:
-            got = row.get(e["name"])
-            out.failures.append(f"segment {e['name']}: expected {e['value']}, "
+        if e.what == "score":
+            tol = e.tolerance if e.tolerance is not None else DEFAULT_TOLERANCE
+            if row["score"] is None or abs(row["score"] - e.score) > tol:
+                out.failures.append(f"score: expected {e.score:g} ± {tol:g}, got {_fmt(row['score'])}")
+        elif e.what == "tier":
+            if row["tier"] != e.name:
+                out.failures.append(f"tier: expected {e.name}, got {row['tier'] or 'no tier'}")
+        elif e.what == "label":
+            if e.name not in labels:
+                out.failures.append(f"label: expected {e.name}, got {', '.join(sorted(labels)) or 'none'}")
+        elif e.what == "no_label" and e.name in labels:
+            out.failures.append(f"label: expected no {e.name}")
+        elif e.what == "segment" and row.get(e.name) != e.value:
+            got = row.get(e.name)
+            out.failures.append(f"segment {e.name}: expected {e.value}, "
                                 f"got {got if got is not None else 'none (no case matched)'}")
     if row.get("missing") and out.failures:
         out.failures.append(f"(missing values in: {row['missing']})")

@@ -34,6 +34,7 @@ class Limits:
 
     memory: int  # bytes
     spill_dir: Path
+    explicit: bool = False  # TIERWISE_MEMORY_LIMIT was given
 
     @classmethod
     def from_environment(cls) -> "Limits":
@@ -44,7 +45,7 @@ class Limits:
         spill = os.environ.get("TIERWISE_SPILL_DIR", "").strip()
         import tempfile
 
-        return cls(memory, Path(spill) if spill else Path(tempfile.gettempdir()) / "tierwise-spill")
+        return cls(memory, Path(spill) if spill else Path(tempfile.gettempdir()) / "tierwise-spill", bool(text))
 
     def text(self, unit: str = "MB") -> str:
         return f"{self.memory // 2 ** 20}{unit}"
@@ -139,6 +140,10 @@ class Backend(ABC):
     def table(self, name: str) -> Any:
         """The Ibis table for a table or view of this backend."""
         return self.con.table(name)
+
+    def query_progress(self) -> float | None:
+        """How far the query under way is, 0..100, if this engine says (None: it does not, or no query)."""
+        return None
 
     def close(self) -> None:
         self.con.disconnect()

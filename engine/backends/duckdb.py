@@ -32,7 +32,10 @@ class DuckDBBackend(Backend):
     @classmethod
     def connect(cls, **settings: Any) -> "DuckDBBackend":
         limits = Limits.from_environment()
-        return cls(connect_duckdb(limits, **settings), limits)
+        con = connect_duckdb(limits, **settings)
+        # progress is tracked for query_progress() but never printed by DuckDB itself
+        con.raw_sql("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+        return cls(con, limits)
 
     @property
     def staging(self) -> Any:
@@ -53,6 +56,10 @@ class DuckDBBackend(Backend):
         from .base import out_of_memory_message
 
         return out_of_memory_message(self.limits, "DuckDB", f"spilling to {self.limits.spill_dir}")
+
+    def query_progress(self) -> float | None:
+        pct = self.con.con.query_progress()
+        return pct if pct >= 0 else None
 
     def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
         """Rows straight from DuckDB's cursor: Ibis's ``to_pyarrow`` goes through pandas (~0.35 s

@@ -165,9 +165,6 @@ class PostgresBackend(Backend):
             return None  # the connector says what is wrong (with a did-you-mean)
         return self.con.table(what["table"], database=schema)
 
-    def prepared(self, table: Any, source: str) -> Any:
-        return self.materialise(table, f"tierwise_typed_{re.sub(r'[^A-Za-z0-9_]', '_', source)}_{next(_names)}")
-
     # ---- running ---------------------------------------------------------------------------------
     def out_of_memory(self, exc: BaseException) -> bool:
         import psycopg

@@ -61,7 +61,8 @@ def session(conf: dict[str, str], limits: Limits) -> Any:
         "spark.ui.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.ansi.enabled": "false",  # x / 0 is NULL, as on DuckDB
-        "spark.driver.memory": f"{max(1024, limits.memory // 2 ** 20)}m",
+        # TIERWISE_MEMORY_LIMIT when given; else at most 4 GB (a JVM heap of 75% of the machine starves the rest)
+        "spark.driver.memory": f"{max(1024, limits.memory // 2 ** 20 if limits.explicit else min(limits.memory, 4 * 2 ** 30) // 2 ** 20)}m",
         "spark.local.dir": str(limits.spill_dir),
         "spark.sql.shuffle.partitions": "4",
         "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
@@ -158,6 +159,7 @@ class SparkBackend(Backend):
         return None
 
     def prepared(self, table: Any, source: str) -> Any:
+        """Typed sources computed once (Catalyst re-plans the parsing of text cells in every query)."""
         return self.materialise(table, f"tierwise_typed_{re.sub(r'[^A-Za-z0-9_]', '_', source)}_{next(_names)}")
 
     # ---- running ------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def rules(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("written", ["2026-06-30", "2026/6/30", "2026年6月30日", "20260630"])
+@pytest.mark.parametrize("written", ["2026-06-30", "2026/6/30", "2026.6.30", "2026年6月30日", "20260630"])
 def test_run_explain_and_test_read_every_date_form(rules, written):
     res = invoke("explain", rules, "K1", "--as-of", written)
     assert res.exit_code == 0, res.stderr
@@ -49,6 +49,6 @@ def test_a_date_that_is_none_is_a_usage_error(rules, command, written, why):
     args = [command, rules] + (["K1"] if command == "explain" else []) + ["--as-of", written]
     res = invoke(*args)
     assert res.exit_code == 2
-    assert (f"'{written}' is not a date like 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do){why}"
+    assert (f"'{written}' is not a date like 2026-06-30 (2026/6/30, 2026.6.30, 2026年6月30日 and 20260630 also do){why}"
             in res.stderr)
     assert "Traceback" not in res.stderr

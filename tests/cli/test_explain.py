@@ -160,5 +160,5 @@ def test_no_score_because_everything_was_excluded_is_said_and_is_not_a_failure(t
                                                                               'c.年交易额 weight 50% missing -> exclude {')
     res = explain(tmp_path, rules, "id,年交易额,续约率,满意度\nK5,,,\n", "K5")
     assert res.exit_code == 0, res.stderr
-    assert "no score: nothing to score (every indicator missing), so no tier" in res.stdout
+    assert "no score: every indicator is missing (missing -> exclude), so no tier" in res.stdout
     assert "None" not in res.stdout

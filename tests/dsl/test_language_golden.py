@@ -24,8 +24,10 @@ INVALID = sorted((HERE / "invalid").glob("*.tier"))
 
 
 def check_golden(actual: str, expected_path: Path) -> None:
-    if UPDATE or not expected_path.exists():
+    if UPDATE:
         expected_path.write_text(actual, encoding="utf-8")
+    assert expected_path.exists(), f"no golden {expected_path.name}: review the output, then write it with " \
+                                   f"TIERWISE_UPDATE_GOLDENS=1 pytest tests/dsl"
     assert actual == expected_path.read_text(encoding="utf-8")
 
 

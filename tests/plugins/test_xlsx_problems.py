@@ -107,3 +107,34 @@ def test_chinese_export_cells(ctx, tmp_path):
     got = [tuple(r.values()) for r in fetch_rows(read(ctx, "c.xlsx"))]
     assert got == [("K1", "1,234.50", "2026-05-01"), ("K2", "1234.5", "2026/5/2"), ("K3", "0.15", "46143"),
                    ("K4", "5万", "2026年5月3日"), ("K5", "12345678901234", "2026-05-04 09:30:00")]
+
+
+def test_excel_error_cells_are_missing_and_reported(ctx, tmp_path):
+    """calamine reads #DIV/0!, #N/A ... as empty cells: they become missing values, counted with
+    their cell references, never silently."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "数据"
+    ws.append(["客户编号", "回款率"])
+    ws.append(["K1", 0.5])
+    ws.append(["K2", "#DIV/0!"])
+    ws.append(["K3", "#N/A"])
+    for ref in ("B3", "B4"):
+        ws[ref].data_type = "e"
+    wb.save(tmp_path / "e.xlsx")
+    assert fetch_rows(read(ctx, "e.xlsx")) == [{"客户编号": "K1", "回款率": "0.5"}, {"客户编号": "K2", "回款率": None},
+                                               {"客户编号": "K3", "回款率": None}]
+    [issue] = ctx.issues
+    assert (issue.what, issue.count, issue.samples) == (
+        "Excel error value (#DIV/0!, #N/A, ...) read as missing", 2, ["B3", "B4"])
+
+
+def test_a_sheet_formatted_to_its_last_cell_reads_only_its_values(ctx, tmp_path):
+    """A used range stretched to XFD1048576 by formatting (exports do this) costs nothing extra."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["客户编号", "金额"])
+    ws.append(["K1", 5])
+    ws.cell(row=1_048_576, column=16_384).number_format = "0.00"
+    wb.save(tmp_path / "big.xlsx")
+    assert fetch_rows(read(ctx, "big.xlsx")) == [{"客户编号": "K1", "金额": "5"}]

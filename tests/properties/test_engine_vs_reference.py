@@ -23,7 +23,7 @@ from tierwise.engine.fetch import fetch_rows
 from tierwise.engine.plugin_manager import default_registry
 from tierwise.engine.run import evaluate_plan
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CUTS = [90, 75, 60]
 
 

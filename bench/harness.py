@@ -1,0 +1,85 @@
+"""What the benches share: timing whole processes, comparing outputs, printing the table."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"command failed ({code}): {' '.join(cmd)}\n{err}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def compare(engine_out: Path, hand_out: Path) -> int:
+    """Rows where any column differs (numbers beyond 1e-9 relative, text, missing-ness); prints a few."""
+    import duckdb
+
+    con = duckdb.connect()
+    e = f"read_parquet('{engine_out}')"
+    h = f"read_parquet('{hand_out}')"
+    cols = con.execute(f"DESCRIBE SELECT * FROM {h}").fetchall()
+    engine_cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {e}").fetchall()}
+    if engine_cols != {c[0] for c in cols}:
+        sys.exit(f"different columns: {sorted(engine_cols ^ {c[0] for c in cols})}")
+    key = cols[0][0]
+    conds = []
+    for name, typ, *_ in cols[1:]:
+        q = '"' + name.replace('"', '""') + '"'
+        if typ in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER") or typ.startswith("DECIMAL"):
+            conds.append(f"(e.{q} IS NULL) <> (h.{q} IS NULL) OR "
+                         f"abs(e.{q} - h.{q}) > 1e-9 * greatest(1, abs(h.{q}))")
+        else:
+            conds.append(f"e.{q} IS DISTINCT FROM h.{q}")
+    differs = " OR ".join(f"({c})" for c in conds)
+    n_e, n_h = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (e, h))
+    joined = f"FROM {e} e FULL JOIN {h} h ON e.{key} = h.{key}"
+    bad = con.execute(f"SELECT count(*) {joined} WHERE e.{key} IS NULL OR h.{key} IS NULL OR {differs}").fetchone()[0]
+    for row in con.execute(f"SELECT e.{key}, h.{key} {joined} WHERE e.{key} IS NULL OR h.{key} IS NULL "
+                           f"OR {differs} LIMIT 5").fetchall():
+        print(f"  differs: engine {row[0]} / hand {row[1]}")
+    return bad + abs(n_e - n_h)
+
+
+def tierwise_cli() -> str:
+    import shutil
+
+    return shutil.which("tierwise") or str(Path(sys.executable).with_name("tierwise"))
+
+
+def race(commands: dict[str, list[str]], repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """Each command once to warm the page cache, then ``repeat`` interleaved timed runs of each."""
+    for cmd in commands.values():
+        timed(cmd)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            results[name].append(timed(cmd))
+    return results
+
+
+def report(title: str, rows: int, results: dict[str, list[tuple[float, float]]], target: str) -> None:
+    """The table of times and memory, and the ratios of the first command (tierwise) to the last (hand SQL)."""
+    print(f"{title}: {rows:,} customers, {len(next(iter(results.values())))} runs each, {os.cpu_count()} cores")
+    print(f"{'':24} {'min s':>8} {'median s':>9} {'rows/s (median)':>16} {'peak RSS MB':>12}")
+    med, rss = {}, {}
+    for name, runs in results.items():
+        walls = [w for w, _ in runs]
+        med[name], rss[name] = statistics.median(walls), max(r for _, r in runs)
+        print(f"{name:24} {min(walls):8.2f} {med[name]:9.2f} {rows / med[name]:16,.0f} {rss[name]:12.0f}")
+    ours, hand = list(results)[0], list(results)[-1]
+    print(f"throughput ratio {ours} / {hand}: {med[hand] / med[ours]:.2f}; "
+          f"peak RSS ratio: {rss[ours] / rss[hand]:.2f} ({target})")

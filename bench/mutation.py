@@ -1,0 +1,164 @@
+"""Mutation testing of the engine with mutmut: how many small changes to the code do the tests notice?
+
+    python bench/mutation.py                                   # the core scoring modules (see CORE)
+    python bench/mutation.py engine/evaluate.py plugins/normalizers.py
+    python bench/mutation.py --tests tests/engine/test_edges.py engine/expressions.py
+    python bench/mutation.py --all                             # every module of engine/ and plugins/ (hours)
+    python bench/mutation.py engine/evaluate.py --only 'tierwise.engine.evaluate.x*band_condition*'
+                                                               # only the mutants whose names match (globs)
+
+A benchmark, not a test: it prints, per module and in total, the mutants killed, survived, timed out
+(and the other outcomes mutmut reports) and the kill rate, killed + timeouts over all mutants tested.
+Survivors are listed (`mutmut show NAME` in the work directory shows one).
+
+The repository root is the `tierwise` package (setup.py: package_dir={"tierwise": "."}), a layout mutmut
+cannot mutate in place. So the script copies the package into a work directory as src/tierwise/, the
+tests beside it as tests/, writes a pyproject.toml with mutmut's settings there and runs `mutmut run` in
+it; mutmut puts its mutants/src first on sys.path, before the editable install, so the tests import
+the mutants. The work
+directory is kept (--work, default a fresh temporary one) for `mutmut results` / `mutmut show`.
+
+Needs the `mutation` extra: pip install -c constraints.txt -e '.[mutation]'. Run it nice'd on a
+shared machine: `nice -n 10 python bench/mutation.py`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIRS = ["engine", "plugins", "dsl", "cli", "rulesets"]
+CORE = ["engine/evaluate.py", "engine/expressions.py", "plugins/normalizers.py", "plugins/functions.py"]
+# the fast tests that exercise the scoring semantics (the whole suite takes minutes per clean run), and the
+# one quick property test: the calendar functions against dateutil (derandomized: HYPOTHESIS_PROFILE=ci)
+FAST_TESTS = ["tests/engine/test_edges.py", "tests/engine/test_language_features.py",
+              "tests/engine/test_edge_cases.py", "tests/engine/test_data_quality.py",
+              "tests/properties/test_calendar_functions.py"]
+
+
+def toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def prepare(work: Path, modules: list[str], tests: list[str]) -> None:
+    src = work / "src" / "tierwise"
+    src.mkdir(parents=True)
+    shutil.copy2(ROOT / "__init__.py", src / "__init__.py")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for d in PACKAGE_DIRS:
+        shutil.copytree(ROOT / d, src / d, ignore=ignore)
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    every = {str(p.relative_to(work)) for p in src.rglob("*.py")}
+    wanted = [f"src/tierwise/{m}" for m in modules]
+    unknown = [w for w in wanted if w not in every]
+    if unknown:
+        sys.exit(f"no such module: {', '.join(unknown)}")
+    (work / "pyproject.toml").write_text(
+        "[tool.mutmut]\n"
+        'source_paths = ["src/"]\n'
+        f"only_mutate = {toml_list(wanted)}\n"
+        f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning"]\n'
+        "use_git_change_detection = false\n"
+        "\n[tool.pytest.ini_options]\n"
+        'testpaths = ["tests"]\n', encoding="utf-8")
+
+
+def outcomes(work: Path, modules: list[str]) -> dict[str, dict[str, list[str]]]:
+    """module -> status -> mutant names, from mutmut's .meta files."""
+    from mutmut.stats import status_by_exit_code
+
+    out: dict[str, dict[str, list[str]]] = {}
+    for m in modules:
+        meta = work / "mutants" / "src" / "tierwise" / f"{m}.meta"
+        by_status: dict[str, list[str]] = {}
+        if meta.exists():
+            for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+                by_status.setdefault(status_by_exit_code[code], []).append(name)
+        out[m] = by_status
+    return out
+
+
+def rate(by_status: dict[str, list[str]]) -> tuple[int, int, int]:
+    """(caught, reached, all): caught = killed + timeout; reached adds the survivors; all adds the mutants
+    no selected test runs ("no tests") and mutmut's other outcomes."""
+    caught = len(by_status.get("killed", [])) + len(by_status.get("timeout", []))
+    reached = caught + len(by_status.get("survived", []))
+    return caught, reached, sum(len(v) for k, v in by_status.items() if k not in ("not checked", "skipped"))
+
+
+def pct(a: int, b: int) -> str:
+    return f"{a / b:.1%}" if b else "-"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("modules", nargs="*", help="modules to mutate, relative to the repository (default: the core)")
+    ap.add_argument("--all", action="store_true", help="every module of engine/ and plugins/")
+    ap.add_argument("--tests", nargs="+", default=FAST_TESTS, help="the test selection (default: the fast engine tests)")
+    ap.add_argument("--work", type=Path, help="work directory (kept; default: a new temporary directory)")
+    ap.add_argument("--only", nargs="+", default=[], metavar="GLOB",
+                    help="test only the mutants whose names match (e.g. 'tierwise.engine.evaluate.xǁEvaluatorǁ_tier*')")
+    ap.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel (default 2)")
+    args = ap.parse_args()
+    if args.all:
+        modules = sorted(str(p.relative_to(ROOT)) for d in ("engine", "plugins") for p in (ROOT / d).rglob("*.py")
+                         if p.name != "__init__.py" and "__pycache__" not in p.parts)
+    else:
+        modules = args.modules or CORE
+    modules = [str(Path(m)) for m in modules]
+    work = args.work or Path(tempfile.mkdtemp(prefix="tierwise-mutation-"))
+    if work.exists() and any(work.iterdir()):
+        sys.exit(f"{work} is not empty: give a new --work directory")
+    work.mkdir(parents=True, exist_ok=True)
+    prepare(work, modules, args.tests)
+    print(f"mutating {', '.join(modules)}\ntests: {' '.join(args.tests)}\nwork directory: {work}", flush=True)
+    start = time.monotonic()
+    # the console script, not `python -m mutmut`: the mutants import mutmut.__main__, which must not run twice
+    mutmut = Path(sys.executable).parent / "mutmut"
+    if not mutmut.exists():
+        sys.exit("mutmut is not installed: pip install -c constraints.txt -e '.[mutation]'")
+    env = dict(os.environ, HYPOTHESIS_PROFILE="ci")  # the same examples for every mutant
+    proc = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children), *args.only],
+                          cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    elapsed = time.monotonic() - start
+    (work / "mutmut.log").write_text(proc.stdout, encoding="utf-8")
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:])
+        print(f"mutmut failed (exit {proc.returncode}); the full log is {work / 'mutmut.log'}")
+        return 1
+    results = outcomes(work, modules)
+    statuses = sorted({st for r in results.values() for st in r} - {"killed", "survived", "timeout"})
+    head = f"{'module':30} {'killed':>7} {'survived':>9} {'timeout':>8}" + "".join(f" {st:>12}" for st in statuses)
+    print(f"\n{head} {'kill rate':>10} {'of reached':>11}")
+    total: dict[str, list[str]] = {}
+    for name, r in [*results.items(), ("total", total)]:
+        if name == "total":
+            for r2 in results.values():
+                for st, names in r2.items():
+                    total.setdefault(st, []).extend(names)
+        caught, reached, every = rate(r)
+        print(f"{name:30} {len(r.get('killed', [])):7} {len(r.get('survived', [])):9} {len(r.get('timeout', [])):8}"
+              + "".join(f" {len(r.get(st, [])):12}" for st in statuses)
+              + f" {pct(caught, every):>10} {pct(caught, reached):>11}")
+    caught, reached, every = rate(total)
+    print(f"\nkill rate {caught}/{every} = {pct(caught, every)} of all mutants (killed + timeout; a mutant no selected "
+          f"test runs counts as not killed); {caught}/{reached} = {pct(caught, reached)} of those the tests reach; "
+          f"{elapsed:.0f} s")
+    survivors = total.get("survived", [])
+    if survivors:
+        print(f"\nsurvived ({len(survivors)}; `cd {work} && mutmut show NAME`):")
+        for name in sorted(survivors):
+            print(f"  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Source tables as evaluation reads them: the key as text (trimmed, without blanks, one row per key
+as far as the data needs it) and the columns the rules read, typed. Builds expressions, runs nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ..dsl.diagnostics import suggest
+from . import plan as P
+from .coerce import WrongType, coerce, float_text
+from .plan import walk  # noqa: F401  (re-exported: the one walk over the Plan)
+from .plugin_api import DataError
+
+KEY = "__key"
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What is known about a source's keys (``quality`` finds it out). Each True asks evaluation to
+    deal with it: trim padded keys, drop rows without a key, keep each key's first row."""
+
+    padded: bool = True
+    blank: bool = True
+    duplicates: bool = True
+
+
+UNKNOWN_KEYS = KeyFacts()
+
+
+def col_name(source: str, column: str) -> str:
+    return f"s__{source}__{column}"
+
+
+def all_exprs(plan: P.Plan) -> list[P.Expr]:
+    out = list(plan.measures.values()) + [i.expr for i in plan.indicators]
+    out += [t.condition for t in plan.tiers if t.condition is not None]
+    out += list(plan.labels.values()) + [c for s in plan.segments for _, c in s.cases if c is not None]
+    out += [t.condition for t in plan.triggers]
+    return out
+
+
+def column_type(plan: P.Plan, source: str, column: str) -> str:
+    """The type the rules read ``source.column`` as."""
+    types = getattr(plan, "column_types", None)
+    if types:
+        return types.get((source, column), "any")
+    for e in all_exprs(plan):
+        for node in walk(e):
+            if isinstance(node, (P.Col, P.RowCol)) and node.source == source and node.column == column \
+                    and node.type != "any":
+                return node.type
+    return "any"
+
+
+def source_columns(plan: P.Plan, source: str) -> set[str]:
+    """The columns of ``source`` the rules read (its key not included)."""
+    out = {c for (s, c) in getattr(plan, "column_types", {}) if s == source}
+    for e in all_exprs(plan):
+        for node in walk(e):
+            if isinstance(node, (P.Col, P.RowCol)) and node.source == source:
+                out.add(node.column)
+    return out
+
+
+def _missing_column(source: str, column: str, columns: list[str], what: str = "column") -> DataError:
+    close = suggest(column, columns)
+    return DataError(f"source '{source}' has no {what} '{column}'"
+                     + (f" — did you mean '{close}'?" if close else f"; its columns: {', '.join(columns[:20])}"))
+
+
+def text_key(table: Any, key: str) -> Any:
+    """A key column as text: keys are compared as text; a float key 1001.0 (pandas) is "1001"."""
+    raw = table[key]
+    if raw.type().is_string():
+        return raw
+    return float_text(raw) if raw.type().is_floating() else raw.cast("string")
+
+
+def typed_columns(plan: P.Plan, sp: P.SourcePlan, table: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(internal name -> typed column, column -> bad-cell flag) for the columns the rules read of ``sp``;
+    a DataError when the key or a column is absent or cannot be read as the rules use it."""
+    from .backends.base import ROW_ORDER
+
+    columns = [c for c in table.columns if c != ROW_ORDER]
+    if sp.key not in columns:
+        raise _missing_column(sp.name, sp.key, columns, "key column")
+    typed, bad = {}, {}
+    for c in sorted(source_columns(plan, sp.name)):
+        if c not in columns:
+            raise _missing_column(sp.name, c, columns)
+        try:
+            value, flag = coerce(table[c], column_type(plan, sp.name, c))
+        except WrongType as exc:
+            raise DataError(f"source '{sp.name}': column '{c}' {exc}") from None
+        typed[col_name(sp.name, c)] = value
+        if flag is not None:
+            bad[c] = flag
+    return typed, bad
+
+
+def trim_key(x: Any, backend: Any) -> Any:
+    """Keys without the whitespace exports pad cells with (the backend's built-in)."""
+    from .coerce import WHITESPACE, trim
+
+    return backend.trim(x, WHITESPACE) if backend is not None else trim(x)
+
+
+def source_order(table: Any) -> Any:
+    """The rows' number in source order: taken by the backend when it read the source
+    (``ROW_ORDER``), else the order of the scan (DuckDB keeps a file's order)."""
+    import ibis
+
+    from .backends.base import ROW_ORDER
+
+    return table[ROW_ORDER] if ROW_ORDER in table.columns else ibis.row_number()
+
+
+def first_per_key(table: Any) -> Any:
+    """Each key's first row in the table's order (duplicate keys: the first row is used)."""
+    import ibis
+
+    numbered = table.mutate(__row=source_order(table))
+    first = numbered["__row"].min().over(group_by=numbered[KEY])
+    return numbered.filter(numbered["__row"] == first).drop("__row")
+
+
+def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts = UNKNOWN_KEYS,
+                   backend: Any = None) -> Any:
+    """The source as (__key, typed columns): keys trimmed, rows without a key dropped and duplicate
+    keys reduced to their first row, as far as ``facts`` say that is needed."""
+    typed, _ = typed_columns(plan, sp, table)
+    raw = text_key(table, sp.key)
+    key = trim_key(raw, backend) if facts.padded and table[sp.key].type().is_string() else raw
+    if facts.duplicates and not sp.multi_row:
+        import ibis
+
+        out = table.select(**{KEY: key}, **typed, __row=source_order(table))
+        if facts.blank:
+            out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
+        first = out["__row"].min().over(group_by=out[KEY])
+        out = out.filter(out["__row"] == first).drop("__row")
+        return backend.prepared(out, sp.name) if backend is not None else out
+    out = table.select(**{KEY: key}, **typed)
+    out = out.filter(out[KEY].notnull() & (out[KEY] != "")) if facts.blank else out
+    return backend.prepared(out, sp.name) if backend is not None else out

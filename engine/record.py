@@ -1,0 +1,100 @@
+"""The record step of a run: the run and every customer's rating into the rating store.
+
+The ratings are read from the run's result (never recomputed). Each rating's indicator values,
+points and segments are JSON objects built column-wise with Arrow (numbers in their shortest
+round-trip form), so a million customers cost a few seconds, not a Python loop over dicts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import plan as P
+
+READ_BATCH = 50_000
+
+
+def json_objects(columns: dict[str, Any], n: int) -> Any:
+    """A string array: per row, the JSON object {name: value} of these Arrow columns (null -> null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not columns:
+        return pa.array(["{}"] * n, pa.string())
+    parts: list[Any] = []
+    for i, (name, col) in enumerate(columns.items()):
+        key = ("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            text = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in col.to_pylist()],
+                            pa.string())
+        elif pa.types.is_boolean(col.type):
+            text = pc.if_else(col, "true", "false")
+        elif pa.types.is_temporal(col.type):
+            text = pc.binary_join_element_wise('"', pc.cast(col, pa.string()), '"', "")
+        else:
+            text = pc.cast(col, pa.string())
+        parts += [pa.scalar(key, pa.string()), pc.fill_null(text, "null")]
+    parts.append(pa.scalar("}", pa.string()))
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic") -> Iterator[dict[str, Any]]:
+    """One store row per customer of a run's result (Parquet), in key order."""
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(result_path)
+    names = set(f.schema_arrow.names)
+    key = plan.key_column
+    indicators = [i.name for i in plan.indicators if i.name in names]
+    points = [i.name for i in plan.indicators if f"{i.name}.points" in names]
+    segments = [s.name for s in plan.segments if s.name in names]
+    wanted = [c for c in (key, "score", "tier", "final_tier", "labels", *indicators, *(f"{p}.points" for p in points),
+                          *segments) if c in names]
+    for batch in f.iter_batches(READ_BATCH, columns=wanted):
+        n = batch.num_rows
+        col = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+        values = json_objects({i: col[i] for i in indicators}, n).to_pylist()
+        pts = json_objects({p: col[f"{p}.points"] for p in points}, n).to_pylist()
+        segs = json_objects({s: col[s] for s in segments}, n).to_pylist()
+        tiers = col["tier"].to_pylist() if "tier" in col else [None] * n
+        final = col["final_tier"].to_pylist() if "final_tier" in col else tiers
+        labels = col["labels"].to_pylist() if "labels" in col else [""] * n
+        scores = col["score"].to_pylist() if "score" in col else [None] * n
+        for k, s, t, ft, lb, v, p, sg in zip(col[key].to_pylist(), scores, tiers, final, labels, values, pts, segs):
+            yield {"customer": k, "score": s, "computed_tier": t, "final_tier": ft, "labels": lb or "",
+                   "segments": sg, "indicator_values": v, "points": p, "reason": reason}
+
+
+def source_facts(plan: P.Plan, base_dir: Path, overrides: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Each source's location (a URL without its password), size and SHA-256 (files only)."""
+    out = []
+    for sp in plan.sources:
+        location = (overrides or {}).get(sp.name, sp.options.get(getattr(sp, "location_option", "path"),
+                                                                  sp.options.get("path", "")))
+        fact: dict[str, Any] = {"name": sp.name, "connector": sp.connector, "location": str(location)}
+        if isinstance(location, str) and "://" in location:
+            from .store.store import safe_url
+
+            fact["location"] = safe_url(location) if "://" in location else location
+        elif isinstance(location, str) and location:
+            path = Path(location).expanduser()
+            path = path if path.is_absolute() else base_dir / path
+            files = sorted(path.parent.glob(path.name)) if any(ch in path.name for ch in "*?[") else [path]
+            files = [p for p in files if p.is_file()]
+            fact["location"] = str(path)
+            fact["size"] = sum(p.stat().st_size for p in files)
+            fact["sha256"] = _sha256(files)
+        out.append(fact)
+    return out
+
+
+def _sha256(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in files:
+        with open(p, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()

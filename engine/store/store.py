@@ -1,0 +1,170 @@
+"""Open a store, record runs atomically, read the history back."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from .bulk import insert_rows
+from .models import Rating, Run
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+DB_FILE = "tierwise.db"
+
+
+def default_url(rule_file: Path | None = None) -> str:
+    """``TIERWISE_DB``, else ``tierwise.db`` beside the rule file (else in the working directory)."""
+    env = os.environ.get("TIERWISE_DB")
+    if env:
+        return env
+    base = rule_file.resolve().parent if rule_file is not None else Path.cwd()
+    return f"sqlite:///{base / DB_FILE}"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class RunRecord:
+    """What a run records about itself (its ratings go beside it)."""
+
+    id: str
+    kind: str
+    ruleset: str
+    version: str | None
+    text_hash: str
+    rule_text: str
+    rule_file: str
+    as_of: date
+    started_by: str
+    calibration: dict[str, Any] = field(default_factory=dict)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    started_at: datetime = field(default_factory=now)
+    tier_counts: dict[str, int] = field(default_factory=dict)
+
+    def row(self, status: str, rows: int, error: str | None = None) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "ruleset": self.ruleset, "version": self.version,
+                "text_hash": self.text_hash, "rule_text": self.rule_text, "rule_file": self.rule_file,
+                "as_of": self.as_of, "calibration": json.dumps(self.calibration, ensure_ascii=False),
+                "sources": json.dumps(self.sources, ensure_ascii=False), "started_at": self.started_at,
+                "finished_at": now(), "status": status, "started_by": self.started_by, "rows": rows,
+                "tier_counts": json.dumps(self.tier_counts, ensure_ascii=False), "error": error}
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written (a bad URL, a database that refuses): one message."""
+
+
+class Store:
+    """A rating store at ``url`` (any SQLAlchemy URL; SQLite and PostgreSQL are tested)."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> "Store":
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        try:
+            engine = sa.create_engine(url)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot open the rating store {safe_url(url)}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        try:
+            store.upgrade()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the rating store {safe_url(url)}: {exc.orig}") from None
+        return store
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` with the migrations (a new store starts at the first)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- writing -----------------------------------------------------------------------------
+    def record(self, run: RunRecord, ratings: Iterable[dict[str, Any]],
+               on_batch: Callable[[int], None] | None = None) -> int:
+        """Record a complete run and its ratings in ONE transaction: a run killed half-way leaves nothing."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(Run.__table__), [run.row("running", 0)])
+            n = insert_rows(conn, Rating.__table__, ({"run_id": run.id, **r} for r in ratings), on_batch)
+            done = run.row("complete", n)
+            conn.execute(sa.update(Run.__table__).where(Run.__table__.c.id == run.id).values(
+                status="complete", rows=n, finished_at=done["finished_at"]))
+        return n
+
+    def record_failure(self, run: RunRecord, error: str) -> None:
+        """A run that failed: kept with its error and no ratings."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(Run.__table__), [run.row("failed", 0, error)])
+
+    # ---- reading -----------------------------------------------------------------------------
+    def runs(self, ruleset: str | None = None, limit: int | None = None) -> list[Run]:
+        """Runs, newest first."""
+        with Session(self.engine) as s:
+            q = select(Run).order_by(Run.started_at.desc(), Run.id)
+            if ruleset is not None:
+                q = q.where(Run.ruleset == ruleset)
+            return list(s.exec(q.limit(limit) if limit else q))
+
+    def run(self, ref: str) -> Run | None:
+        """The run whose id is ``ref`` or starts with it (when only one does)."""
+        with Session(self.engine) as s:
+            found = list(s.exec(select(Run).where(Run.id.startswith(ref)).limit(2)))
+        return found[0] if len(found) == 1 else None
+
+    def last_run(self, ruleset: str, kind: str | None = "periodic") -> Run | None:
+        """The newest complete run of ``ruleset`` (of ``kind``, when given)."""
+        with Session(self.engine) as s:
+            q = select(Run).where(Run.ruleset == ruleset, Run.status == "complete")
+            if kind is not None:
+                q = q.where(Run.kind == kind)
+            return s.exec(q.order_by(Run.started_at.desc()).limit(1)).first()
+
+    def ratings(self, run_id: str) -> list[Rating]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(Rating).where(Rating.run_id == run_id).order_by(Rating.customer)))
+
+    def history(self, customer: str, ruleset: str | None = None) -> list[tuple[Run, Rating]]:
+        """One customer's ratings over time, oldest first (complete runs only)."""
+        with Session(self.engine) as s:
+            q = (select(Run, Rating).join(Rating, Rating.run_id == Run.id)
+                 .where(Rating.customer == customer, Run.status == "complete"))
+            if ruleset is not None:
+                q = q.where(Run.ruleset == ruleset)
+            return [(r, g) for r, g in s.exec(q.order_by(Run.started_at, Run.id))]
+
+
+def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:
+    cur = dbapi_con.cursor()
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA journal_mode = WAL")  # readers (history, changes) never wait for a run being recorded
+    cur.execute("PRAGMA busy_timeout = 10000")
+    cur.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password (never printed)."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(unreadable URL)"

@@ -1,0 +1,120 @@
+"""The summarise step: the tier distribution against the expected shares, missing values, values no
+band matched, points out of range, customers without a score."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import plan as P
+from .plugin_api import DataIssue
+from .scoring import matched_no_band
+
+NO_SCORE = "no score (missing values)"
+NO_TIER = "no tier (no tier rule matched)"
+
+
+@dataclass
+class TierCount:
+    tier: str | None
+    label: str | None
+    count: int
+    share: float
+    expect: tuple[float, float] | None
+
+    @property
+    def within(self) -> bool | None:
+        if self.expect is None:
+            return None
+        return self.expect[0] - 1e-12 <= self.share <= self.expect[1] + 1e-12
+
+
+@dataclass
+class Summary:
+    distribution: list[TierCount]
+    missing_counts: dict[str, int]
+    issues: list[DataIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unscored: int = 0  # customers without a score because of `missing -> error` (the run fails)
+
+    @property
+    def rows(self) -> int:
+        return sum(t.count for t in self.distribution)
+
+
+def summarise(plan: P.Plan, result: Any, backend: Any) -> Summary:
+    """Tier distribution, missing values per indicator, data problems, customers left without a score
+    by `missing -> error` — two aggregate queries over the result (which carries the score, the tier and
+    each indicator's value and points)."""
+    import ibis
+
+    lo, hi = plan.points_range
+    metrics: dict[str, Any] = {"__n": result.count()}
+    for i, ind in enumerate(plan.indicators):
+        v, p = result[ind.name], result[f"{ind.name}.points"]
+        metrics[f"m{i}"] = v.isnull().sum()
+        unmatched = matched_no_band(ind, v)
+        if unmatched is not None:
+            metrics[f"u{i}"] = unmatched.sum()
+        if ind.percent_compared:
+            metrics[f"pc{i}"] = (v > 1).sum()
+            metrics[f"px{i}"] = v.max()
+        if not ind.bands and not ind.normalizer and plan.scoring == "weighted":
+            metrics[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
+    row = backend.fetch_one(result.aggregate(**metrics))
+    n = int(row["__n"])
+    issues: list[DataIssue] = []
+    warnings: list[str] = []
+    missing: dict[str, int] = {}
+    for i, ind in enumerate(plan.indicators):
+        if row.get(f"m{i}"):
+            missing[ind.name] = int(row[f"m{i}"])
+        if row.get(f"u{i}"):
+            issues.append(DataIssue("value matched no band (scored as missing)", ind.name, int(row[f"u{i}"])))
+        if row.get(f"pc{i}"):
+            warnings.append(
+                f"{ind.name} is compared with percentages but {int(row[f'pc{i}'])} value(s) run above 1 "
+                f"(max {row[f'px{i}']:g}): is {row[f'px{i}']:g} meant as {row[f'px{i}']:g}%? "
+                f"Store percentages as fractions (0.95) or write the bands as plain numbers (>= 95)")
+        if row.get(f"r{i}"):
+            issues.append(DataIssue(f"points outside {lo:g}..{hi:g} (the value is used as points)", ind.name,
+                                    int(row[f"r{i}"])))
+    # a missing score comes from `missing -> error` (an error: exit 1) or from every indicator excluded
+    err_missing = None
+    for ind in plan.indicators:
+        if ind.missing.policy == "error":
+            m = result[f"{ind.name}.points"].isnull()
+            err_missing = m if err_missing is None else (err_missing | m)
+    no_score = result["score"].isnull()
+    by_error = no_score & (err_missing if err_missing is not None else ibis.literal(False))
+    rows = backend.fetch_rows(result.group_by("tier").aggregate(
+        n=result.count(), unscored=(no_score & ~by_error).sum(), unscored_error=by_error.sum()))
+    unscored_excluded = sum(int(r["unscored"] or 0) for r in rows)
+    unscored_error = sum(int(r["unscored_error"] or 0) for r in rows)
+    if unscored_excluded:
+        issues.append(DataIssue("no score: every indicator is missing (missing -> exclude)", "score",
+                                unscored_excluded))
+    for r in rows:
+        r["unscored"] = int(r["unscored"] or 0) + int(r["unscored_error"] or 0)
+    counts = {r["tier"]: r for r in rows}
+    dist = []
+    scored = n - sum(int(r["unscored"] or 0) for r in rows)
+    for tp in plan.tiers:
+        c = int(counts.pop(tp.name, {"n": 0})["n"])
+        dist.append(TierCount(tp.name, tp.label, c, c / n if n else 0.0, tp.expect))
+        if tp.rule == "top":  # ties at the cut all go in: say so when they swell the quota
+            quota = int(scored * tp.top + 1e-9) if tp.top_percent else int(tp.top)
+            if c >= max(2 * quota, quota + 2):
+                what = f"top {tp.top * 100:g}%" if tp.top_percent else f"top {tp.top:g}"
+                warnings.append(f"tier {tp.name} ({what}) holds {c} customers where the quota is {quota}: "
+                                f"scores tie at the cut, and ties all go in")
+    if None in counts:
+        unscored = int(counts[None]["unscored"] or 0)
+        untiered = int(counts[None]["n"]) - unscored
+        if unscored:
+            dist.append(TierCount(None, NO_SCORE, unscored, unscored / n, None))
+        if untiered:
+            dist.append(TierCount(None, NO_TIER, untiered, untiered / n, None))
+            if plan.tiers:
+                warnings.append(f"{untiered} customer(s) with a score match no tier: "
+                                f"add `tier NAME otherwise` to give everyone a tier")
+    return Summary(dist, missing, issues, warnings, unscored_error)

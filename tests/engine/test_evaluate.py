@@ -1,0 +1,248 @@
+"""evaluate() builds and never runs; fit() gives a Calibration that round-trips through JSON; the
+explanation columns (matched band, effective weight, why no score); previous ratings feed change();
+overrides set final_tier; the data-quality step is one query for a clean source."""
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from tierwise.engine import columns as C
+from tierwise.engine.backends import open_backend
+from tierwise.engine.backends.duckdb import DuckDBBackend
+from tierwise.engine.build import compile_text
+from tierwise.engine.calibration import Calibration, FittedNormalizer
+from tierwise.engine.evaluate import evaluate
+from tierwise.engine.fit import fit
+from tierwise.engine.plugin_api import DataError
+from tierwise.engine.plugin_manager import default_registry
+from tierwise.engine.quality import check_data
+
+AS_OF = date(2026, 6, 30)
+
+RULES = '''source c = csv("c.csv") key id
+points 0..10
+score 0..100
+dimension 交易 weight 60% {
+  indicator 金额 = c.金额 weight 50% missing -> exclude {
+    >= 100 -> 10
+    >= 50 -> 6
+    else -> 2
+  }
+  indicator 续约 = c.续约 weight 50% missing -> error {
+    >= 90% -> 10
+    >= 50% -> 5
+  }
+}
+dimension 服务 weight 40% {
+  indicator 满意 = c.满意 weight 100% scale minmax missing -> exclude
+}
+tier A "核心" when score >= 80
+tier B otherwise
+label 大 when 金额 >= 100
+segment 段 {
+  高 when 金额 >= 50
+  低 otherwise
+}
+trigger 下滑 when change(金额) <= -30% -> rerate
+'''
+
+ROWS = {"id": ["K1", "K2", "K3", "K4", "K5"],
+        "金额": [200.0, 60.0, None, 10.0, 120.0],
+        "续约": [0.95, 0.6, 0.95, None, 0.2],
+        "满意": [5.0, 1.0, 3.0, 4.0, None]}
+
+
+def compiled(text: str = RULES):
+    plan, diags, _ = compile_text(text, "t.tier", default_registry())
+    assert plan is not None, diags.format()
+    return plan
+
+
+@pytest.fixture
+def backend():
+    be = open_backend("duckdb")
+    yield be
+    be.close()
+
+
+_made = iter(range(10**6))
+
+
+def tables(be, rows=ROWS):
+    return {"c": be.from_arrow(pa.table(rows), f"c{next(_made)}")}
+
+
+def rows_of(be, ev):
+    return {r["id"]: r for r in be.fetch_rows(ev.table)}
+
+
+def test_evaluate_runs_no_query_it_builds_on_unbound_tables():
+    plan = compiled()
+    t = ibis.table({"id": "string", "金额": "float64", "续约": "float64", "满意": "float64"}, name="c")
+    cal = Calibration({"满意": FittedNormalizer("minmax", {"min": 1.0, "max": 5.0})})
+    ev = evaluate(plan, {"c": t}, AS_OF, cal, columns=C.all_columns(plan))
+    sql = ibis.to_sql(ev.table, dialect="duckdb")  # a complete query, never executed (no backend to run it on)
+    assert ev.columns[0] == "id" and "no_score_reason" in ev.columns
+    assert "1.0" in sql or "1" in sql
+
+
+def test_fit_gives_a_calibration_that_round_trips_and_scores_the_same(backend):
+    plan = compiled()
+    cal = fit(plan, tables(backend), AS_OF, backend)
+    assert cal == Calibration({"满意": FittedNormalizer("minmax", {"min": 1.0, "max": 5.0})})
+    again = Calibration.from_json(cal.to_json())
+    assert again == cal
+    a = rows_of(backend, evaluate(plan, tables(backend), AS_OF, cal))
+    b = rows_of(backend, evaluate(plan, tables(backend), AS_OF, again))
+    c = rows_of(backend, evaluate(plan, tables(backend), AS_OF, None))  # fitted inside the query
+    assert a == b
+    assert {k: r["score"] for k, r in a.items()} == pytest.approx({k: r["score"] for k, r in c.items()})
+
+
+def test_a_stored_calibration_rates_one_customer_as_the_population_did(backend):
+    plan = compiled()
+    cal = fit(plan, tables(backend), AS_OF, backend)
+    everyone = rows_of(backend, evaluate(plan, tables(backend), AS_OF, cal))
+    alone = {k: v for k, v in ROWS.items()}
+    alone = {k: [v[1]] for k, v in alone.items()}  # K2 on its own: min = max = 1 if it were refitted
+    one = rows_of(backend, evaluate(plan, {"c": backend.from_arrow(pa.table(alone), "c2")}, AS_OF, cal))
+    assert one["K2"]["score"] == pytest.approx(everyone["K2"]["score"])
+    refit = rows_of(backend, evaluate(plan, {"c": backend.from_arrow(pa.table(alone), "c3")}, AS_OF, None))
+    assert refit["K2"]["满意.points"] == 5.0 != one["K2"]["满意.points"]  # no spread: the middle
+
+
+@pytest.mark.parametrize("text", ['{"indicators": {"x": {"normalizer": "minmax", "params": {"min": "a"}}}}',
+                                  '{"indicators": {"x": {"params": {}}}}', '[]'])
+def test_a_bad_calibration_is_refused(text):
+    with pytest.raises(ValueError):
+        Calibration.from_json(text)
+
+
+def test_a_calibration_of_other_rules_is_a_clear_error(backend):
+    plan = compiled()
+    with pytest.raises(DataError, match="no parameters for indicator '满意'"):
+        evaluate(plan, tables(backend), AS_OF, Calibration())
+    with pytest.raises(DataError, match="fitted zscore"):
+        evaluate(plan, tables(backend), AS_OF, Calibration({"满意": FittedNormalizer("zscore", {"mean": 1, "std": 1})}))
+
+
+def test_explanation_columns(backend):
+    plan = compiled()
+    cal = fit(plan, tables(backend), AS_OF, backend)
+    rows = rows_of(backend, evaluate(plan, tables(backend), AS_OF, cal, columns=C.all_columns(plan)))
+    k1, k2, k3, k4, k5 = (rows[k] for k in ("K1", "K2", "K3", "K4", "K5"))
+    assert (k1["金额.band"], k2["金额.band"], k4["金额.band"]) == (0, 1, 2)  # else is a band too
+    assert k3["金额.band"] is None  # missing
+    assert k5["续约.band"] is None and k5["续约"] == 0.2  # no band matched
+    assert k1["满意.band"] is None  # no bands
+    assert plan.indicator("金额").bands[k2["金额.band"]].text == ">= 50 -> 6"
+    # everyone present: declared weights; shares multiply through the dimension
+    assert (k1["交易.weight"], k1["服务.weight"]) == pytest.approx((0.6, 0.4))
+    assert (k1["金额.weight"], k1["续约.weight"], k1["满意.weight"]) == pytest.approx((0.3, 0.3, 0.4))
+    # K3: 金额 missing (exclude): 续约 carries its dimension
+    assert (k3["金额.weight"], k3["续约.weight"]) == pytest.approx((0.0, 0.6))
+    # K5: 满意 missing (exclude): its dimension drops out, 交易 carries everything; but 续约 matched no
+    # band under `missing -> error`: no score, and why
+    assert (k5["服务.weight"], k5["交易.weight"]) == pytest.approx((0.0, 1.0))
+    assert k5["score"] is None and k5["no_score_reason"] == "续约 matched no band (missing -> error)"
+    assert k4["no_score_reason"] == "续约 is missing (missing -> error)"
+    assert k1["no_score_reason"] is None
+    score = sum(k1[f"{i.name}.points"] * k1[f"{i.name}.weight"] for i in plan.indicators) * 10
+    assert score == pytest.approx(k1["score"])
+
+
+def test_everything_excluded_says_so(backend):
+    plan = compiled(RULES.replace("missing -> error", "missing -> exclude"))
+    rows = {"id": ["K1", "K2"], "金额": [None, 100.0], "续约": [None, 0.95], "满意": [None, 2.0]}
+    got = rows_of(backend, evaluate(plan, tables(backend, rows), AS_OF, None, columns=C.all_columns(plan)))
+    assert got["K1"]["score"] is None
+    assert got["K1"]["no_score_reason"] == "every indicator is missing (missing -> exclude)"
+    assert got["K1"]["交易.weight"] == 0.0 and got["K1"]["金额.weight"] == 0.0
+
+
+def test_previous_ratings_feed_change(backend):
+    plan = compiled()
+    previous = backend.from_arrow(pa.table({"id": ["K1", "K2", "K4", "K5"], "金额": [250.0, 100.0, 0.0, 120.0]}),
+                                  "previous")
+    cols = [plan.key_column, "triggers"]
+    got = rows_of(backend, evaluate(plan, tables(backend), AS_OF, None, previous, columns=cols))
+    # K1 200 vs 250: -20%; K2 60 vs 100: -40% fires; K3 no last rating; K4 last 0: no change; K5 unchanged
+    assert {k: r["triggers"] for k, r in got.items()} == {"K1": "", "K2": "下滑", "K3": "", "K4": "", "K5": ""}
+    without = rows_of(backend, evaluate(plan, tables(backend), AS_OF, None, columns=cols))
+    assert {r["triggers"] for r in without.values()} == {""}  # no last rating: change() is missing
+
+
+def test_previous_ratings_must_carry_the_values_change_reads(backend):
+    plan = compiled()
+    previous = backend.from_arrow(pa.table({"id": ["K1"], "金额x": [1.0]}), "previous")
+    with pytest.raises(DataError, match="no value of '金额'"):
+        evaluate(plan, tables(backend), AS_OF, None, previous)
+
+
+def test_overrides_set_the_final_tier(backend):
+    plan = compiled()
+    overrides = backend.from_arrow(pa.table({"id": ["K2", "K4", "K9"], "tier": ["A", "Z", "B"]}), "overrides")
+    ev = evaluate(plan, tables(backend), AS_OF, None, overrides=overrides)
+    assert "final_tier" in ev.columns
+    got = rows_of(backend, ev)
+    assert set(got) == {"K1", "K2", "K3", "K4", "K5"}  # an override of no customer adds none
+    assert got["K2"]["tier"] == "B" and got["K2"]["final_tier"] == "A"
+    assert got["K4"]["final_tier"] == got["K4"]["tier"]  # Z is no tier of the rules: the computed tier
+    assert got["K1"]["final_tier"] == got["K1"]["tier"]
+    assert "final_tier" not in evaluate(plan, tables(backend), AS_OF, None).columns
+
+
+def test_only_rates_the_customers_asked_for(backend):
+    plan = compiled(RULES + "tier_placeholder\n".replace("tier_placeholder", ""))
+    cal = fit(plan, tables(backend), AS_OF, backend)
+    everyone = rows_of(backend, evaluate(plan, tables(backend), AS_OF, cal, columns=C.all_columns(plan)))
+    one = rows_of(backend, evaluate(plan, tables(backend), AS_OF, cal, columns=C.all_columns(plan), only=["K2"]))
+    assert one == {"K2": everyone["K2"]}
+    quota = compiled(RULES.replace('tier A "核心" when score >= 80', 'tier A "核心" top 1'))
+    everyone = rows_of(backend, evaluate(quota, tables(backend), AS_OF, cal))
+    top = next(k for k, r in everyone.items() if r["tier"] == "A")
+    assert rows_of(backend, evaluate(quota, tables(backend), AS_OF, cal, only=[top]))[top]["tier"] == "A"
+
+
+def test_columns_prune_what_is_not_asked_for(backend):
+    plan = compiled()
+    ev = evaluate(plan, tables(backend), AS_OF, None, columns=["id", "score", "tier"])
+    sql = ibis.to_sql(ev.table, dialect="duckdb")
+    assert ev.columns == ["id", "score", "tier"]
+    assert "label__" not in sql and "segment__" not in sql and "band__" not in sql and "weight__" not in sql
+    full = ibis.to_sql(evaluate(plan, tables(backend), AS_OF, None).table, dialect="duckdb")
+    assert "label__" in full and "segment__" in full
+    with pytest.raises(C.ColumnError, match="did you mean 'score'"):
+        C.choose_columns(plan, ["scor"])
+    assert C.choose_columns(plan, ["tier", "score", "tier", "id"]) == ["id", "tier", "score"]
+
+
+class CountingBackend(DuckDBBackend):
+    """DuckDB, counting the queries the engine runs through the backend."""
+
+    queries = 0
+
+    def fetch_rows(self, expr):
+        type(self).queries += 1
+        return super().fetch_rows(expr)
+
+
+def test_data_quality_is_one_query_for_clean_data_and_finds_dirty_keys():
+    be = CountingBackend.connect()
+    try:
+        CountingBackend.queries = 0
+        q = check_data(compiled(), tables(be), be)
+        assert CountingBackend.queries == 1 and q.issues == []
+        assert not (q.keys["c"].padded or q.keys["c"].blank or q.keys["c"].duplicates)
+        dirty = dict(ROWS, id=[" K1", "K1", "", "K4", "K5"])
+        q = check_data(compiled(), {"c": be.from_arrow(pa.table(dirty), "dirty")}, be)
+        assert q.keys["c"].padded and q.keys["c"].blank and q.keys["c"].duplicates
+        assert {i.what for i in q.issues} == {"missing key (row skipped)", "duplicate key (first row used)"}
+        ev = evaluate(compiled(), {"c": be.from_arrow(pa.table(dirty), "dirty2")}, AS_OF, None, keys=q.keys)
+        got = rows_of(be, ev)
+        assert sorted(got) == ["K1", "K4", "K5"] and got["K1"]["金额"] == 200.0  # the first row of K1
+    finally:
+        be.close()
