@@ -47,7 +47,7 @@ def main() -> None:
     med = show("demo (3,000 customers; GBK CSV + Parquet + xlsx)", race({
         "tierwise explain": [tw, "explain", ruleset, "KH00042", "--as-of", "2026-06-30"],
         "tierwise check (fixed cost)": [tw, "check", ruleset],
-        "tierwise run": [tw, "run", ruleset, "--as-of", "2026-06-30", "--out", str(demo / "r.parquet")],
+        "tierwise run": [tw, "run", ruleset, "--as-of", "2026-06-30", "--out", str(demo / "r.parquet"), "--no-store"],
     }, args.repeat))
     print(f"  explain / run: {med['tierwise explain'] / med['tierwise run']:.2f}; target explain <= 1.5 s")
 

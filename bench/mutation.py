@@ -1,11 +1,12 @@
 """Mutation testing of the engine with mutmut: how many small changes to the code do the tests notice?
 
-    python bench/mutation.py                                   # the core scoring modules (see CORE)
+    python bench/mutation.py                                   # the core scoring modules (CORE)
     python bench/mutation.py engine/evaluate.py plugins/normalizers.py
-    python bench/mutation.py --tests tests/engine/test_edges.py engine/expressions.py
+    python bench/mutation.py --test tests/engine/test_edges.py engine/expressions.py
     python bench/mutation.py --all                             # every module of engine/ and plugins/ (hours)
-    python bench/mutation.py engine/evaluate.py --only 'tierwise.engine.evaluate.x*band_condition*'
+    python bench/mutation.py engine/scoring.py --only 'tierwise.engine.scoring.x_band_condition*'
                                                                # only the mutants whose names match (globs)
+    python bench/mutation.py engine/scoring.py --budget 1800   # stop after 30 minutes, report what was tested
 
 A benchmark, not a test: it prints, per module and in total, the mutants killed, survived, timed out
 (and the other outcomes mutmut reports) and the kill rate, killed + timeouts over all mutants tested.
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,11 +37,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIRS = ["engine", "plugins", "dsl", "cli", "rulesets"]
-CORE = ["engine/evaluate.py", "engine/expressions.py", "plugins/normalizers.py", "plugins/functions.py"]
+CORE = ["engine/evaluate.py", "engine/scoring.py", "engine/expressions.py", "plugins/normalizers.py",
+        "plugins/functions.py"]
 # the fast tests that exercise the scoring semantics (the whole suite takes minutes per clean run), and the
 # one quick property test: the calendar functions against dateutil (derandomized: HYPOTHESIS_PROFILE=ci)
 FAST_TESTS = ["tests/engine/test_edges.py", "tests/engine/test_language_features.py",
-              "tests/engine/test_edge_cases.py", "tests/engine/test_data_quality.py",
+              "tests/engine/test_edge_cases.py", "tests/engine/test_data_quality.py", "tests/engine/test_evaluate.py",
               "tests/properties/test_calendar_functions.py"]
 
 
@@ -91,7 +94,8 @@ def rate(by_status: dict[str, list[str]]) -> tuple[int, int, int]:
     no selected test runs ("no tests") and mutmut's other outcomes."""
     caught = len(by_status.get("killed", [])) + len(by_status.get("timeout", []))
     reached = caught + len(by_status.get("survived", []))
-    return caught, reached, sum(len(v) for k, v in by_status.items() if k not in ("not checked", "skipped"))
+    uncounted = ("not checked", "skipped", "check was interrupted by user")
+    return caught, reached, sum(len(v) for k, v in by_status.items() if k not in uncounted)
 
 
 def pct(a: int, b: int) -> str:
@@ -102,10 +106,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("modules", nargs="*", help="modules to mutate, relative to the repository (default: the core)")
     ap.add_argument("--all", action="store_true", help="every module of engine/ and plugins/")
-    ap.add_argument("--tests", nargs="+", default=FAST_TESTS, help="the test selection (default: the fast engine tests)")
+    ap.add_argument("--test", action="append", dest="tests", metavar="PATH",
+                    help="a test file or directory to run, repeatable (default: the fast engine tests)")
     ap.add_argument("--work", type=Path, help="work directory (kept; default: a new temporary directory)")
-    ap.add_argument("--only", nargs="+", default=[], metavar="GLOB",
-                    help="test only the mutants whose names match (e.g. 'tierwise.engine.evaluate.xǁEvaluatorǁ_tier*')")
+    ap.add_argument("--only", action="append", default=[], metavar="GLOB",
+                    help="test only the mutants whose names match, repeatable (e.g. 'tierwise.engine.scoring.x_tier*')")
+    ap.add_argument("--budget", type=float, metavar="SECONDS",
+                    help="stop mutmut after this long and report the mutants tested so far (the rest: not checked)")
     ap.add_argument("--max-children", type=int, default=2, help="mutants tested in parallel (default 2)")
     args = ap.parse_args()
     if args.all:
@@ -114,6 +121,7 @@ def main() -> int:
     else:
         modules = args.modules or CORE
     modules = [str(Path(m)) for m in modules]
+    args.tests = args.tests or FAST_TESTS
     work = args.work or Path(tempfile.mkdtemp(prefix="tierwise-mutation-"))
     if work.exists() and any(work.iterdir()):
         sys.exit(f"{work} is not empty: give a new --work directory")
@@ -126,13 +134,25 @@ def main() -> int:
     if not mutmut.exists():
         sys.exit("mutmut is not installed: pip install -c constraints.txt -e '.[mutation]'")
     env = dict(os.environ, HYPOTHESIS_PROFILE="ci")  # the same examples for every mutant
-    proc = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children), *args.only],
-                          cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = open(work / "mutmut.log", "w", encoding="utf-8")
+    proc = subprocess.Popen([str(mutmut), "run", "--max-children", str(args.max_children), *args.only],
+                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stopped = False
+    try:
+        code = proc.wait(timeout=args.budget)
+    except subprocess.TimeoutExpired:  # out of time: stop mutmut and its workers, keep what they found
+        stopped = True
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = proc.wait()
     elapsed = time.monotonic() - start
-    (work / "mutmut.log").write_text(proc.stdout, encoding="utf-8")
-    if proc.returncode != 0:
-        print(proc.stdout[-3000:])
-        print(f"mutmut failed (exit {proc.returncode}); the full log is {work / 'mutmut.log'}")
+    log.close()
+    if code != 0 and not stopped:
+        print((work / "mutmut.log").read_text(encoding="utf-8")[-3000:])
+        print(f"mutmut failed (exit {code}); the full log is {work / 'mutmut.log'}")
         return 1
     results = outcomes(work, modules)
     statuses = sorted({st for r in results.values() for st in r} - {"killed", "survived", "timeout"})
@@ -149,6 +169,9 @@ def main() -> int:
               + "".join(f" {len(r.get(st, [])):12}" for st in statuses)
               + f" {pct(caught, every):>10} {pct(caught, reached):>11}")
     caught, reached, every = rate(total)
+    if stopped:
+        unchecked = sum(len(r.get("not checked", [])) for r in results.values())
+        print(f"\nstopped after the budget of {args.budget:.0f} s: {unchecked} mutants not checked (not counted)")
     print(f"\nkill rate {caught}/{every} = {pct(caught, every)} of all mutants (killed + timeout; a mutant no selected "
           f"test runs counts as not killed); {caught}/{reached} = {pct(caught, reached)} of those the tests reach; "
           f"{elapsed:.0f} s")

@@ -33,7 +33,7 @@ def main() -> None:
     engine_out, hand_out = tmp / "engine.parquet", tmp / "hand.parquet"
     engine_cmd = [tierwise_cli(), "run", str(HERE.parent / "rulesets" / "rfm.tier"), "--source",
                   f"customers={customers}", "--source", f"orders={orders}", "--as-of", "2026-06-30",
-                  "--out", str(engine_out), "--log", str(tmp / "actions.log")]
+                  "--out", str(engine_out), "--log", str(tmp / "actions.log"), "--no-store"]
     hand_cmd = [sys.executable, str(HERE / "hand_sql.py"), str(HERE / "hand_rfm.sql"), str(hand_out),
                 f"customers={customers}", f"orders={orders}"]
     results = race({"tierwise run": engine_cmd, "hand DuckDB SQL": hand_cmd}, args.repeat)

@@ -36,7 +36,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tierwise-bench-"))
     engine_out, hand_out = tmp / "engine.parquet", tmp / "hand.parquet"
     engine_cmd = [tierwise_cli(), "run", str(HERE / "scorecard.tier"), "--source", f"customers={data}",
-                  "--as-of", "2026-06-30", "--out", str(engine_out)]
+                  "--as-of", "2026-06-30", "--out", str(engine_out), "--no-store"]
     hand_cmd = [sys.executable, str(HERE / "hand_sql.py"), str(HERE / "hand.sql"), str(hand_out), f"src={data}"]
     if args.columns:
         engine_cmd += ["--columns", args.columns]

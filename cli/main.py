@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..engine.dates import ALSO
 from .backend_options import backend_options
 from .render import console, err_console, esc, print_diagnostics, print_distribution, print_issues, scorecard
 
@@ -65,7 +66,7 @@ class DateParam(click.ParamType):
 
 
 DATE = DateParam()
-AS_OF_HELP = "e.g. 2026-06-30 (2026/6/30, 2026年6月30日 and 20260630 also do)"
+AS_OF_HELP = f"e.g. 2026-06-30 ({ALSO})"
 
 
 def refuse_overwriting_inputs(plan, file: Path, overrides: dict, outputs: dict) -> None:
@@ -113,7 +114,29 @@ def source_options(fn):
     return wrapper
 
 
-def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = None, columns: list[str] | None = None):
+def recording_for(plan, file: Path, overrides: dict, db: str | None, by: str | None):
+    """The store a run records itself in (--db, else TIERWISE_DB, else tierwise.db beside the rule file)."""
+    import getpass
+
+    from ..dsl import read_rule_file
+    from ..engine.record import Recording, source_facts
+    from ..engine.store import Store, default_url
+    from ..engine.store.store import StoreError
+
+    try:
+        store = Store.open(db or default_url(file))
+    except StoreError as exc:
+        raise RuleErrors(str(exc)) from None
+    try:
+        who = by or getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment (a container without one)
+        who = "unknown"
+    return Recording(store, read_rule_file(file), str(file.resolve()), who,
+                     sources=source_facts(plan, file.parent, overrides))
+
+
+def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = None, columns: list[str] | None = None,
+             record=None):
     """Run the plan; a Parquet ``out`` is written by the run itself."""
     from ..engine.plugin_api import DataError
     from ..engine.run import run
@@ -123,7 +146,7 @@ def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = 
     parquet_out = out if out is not None and out.suffix.lower() == ".parquet" else None
     try:
         return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out, columns=columns,
-                   progress=progress_for(err_console()))
+                   progress=progress_for(err_console()), record=record)
     except DataError as exc:
         message = str(exc)
     except OSError as exc:
@@ -194,7 +217,12 @@ def check(files):
               help="Output only these columns (the key always comes first), e.g. score,tier; what is not "
                    "asked for is not computed. Besides the default output: NAME.band, NAME.weight, "
                    "DIMENSION.weight, no_score_reason, final_tier, triggers.")
-def run_command(file, overrides, as_of, out, log_path, columns=None):
+@click.option("--db", "db", metavar="URL",
+              help="Record the run in this rating store (a SQLAlchemy URL; the password from the environment). "
+                   "Default: TIERWISE_DB, else tierwise.db beside the rule file.")
+@click.option("--by", "by", metavar="USER", help="Who starts the run (recorded with it); default: the OS user.")
+@click.option("--no-store", "no_store", is_flag=True, help="Do not record the run in the rating store.")
+def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by=None, no_store=False):
     """Rate every customer: score, tier, points per indicator, dimension scores.
 
     Prints the tier distribution against the expected shares and any data
@@ -218,7 +246,12 @@ def run_command(file, overrides, as_of, out, log_path, columns=None):
         except ColumnError as exc:
             raise click.BadParameter(str(exc), param_hint="--columns") from None
     refuse_overwriting_inputs(plan, file, overrides, {"--out": out, "--log": log_path})
-    outcome = evaluate(plan, file, as_of, overrides, out, chosen)
+    recording = None if no_store else recording_for(plan, file, overrides, db, by)
+    try:
+        outcome = evaluate(plan, file, as_of, overrides, out, chosen, record=recording)
+    finally:
+        if recording is not None:
+            recording.store.close()
     print_distribution(outcome)
     print_issues(outcome)
     if out is not None:

@@ -39,7 +39,8 @@ def catalogue(plan: P.Plan, overrides: bool = False, points_given: frozenset[str
     add("tier", {"tier"})
     if any(tp.label for tp in plan.tiers):
         add("tier_label", {"tier"})
-    add("final_tier", {"final_tier"}, default=overrides)
+    add("final_tier", {"final_tier"},
+        default=overrides or any(e.effect in ("cap", "downgrade") for t in plan.triggers for e in t.effects))
     for ind in plan.indicators:
         add(ind.name, {ref_name("value", ind.name)})
         add(f"{ind.name}.points", {ref_name("points", ind.name)})

@@ -51,6 +51,11 @@ def _deps(e: P.Expr | None) -> set[str]:
     return out
 
 
+def tier_effect_triggers(plan: P.Plan) -> list[P.TriggerPlan]:
+    """Triggers that move the final tier when they fire (`cap tier at X`, `downgrade N`)."""
+    return [tr for tr in plan.triggers if any(e.effect in ("cap", "downgrade") for e in tr.effects)]
+
+
 def change_indicators(plan: P.Plan) -> list[str]:
     """Indicators whose change against the last rating a trigger reads (``change(x)``)."""
     seen: dict[str, None] = {}
@@ -212,7 +217,8 @@ class _Evaluator:
         nodes["score"] = (top_deps | errs, lambda b, t: S.score(plan, t))
         tier_deps = ({"score"} | set().union(*[_deps(tp.condition) for tp in plan.tiers])) if plan.tiers else set()
         nodes["tier"] = (tier_deps, lambda b, t: S.tier(plan, b, t))
-        nodes["final_tier"] = ({"tier"}, lambda b, t: self._final_tier(t, overrides))
+        effect_triggers = {ref_name("trigger", tr.name) for tr in tier_effect_triggers(plan)}
+        nodes["final_tier"] = ({"tier"} | effect_triggers, lambda b, t: self._final_tier(t, overrides))
         reason_deps = {"score"} | {ref_name(k, i.name) for i in plan.indicators if i.missing.policy == "error"
                                    for k in ("value", "points")}
         nodes["reason"] = (reason_deps, lambda b, t: S.no_score_reason(plan, t))
@@ -259,7 +265,7 @@ class _Evaluator:
 
     def _mutate(self, t: Any, nodes: dict, level: dict[str, int], lvs: list[int], previous: bool) -> Any:
         for lv in lvs:
-            names = [n for n in nodes if level.get(n) == lv]
+            names = [n for n in nodes if level.get(n) == lv and n not in t.columns]
             if names:
                 builder = self._builder(t, previous)
                 t = t.mutate(**{n: nodes[n][1](builder, t) for n in names})
@@ -323,14 +329,31 @@ class _Evaluator:
         return raw
 
     def _final_tier(self, t: Any, overrides: bool) -> Any:
-        """The override where one names a tier of the ruleset, else the computed tier."""
+        """The final tier, in order of precedence: an override naming a tier of the ruleset; then the
+        effects of the triggers that fired (`cap tier at X`: no better than X; `downgrade N`: N tiers
+        down the declared order, no lower than the last), applied in the triggers' order; then the
+        computed tier. A customer without a computed tier gets none from trigger effects."""
         import ibis
 
-        if not overrides:
-            return t["tier"]
         names = [tp.name for tp in self.plan.tiers]
+        final = t["tier"]
+        effects = [(tr, e) for tr in tier_effect_triggers(self.plan) for e in tr.effects
+                   if e.effect in ("cap", "downgrade")]
+        if effects and names:
+            last = len(names) - 1
+            idx = final.cases(*[(n, i) for i, n in enumerate(names)], else_=ibis.null("int64"))
+            for tr, e in effects:
+                fired = t[ref_name("trigger", tr.name)]
+                if e.effect == "cap":
+                    moved = ibis.greatest(idx, ibis.literal(names.index(e.tier or names[0])))
+                else:
+                    moved = ibis.least(idx + int(e.steps or 0), ibis.literal(last))
+                idx = ibis.cases((fired & idx.notnull(), moved), else_=idx)
+            final = idx.cases(*[(i, n) for i, n in enumerate(names)], else_=ibis.null("string"))
+        if not overrides or not names:
+            return final
         ov = t[OVERRIDE]
-        return ibis.cases((ov.isin(names), ov), else_=t["tier"]) if names else t["tier"]
+        return ibis.cases((ov.isin(names), ov), else_=final)
 
     # ---- output -----------------------------------------------------------------------------
     def output(self, t: Any, columns: list[str]) -> Any:
@@ -420,11 +443,21 @@ def evaluate(plan: P.Plan, tables: dict[str, Any], as_of: date, calibration: Cal
     wanted = _closure(nodes, wanted)
     keys_wanted = None if only is None else [str(k) for k in only]
     population = population_nodes(plan, registry, calibration, ev.override) & wanted
-    # the sources are cut to the customers asked for when no wanted value reads the population
-    cut_sources = keys_wanted if keys_wanted is not None and not population else None
-    base = ev.base(tables, keys or {}, wanted, cut_sources, previous, overrides)
-    t = ev.levels(base, nodes, wanted, keys_wanted if cut_sources is None else None, previous is not None,
-                  population)
+    facts = keys or {}
+    if keys_wanted is None:
+        base = ev.base(tables, facts, wanted, None, previous, overrides)
+        t = ev.levels(base, nodes, wanted, previous=previous is not None)
+    else:
+        # the sources are cut to the customers asked for; what reads the population (and what that
+        # needs) is computed on everyone beside, cut, and joined in
+        base = ev.base(tables, facts, wanted, keys_wanted, previous, overrides)
+        if population:
+            needed = _closure(nodes, population)
+            everyone = ev.base(tables, facts, needed, None, previous, overrides)
+            side = ev.levels(everyone, nodes, needed, keys_wanted, previous is not None, population)
+            side = side.select(KEY, *[n for n in side.columns if n in needed])
+            base = left_join(base.drop(*[c for c in side.columns if c != KEY and c in base.columns]), side)
+        t = ev.levels(base, nodes, wanted, previous=previous is not None)
     return Evaluation(ev.output(t, chosen), chosen, plan.key_column)
 
 

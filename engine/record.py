@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,11 @@ def json_objects(columns: dict[str, Any], n: int) -> Any:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic") -> Iterator[dict[str, Any]]:
-    """One store row per customer of a run's result (Parquet), in key order."""
+def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic",
+                overrides: dict[str, tuple[str, str]] | None = None) -> Iterator[dict[str, Any]]:
+    """One store row per customer of a run's result (Parquet), in key order. The reason: ``override ID``
+    where an approved override set the final tier, else ``trigger NAME[, NAME]`` where triggers fired,
+    else ``reason``."""
     import pyarrow.parquet as pq
 
     f = pq.ParquetFile(result_path)
@@ -51,8 +55,9 @@ def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic") -> It
     indicators = [i.name for i in plan.indicators if i.name in names]
     points = [i.name for i in plan.indicators if f"{i.name}.points" in names]
     segments = [s.name for s in plan.segments if s.name in names]
-    wanted = [c for c in (key, "score", "tier", "final_tier", "labels", *indicators, *(f"{p}.points" for p in points),
-                          *segments) if c in names]
+    wanted = [c for c in (key, "score", "tier", "final_tier", "labels", "triggers", *indicators,
+                          *(f"{p}.points" for p in points), *segments) if c in names]
+    overrides = overrides or {}
     for batch in f.iter_batches(READ_BATCH, columns=wanted):
         n = batch.num_rows
         col = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
@@ -63,9 +68,14 @@ def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic") -> It
         final = col["final_tier"].to_pylist() if "final_tier" in col else tiers
         labels = col["labels"].to_pylist() if "labels" in col else [""] * n
         scores = col["score"].to_pylist() if "score" in col else [None] * n
-        for k, s, t, ft, lb, v, p, sg in zip(col[key].to_pylist(), scores, tiers, final, labels, values, pts, segs):
+        fired = col["triggers"].to_pylist() if "triggers" in col else [""] * n
+        for k, s, t, ft, lb, v, p, sg, fi in zip(col[key].to_pylist(), scores, tiers, final, labels, values, pts,
+                                                 segs, fired):
+            applied = overrides.get(k)
+            why = (f"override {applied[0]}" if applied is not None and ft == applied[1]
+                   else f"trigger {fi}" if fi else reason)
             yield {"customer": k, "score": s, "computed_tier": t, "final_tier": ft, "labels": lb or "",
-                   "segments": sg, "indicator_values": v, "points": p, "reason": reason}
+                   "segments": sg, "indicator_values": v, "points": p, "reason": why}
 
 
 def source_facts(plan: P.Plan, base_dir: Path, overrides: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -98,3 +108,73 @@ def _sha256(files: list[Path]) -> str:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()
+
+
+@dataclass
+class Recording:
+    """Where and how a run records itself: the store, the rule text as run, and who started it."""
+
+    store: Any  # engine.store.Store
+    rule_text: str
+    rule_file: str
+    started_by: str
+    kind: str = "periodic"
+    reason: str = "periodic"
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    started_at: Any = None
+    applied: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer -> (override id, tier)
+
+    def previous_table(self, plan: P.Plan) -> Any:
+        """The last complete run's raw values of the indicators ``change()`` reads (None: nothing to compare)."""
+        import pyarrow as pa
+
+        from .evaluate import change_indicators
+
+        names = change_indicators(plan)
+        last = self.store.last_run(plan.name, kind=None) if names else None
+        if last is None:
+            return None
+        keys, cols = [], {n: [] for n in names}
+        for r in self.store.ratings(last.id):
+            values = json.loads(r.indicator_values or "{}")
+            keys.append(r.customer)
+            for n in names:
+                v = values.get(n)
+                cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
+        return pa.table({plan.key_column: pa.array(keys, pa.string()),
+                         **{n: pa.array(v, pa.float64()) for n, v in cols.items()}})
+
+    def overrides_table(self, plan: P.Plan, as_of: Any) -> Any:
+        """The approved, unexpired overrides of this ruleset on ``as_of`` (None: there are none)."""
+        import pyarrow as pa
+
+        from .store.decisions import active_overrides
+
+        active = active_overrides(self.store, plan.name, as_of)
+        self.applied = {o.customer: (o.id, o.tier) for o in active}
+        if not active:
+            return None
+        return pa.table({plan.key_column: pa.array([o.customer for o in active], pa.string()),
+                         "tier": pa.array([o.tier for o in active], pa.string())})
+
+    def run_record(self, plan: P.Plan, run_id: str, as_of: Any, calibration: Any,
+                   tier_counts: dict[str, int]) -> Any:
+        from .store import RunRecord
+        from .store.store import now
+
+        return RunRecord(id=run_id, kind=self.kind, ruleset=plan.name, version=plan.version,
+                         text_hash=plan.text_hash, rule_text=self.rule_text, rule_file=self.rule_file, as_of=as_of,
+                         started_by=self.started_by, calibration=calibration.to_dict() if calibration else {},
+                         sources=self.sources, started_at=self.started_at or now(), tier_counts=tier_counts)
+
+
+def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibration: Any, distribution: Any,
+                result_path: Path) -> int:
+    """The run and its ratings into the store, in one transaction (nothing is visible until it commits)."""
+    counts = {(t.tier or ""): t.count for t in distribution}
+    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts),
+                            rating_rows(plan, result_path, rec.reason, rec.applied))
+
+
+def record_failure(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, error: str) -> None:
+    rec.store.record_failure(rec.run_record(plan, run_id, as_of, None, {}), error)

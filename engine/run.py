@@ -27,6 +27,7 @@ from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
 from .progress import SILENT, Progress
 from .quality import check_data
+from .record import Recording, record_failure, record_step
 from .sources import open_sources
 from .summary import NO_SCORE, NO_TIER, Summary, TierCount, summarise  # noqa: F401  (re-exported)
 
@@ -127,13 +128,25 @@ def compute(evaluation: Evaluation, backend: Backend, path: Path) -> Computed:
     return Computed(backend.save(table, path, name), path, list(evaluation.columns))
 
 
+def summary_columns(plan: P.Plan) -> list[str]:
+    """What summarise reads: score, tier, each indicator's value and points."""
+    return [*SUMMARY_COLUMNS, *(c for i in plan.indicators for c in (i.name, f"{i.name}.points"))]
+
+
 def run_columns(plan: P.Plan, output: list[str], tier_overrides: bool) -> list[str]:
-    """The output columns plus what summarise and deliver read."""
-    extra = [*SUMMARY_COLUMNS, *(c for i in plan.indicators for c in (i.name, f"{i.name}.points")),
-             *columns_needed(plan)]
-    if tier_overrides:
-        extra.append("final_tier")
+    """The output columns plus what deliver reads (the result the run writes)."""
+    extra = [*SUMMARY_COLUMNS, *columns_needed(plan)] + (["final_tier"] if tier_overrides else [])
     return output + [c for c in dict.fromkeys(extra) if c not in output]
+
+
+def _is_arrow(t: Any) -> bool:
+    return type(t).__module__.startswith("pyarrow")
+
+
+def _is_store_error(exc: Exception) -> bool:
+    from .store.store import StoreError
+
+    return isinstance(exc, StoreError)
 
 
 def new_run_id() -> str:
@@ -143,13 +156,20 @@ def new_run_id() -> str:
 def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None, *,
         columns: list[str] | None = None, calibration: Calibration | None = None, previous: Any = None,
-        tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT) -> RunOutcome:
-    """Rate everyone. ``columns``: the output columns (the default output without). With
+        tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT,
+        record: Recording | None = None) -> RunOutcome:
+    """Rate everyone. With ``record``, the run and every rating go into the rating store (one
+    transaction, between summarising and delivering; a failed run is recorded as failed). ``columns``: the output columns (the default output without). With
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
     complete), saving a copy of a large result. ``calibration``: fitted parameters to use instead of
     fitting; ``previous``/``tier_overrides``: tables as ``evaluate`` takes them."""
+    if record is not None:  # the store gives the last ratings (change()) and the approved overrides
+        previous = previous if previous is not None else record.previous_table(plan)
+        tier_overrides = tier_overrides if tier_overrides is not None else record.overrides_table(plan, as_of)
     output = list(columns) if columns is not None else C.default_columns(plan, tier_overrides is not None)
     wanted = run_columns(plan, output, tier_overrides is not None)
+    if record is not None and plan.triggers and "triggers" not in wanted:
+        wanted.append("triggers")  # a rating's reason names the triggers that fired
     run_id = new_run_id()
     info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
             "sources": {s.name: s.connector for s in plan.sources}, "run_id": run_id}
@@ -158,6 +178,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     with progress.step("reading"):
         opened = open_step(plan, registry, base_dir, overrides, backend)
     be, scratch = opened.backend, opened.scratch
+    previous, tier_overrides = (be.from_arrow(t, f"tierwise_{name}_{run_id[:8]}") if _is_arrow(t) else t
+                                for name, t in (("previous", previous), ("overrides", tier_overrides)))
     # written beside --out when it is Parquet, so the final rename is atomic and nothing is copied
     result_path = parquet_out.with_name(f".{parquet_out.name}.partial") if direct and parquet_out \
         else scratch / "result.parquet"
@@ -172,7 +194,16 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                               registry=registry, backend=be, keys=quality.keys, columns=wanted)
         with progress.step("scoring", be.query_progress):
             computed = compute(evaluation, be, result_path)
-            summary = summarise(plan, computed.table, be)
+            needed = summary_columns(plan)
+            if set(needed) <= set(wanted):  # the default output: summarised from what was written
+                summary = summarise(plan, computed.table, be)
+            else:  # a narrow output: evaluating the summary's columns again costs less than writing them
+                summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
+                                                   registry=registry, backend=be, keys=quality.keys,
+                                                   columns=[plan.key_column, *needed]).table, be)
+        if record is not None:
+            with progress.step("recording"):
+                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path)
         log = deliver(plan, registry, computed.table, run_id, be)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
@@ -187,8 +218,12 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         shutil.rmtree(scratch, ignore_errors=True)
         if parquet_out is not None:
             parquet_out.with_name(f".{parquet_out.name}.partial").unlink(missing_ok=True)
-        if isinstance(exc, Exception) and not isinstance(exc, (DataError, OSError)):
-            raise cannot_evaluate(exc) from exc
+        failure = cannot_evaluate(exc) if isinstance(exc, Exception) and not isinstance(exc, (DataError, OSError)) \
+            else exc
+        if record is not None and isinstance(exc, Exception) and not _is_store_error(exc):
+            record_failure(record, plan, run_id, as_of, str(failure))
+        if failure is not exc:
+            raise failure from exc
         raise
     finally:
         be.close()
@@ -266,9 +301,10 @@ def cannot_evaluate(exc: Exception) -> DataError:
 def not_applied_yet(plan: P.Plan) -> list[str]:
     """What a run checks but does not do yet: triggers and `on` lines that need the rating history."""
     out = []
-    if plan.triggers:
-        out.append(f"trigger(s) {', '.join(t.name for t in plan.triggers)} checked, not applied: re-rating, "
-                   f"tier caps and downgrades need the rating history (tiers here are before any trigger)")
+    review = [t.name for t in plan.triggers if any(e.effect == "review" for e in t.effects)]
+    if review:
+        out.append(f"trigger(s) {', '.join(review)}: `review` is checked, not applied yet (the customers are not "
+                   f"put on the review list by a run)")
     later = sorted({r.event for r in plan.on_rules if r.event not in ("tier", "label")})
     if later:
         out.append(f"`on {'/'.join(later)}` lines checked, not run: they need the rating history")

@@ -43,7 +43,7 @@ class Summary:
 
 def summarise(plan: P.Plan, result: Any, backend: Any) -> Summary:
     """Tier distribution, missing values per indicator, data problems, customers left without a score
-    by `missing -> error` — two aggregate queries over the result (which carries the score, the tier and
+    by `missing -> error` — one aggregate query over the result (which carries the score, the tier and
     each indicator's value and points)."""
     import ibis
 
@@ -60,6 +60,21 @@ def summarise(plan: P.Plan, result: Any, backend: Any) -> Summary:
             metrics[f"px{i}"] = v.max()
         if not ind.bands and not ind.normalizer and plan.scoring == "weighted":
             metrics[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
+    # a missing score comes from `missing -> error` (an error: exit 1) or from every indicator excluded
+    err_missing = None
+    for ind in plan.indicators:
+        if ind.missing.policy == "error":
+            m = result[f"{ind.name}.points"].isnull()
+            err_missing = m if err_missing is None else (err_missing | m)
+    no_score = result["score"].isnull()
+    by_error = no_score & (err_missing if err_missing is not None else ibis.literal(False))
+    tiers: list[str | None] = [tp.name for tp in plan.tiers] + [None]
+    for j, name in enumerate(tiers):
+        here = result["tier"].isnull() if name is None else (result["tier"] == name)
+        here = ibis.coalesce(here, False)
+        metrics[f"tn{j}"] = here.sum()
+        metrics[f"tu{j}"] = (here & no_score & ~by_error).sum()
+        metrics[f"te{j}"] = (here & by_error).sum()
     row = backend.fetch_one(result.aggregate(**metrics))
     n = int(row["__n"])
     issues: list[DataIssue] = []
@@ -78,16 +93,9 @@ def summarise(plan: P.Plan, result: Any, backend: Any) -> Summary:
         if row.get(f"r{i}"):
             issues.append(DataIssue(f"points outside {lo:g}..{hi:g} (the value is used as points)", ind.name,
                                     int(row[f"r{i}"])))
-    # a missing score comes from `missing -> error` (an error: exit 1) or from every indicator excluded
-    err_missing = None
-    for ind in plan.indicators:
-        if ind.missing.policy == "error":
-            m = result[f"{ind.name}.points"].isnull()
-            err_missing = m if err_missing is None else (err_missing | m)
-    no_score = result["score"].isnull()
-    by_error = no_score & (err_missing if err_missing is not None else ibis.literal(False))
-    rows = backend.fetch_rows(result.group_by("tier").aggregate(
-        n=result.count(), unscored=(no_score & ~by_error).sum(), unscored_error=by_error.sum()))
+    rows = [{"tier": name, "n": int(row.get(f"tn{j}") or 0), "unscored": int(row.get(f"tu{j}") or 0),
+             "unscored_error": int(row.get(f"te{j}") or 0)} for j, name in enumerate(tiers)]
+    rows = [r for r in rows if r["n"]]
     unscored_excluded = sum(int(r["unscored"] or 0) for r in rows)
     unscored_error = sum(int(r["unscored_error"] or 0) for r in rows)
     if unscored_excluded:

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ..plugin_api import DataError
 from .bulk import insert_rows
 from .models import Rating, Run
 
@@ -59,7 +60,7 @@ class RunRecord:
                 "tier_counts": json.dumps(self.tier_counts, ensure_ascii=False), "error": error}
 
 
-class StoreError(Exception):
+class StoreError(DataError):
     """The store cannot be opened or written (a bad URL, a database that refuses): one message."""
 
 
@@ -104,18 +105,24 @@ class Store:
     def record(self, run: RunRecord, ratings: Iterable[dict[str, Any]],
                on_batch: Callable[[int], None] | None = None) -> int:
         """Record a complete run and its ratings in ONE transaction: a run killed half-way leaves nothing."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.insert(Run.__table__), [run.row("running", 0)])
-            n = insert_rows(conn, Rating.__table__, ({"run_id": run.id, **r} for r in ratings), on_batch)
-            done = run.row("complete", n)
-            conn.execute(sa.update(Run.__table__).where(Run.__table__.c.id == run.id).values(
-                status="complete", rows=n, finished_at=done["finished_at"]))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(Run.__table__), [run.row("running", 0)])
+                n = insert_rows(conn, Rating.__table__, ({"run_id": run.id, **r} for r in ratings), on_batch)
+                done = run.row("complete", n)
+                conn.execute(sa.update(Run.__table__).where(Run.__table__.c.id == run.id).values(
+                    status="complete", rows=n, finished_at=done["finished_at"]))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot record the run in the rating store: {getattr(exc, 'orig', exc)}") from None
         return n
 
     def record_failure(self, run: RunRecord, error: str) -> None:
         """A run that failed: kept with its error and no ratings."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.insert(Run.__table__), [run.row("failed", 0, error)])
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(Run.__table__), [run.row("failed", 0, error)])
+        except sa.exc.SQLAlchemyError:
+            pass  # the run's own error is what the user sees; a store that refuses this too adds nothing
 
     # ---- reading -----------------------------------------------------------------------------
     def runs(self, ruleset: str | None = None, limit: int | None = None) -> list[Run]:

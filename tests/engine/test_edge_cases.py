@@ -239,7 +239,7 @@ def test_no_score_from_exclude_is_reported_and_from_error_fails_the_run(tmp_path
     assert res.exit_code == 1 and "2 customer(s) have no score" in res.output
 
 
-def test_output_has_tier_labels_rounded_scores_and_says_triggers_are_not_applied(tmp_path):
+def test_output_has_tier_labels_rounded_scores_and_the_final_tier_after_triggers(tmp_path):
     pq.write_table(pa.table({"id": ["K1", "K2"], "a": [10.0, 8.0], "b": [2.0, 10.0], "c": [8.0, 6.0],
                              "投诉": [1.0, 0.0]}), tmp_path / "c.parquet")
     rules = tmp_path / "r.tier"
@@ -251,10 +251,11 @@ def test_output_has_tier_labels_rounded_scores_and_says_triggers_are_not_applied
     res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", "--out", str(out)])
     assert res.exit_code == 0, res.output
     lines = out.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0].startswith('"id","score","tier","tier_label","A","A.points"')
-    # 10·10% + 2·20% + 8·70% = 7 points → 70.00000000000001 in floating point, written 70
-    assert lines[1].startswith('"K1",70,"T","重点"') and lines[2].startswith('"K2",70,"T","重点"')
-    assert "trigger(s) 重大投诉 checked, not applied" in res.output
+    assert lines[0].startswith('"id","score","tier","tier_label","final_tier","A","A.points"')
+    # 10·10% + 2·20% + 8·70% = 7 points → 70.00000000000001 in floating point, written 70; K1's complaint
+    # caps its final tier at U
+    assert lines[1].startswith('"K1",70,"T","重点","U"') and lines[2].startswith('"K2",70,"T","重点","T"')
+    assert "not applied" not in res.output
 
 
 def test_a_quota_swollen_by_ties_is_said(tmp_path):

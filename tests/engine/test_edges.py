@@ -130,11 +130,11 @@ def test_min_max_are_missing_when_an_argument_is_and_coalesce_takes_the_first_pr
 
 def test_log_is_missing_for_x_at_or_below_zero_and_for_a_base_at_or_below_zero_or_one():
     rows = rate("missing -> points 0\nindicator n = log(c.x) weight 50%\nindicator b = log(c.x, c.base) weight 50%\n",
-                x=[math.e, 8.0, 0.0, -1.0, 8.0, 8.0, 8.0, None, 8.0],
-                base=[math.e, 2.0, 2.0, 2.0, 1.0, 0.0, -2.0, 2.0, 0.5])
+                x=[math.e, 8.0, 0.0, -1.0, 8.0, 8.0, 8.0, None, 8.0, 0.5, 1.0],
+                base=[math.e, 2.0, 2.0, 2.0, 1.0, 0.0, -2.0, 2.0, 0.5, 2.0, 2.0])
     assert column(rows, "n") == pytest.approx([1, math.log(8), None, None, math.log(8), math.log(8), math.log(8), None,
-                                               math.log(8)])
-    assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3])
+                                               math.log(8), math.log(0.5), 0])
+    assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3, -1, 0])
 
 
 def test_division_by_zero_is_missing():
@@ -332,3 +332,43 @@ def test_population_mean_median_and_percentile_in_segments():
     assert [set(filter(None, s.split(","))) for s in column(rows, "labels")] == [set(), set(), {"hi"}, {"hi", "top"},
                                                                                  set()]
     assert column(rows, "S") == ["small", "small", "rest", "big", "rest"]
+
+
+def test_within_days_weeks_months_and_years_include_their_first_day():
+    days = [date(2026, 6, 20), date(2026, 6, 19), date(2026, 6, 16), date(2026, 6, 15), date(2025, 12, 30),
+            date(2025, 12, 29), date(2025, 6, 30), date(2025, 6, 29), date(2026, 7, 1), date(2026, 5, 31),
+            date(2026, 5, 30)]
+    orders = {"id": ["k0"] * len(days), "amt": [1.0] * len(days), "dt": days}
+    header = 'source c = csv("c.csv") key id\nsource o = csv("o.csv") key id\npoints 0..100\n'
+    rows = rate("indicator d = count(o where o.dt within 10 days) weight 20%\n"
+                "indicator w = count(o where o.dt within 2 weeks) weight 20%\n"
+                "indicator m = count(o where o.dt within 6 months) weight 20%\n"
+                "indicator m1 = count(o where o.dt within 1 months) weight 20%\n"
+                "indicator y = count(o where o.dt within 1 years) weight 20%\n", header=header, orders=orders, x=[1.0])
+    assert AS_OF == date(2026, 6, 30)
+    assert rows["k0"]["d"] == 1  # 06-20 .. 06-30
+    assert rows["k0"]["w"] == 3  # 06-16 .. 06-30
+    assert rows["k0"]["m"] == 7  # 2025-12-30 .. 06-30
+    assert rows["k0"]["m1"] == 6  # 05-30 .. 06-30
+    assert rows["k0"]["y"] == 9  # 2025-06-30 .. 06-30 (not 2025-06-29, not 07-01)
+
+
+def test_population_aggregates_of_a_per_customer_value():
+    rows = rate("measure m = c.x\n"
+                "indicator mean = mean(m) weight 10%\nindicator med = median(m) weight 10%\n"
+                "indicator p = percentile(m, 25%) weight 10%\nindicator sd = stddev(m) weight 10%\n"
+                "indicator n = count(m) weight 10%\nindicator nd = count_distinct(m) weight 10%\n"
+                "indicator lo = min(m) weight 10%\nindicator hi = max(m) weight 10%\nindicator s = sum(m) weight 10%\n"
+                "indicator a = avg(m) weight 10%\n", x=[1.0, 3.0, 3.0, 9.0, None])
+    r = rows["k4"]  # the same for everyone, the customer without a value too
+    assert (r["mean"], r["med"], r["p"], r["n"], r["nd"], r["lo"], r["hi"], r["s"], r["a"]) == (4, 3, 2.5, 4, 3, 1, 9, 16, 4)
+    assert r["sd"] == pytest.approx(math.sqrt((9 + 1 + 1 + 25) / 4))  # the population σ, not the sample's
+
+
+def test_blank_text_is_missing_and_a_literal_on_the_left_is_flipped_with_the_tolerance():
+    rows = rate("measure w = c.a * 0.7\nindicator i = c.a weight 100%\n"
+                'label blank when c.t == ""\nlabel filled when c.t != ""\nlabel blank_left when "" == c.t\n'
+                "label flip when 2.1 <= w\nlabel flip_gt when 2.1 > w\n",
+                a=[3.0, 1.0, 3.0], t=["A", "", None])
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"filled", "flip"}, {"blank", "blank_left", "flip_gt"}, {"blank", "blank_left", "flip"}]
