@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml setup.py constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,spark]'
 	touch $@
 
 .PHONY: setup demo test docs bench

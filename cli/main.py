@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..engine.dates import ALSO
+from .backend_options import backend_options
 from .render import console, err_console, esc, print_diagnostics, print_distribution, print_issues, scorecard
 
 
@@ -207,6 +208,7 @@ def check(files):
 
 
 @cli.command(name="run")
+@backend_options
 @click.argument("file", type=click.Path(path_type=Path))
 @source_options
 @click.option("--out", type=click.Path(path_type=Path), help="Write ratings to .csv, .parquet or .xlsx.")
@@ -283,6 +285,7 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
 
 
 @cli.command()
+@backend_options
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("customer")
 @source_options
@@ -338,6 +341,7 @@ def closest_key(typed: str, keys: list) -> str | None:
 
 
 @cli.command(name="test")
+@backend_options
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as-of", "as_of", type=DATE, metavar="DATE",
               help=f"Date for examples that give no as_of, {AS_OF_HELP}; default: today.")

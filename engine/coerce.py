@@ -26,51 +26,65 @@ DATE_FORMATS = STRPTIME_FORMATS  # the one table of date spellings: engine.dates
 FULL_WIDTH_FROM = "０１２３４５６７８９．，－＋％"
 FULL_WIDTH_TO = "0123456789.,-+%"
 #: a time of day after a date: 10:30, 10:30:00, 10:30:00.123, with Z or an offset
-TIME_SUFFIX = r"(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?$"
+TIME_SUFFIX = r"(?:T|[ \t\n\f\r]+)[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.][0-9]+)?)?[ \t\n\f\r]*(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
 EXCEL_EPOCH = "1899-12-30"
+# what exports pad cells with: spaces, tabs, line breaks, no-break space, ideographic (full-width) space
+WHITESPACE = " \t\r\n\f\v\u00a0\u3000"
+#: the same characters as a regular-expression class, the characters themselves rather than escapes:
+#: RE2 (DuckDB), PostgreSQL and Java (Spark) read it alike (in Java, \\v is a wider class of its own)
+WHITESPACE_CLASS = "[" + WHITESPACE + "]"
+#: a number's text once currency signs and spaces are off: digits in groups of three (1,234,567.5)
+#: or plain with an exponent (Excel's 1.23457E+11), or either with a unit % 万 亿 — not both
+#: (1E+5% is not a number). Checked before any cast, so every engine reads the same numbers
+#: (their casts differ on '1_000', '1d', ' 5', 'Infinity').
+NUMBER_SHAPE = (r"^[+-]?([0-9]{1,3}(,[0-9]{3})+([.][0-9]+)?[%万亿]?"
+                r"|([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+|[%万亿])?)$")
 YEARS = (1900, 2200)
 
 
-def is_missing_marker(s: Any) -> Any:
-    from .duckdb_builtins import trim
+def builtins(col: Any) -> Any:
+    """The backend ``col`` lives on: it has the built-ins (trim, strptime, time zones)."""
+    from .backends import backend_of
 
+    return backend_of(col)
+
+
+def trim(s: Any) -> Any:
+    """Strip the whitespace exports pad cells with (one built-in call: Ibis's strip is far slower)."""
+    return builtins(s).trim(s, WHITESPACE)
+
+
+def is_missing_marker(s: Any) -> Any:
     return trim(s).lower().isin(list(MISSING_MARKERS))
 
 
 def finite(col: Any) -> Any:
-    """A float column with NaN and ±inf as missing."""
-    import ibis
-
-    return ibis.cases((col.isnan() | col.isinf(), ibis.null("float64")), else_=col)
+    """A float column with NaN and ±inf as missing (each engine holds NaN equal to NaN; one
+    reference to ``col``, so a large ``col`` stays one copy in the query)."""
+    return col.nullif(float("nan")).nullif(float("inf")).nullif(float("-inf"))
 
 
 def parse_number(col: Any) -> Any:
-    """A float64 column from a text column: 1,234.5 / 12% / 500万 / ¥3,000 / 3000元 / １２３."""
-    import ibis
+    """A float64 column from a text column: 1,234.5 / 12% / 500万 / ¥3,000 / 3000元 / １２３.
 
-    from .duckdb_builtins import WHITESPACE_CLASS
+    Written so that each step reads the previous one once: engines without common-subexpression
+    elimination (PostgreSQL, Spark) would otherwise evaluate the cleaned text dozens of times."""
+    import ibis
 
     s = col.translate(FULL_WIDTH_FROM, FULL_WIDTH_TO).re_replace(f"[¥￥$]|{WHITESPACE_CLASS}|人民币", "")
     s = s.re_replace("元$", "")
-    grouped = s.re_search(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?[%万亿]?$")
-    s = ibis.cases((s.contains(",") & ~grouped, ibis.null("string")), else_=s.re_replace(",", ""))
-    body = s.re_replace(r"[%万亿]$", "")
     # the unit as a decimal exponent, so "33.3%" parses as 33.3e-2: exactly the double 0.333 is,
     # as the rule literal 33.3% is (multiplying by 0.01 gives 0.33299999999999996 and splits ties)
-    exponent = ibis.cases((s.endswith("%"), "e-2"), (s.endswith("万"), "e4"), (s.endswith("亿"), "e8"), else_="")
-    text = ibis.cases((body.re_search("[eE]") & (exponent != ""), ibis.null("string")),  # 1E+5%: not a number
-                      else_=body.concat(exponent))  # Excel's 1.23457E+11 reads as it is
-    value = finite(text.try_cast("float64"))
+    text = s.re_replace(",", "").re_replace("%$", "e-2").re_replace("万$", "e4").re_replace("亿$", "e8")
+    value = finite(ibis.cases((s.re_search(NUMBER_SHAPE), text), else_=ibis.null("string")).try_cast("float64"))
     return ibis.cases((is_missing_marker(col), ibis.null("float64")), else_=value)
 
 
 def parse_date(col: Any) -> Any:
     import ibis
 
-    from .duckdb_builtins import trim, try_strptime
-
     s = trim(col).re_replace(TIME_SUFFIX, "")
-    ts = try_strptime(s, ibis.literal(list(DATE_FORMATS), type="array<string>")).cast("date")
+    ts = builtins(col).try_strptime(s, list(DATE_FORMATS)).cast("date")
     serial = s.re_search(r"^\d{5}(\.\d+)?$")  # an Excel day number: 45000 = 2023-03-15
     excel = ibis.literal(EXCEL_EPOCH, type="date") + s.try_cast("float64").floor().cast("int32").as_interval("D")
     d = ibis.cases((serial, excel), else_=ts)
@@ -103,9 +117,7 @@ def as_date(col: Any) -> Any:
     """A timestamp or date column as dates; a zone-aware timestamp takes its date in the local zone."""
     dtype = col.type()
     if dtype.is_timestamp() and dtype.timezone:
-        from .duckdb_builtins import local_timestamp
-
-        return local_timestamp(local_zone(), col).cast("date")
+        return builtins(col).local_timestamp(local_zone(), col).cast("date")
     return col.cast("date")
 
 
@@ -143,8 +155,6 @@ def coerce(col: Any, want: str) -> tuple[Any, Any | None]:
     if want == "string":
         if dtype.is_string():
             import ibis
-
-            from .duckdb_builtins import trim
 
             s = trim(col)
             return ibis.cases((s == "", ibis.null("string")), else_=s), None

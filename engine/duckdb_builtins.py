@@ -1,14 +1,12 @@
-"""DuckDB built-in functions Ibis has no method for. Imported lazily (it imports Ibis).
+"""DuckDB built-in functions Ibis has no method for, used by the DuckDB backend only (the engine
+asks the backend of a table for its built-ins: engine/backends/). Imported lazily (it imports Ibis).
 
 No ``from __future__ import annotations`` here: Ibis reads the annotations.
 """
 import ibis
 import ibis.expr.datatypes as dt
 
-# what exports pad cells with: spaces, tabs, line breaks, no-break space, ideographic (full-width) space
-WHITESPACE = " \t\r\n\f\v\u00a0\u3000"
-#: the same characters as a regular-expression class (RE2, DuckDB's regex engine)
-WHITESPACE_CLASS = "[ \\t\\r\\n\\f\\v\u00a0\u3000]"
+from .coerce import WHITESPACE, WHITESPACE_CLASS  # noqa: F401  (kept importable from here)
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")
@@ -19,11 +17,6 @@ def try_strptime(s: str, fmt: dt.Array(dt.string)) -> dt.timestamp:  # type: ign
 @ibis.udf.scalar.builtin(name="trim")
 def _trim(s: str, characters: str) -> str:
     """DuckDB's trim(s, characters)."""
-
-
-def trim(s):
-    """Strip the whitespace exports pad cells with (a single DuckDB call; Ibis's strip is far slower)."""
-    return _trim(s, WHITESPACE)
 
 
 @ibis.udf.scalar.builtin(name="timezone")

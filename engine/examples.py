@@ -1,6 +1,7 @@
 """Run a ruleset's ``example`` blocks: business-level tests of the rules."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -48,15 +49,21 @@ def _table(backend: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str
                                else [None if v is None else float(v) for v in values], pa.float64())
         else:
             data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[column_type(plan, source.name, c)])())
-    return backend.from_arrow(pa.table(data), f"example_{source.name}")
+    return backend.from_arrow(pa.table(data), f"tierwise_example_{next(_names)}")
 
 
-def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_of: date) -> ExampleResult:
+_names = itertools.count()
+
+
+def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_of: date,
+                backend: Any = None) -> ExampleResult:
+    """One example on ``backend`` (default: one of its own, as ``open_backend`` chooses, closed afterwards)."""
     as_of = date.fromisoformat(ex.as_of) if ex.as_of else default_as_of
     primary = next(s for s in plan.sources if s.name == plan.primary)
     given = [r.get(primary.key) for r in ex.rows.get(primary.name, []) if r.get(primary.key) is not None]
     key_value = str(given[0]) if given else ex.name  # rows of other sources belong to this customer
-    backend = open_backend("duckdb")
+    own = backend is None
+    backend = open_backend() if own else backend
     try:
         tables = {s.name: _table(backend, plan, s, ex.rows.get(s.name, []), key_value) for s in plan.sources}
         # the example's customers are its population: normalizers are fitted on them inside the query
@@ -67,7 +74,8 @@ def run_example(plan: P.Plan, registry: Registry, ex: P.ExamplePlan, default_as_
     except Exception as exc:  # what the checks let through: a failing example, never a traceback
         raise cannot_evaluate(exc) from exc
     finally:
-        backend.close()
+        if own:
+            backend.close()
     out = ExampleResult(ex.name, True, line=ex.span.line if ex.span else 0)
     if len(rows) != 1:
         out.passed = False

@@ -1,42 +1,23 @@
-"""Fetch small query results straight from DuckDB.
-
-Ibis's ``to_pyarrow`` goes through its pandas converter (importing pandas
-costs ~0.35 s per process); the summaries, checks and samples the engine
-reads are a handful of rows, so they are fetched as Python tuples instead.
-"""
+"""Run small queries (summaries, checks, samples) on the backend an expression lives on."""
 from __future__ import annotations
 
 from typing import Any
 
 
-def fetch_rows(expr: Any) -> list[dict[str, Any]]:
-    """Execute an Ibis table expression on its DuckDB backend; rows as dicts."""
-    import ibis
-    from ibis.common.exceptions import IbisError
+def fetch_rows(expr: Any, backend: Any = None) -> list[dict[str, Any]]:
+    """Execute an Ibis table expression on ``backend`` (default: the one its tables live on)."""
+    from .backends import backend_of
 
-    try:
-        backend = expr._find_backend()
-    except IbisError:  # only in-memory tables: Ibis's default DuckDB backend
-        backend = ibis.get_backend()
-    backend._run_pre_execute_hooks(expr)  # registers in-memory tables (examples)
-    cursor = backend.raw_sql(backend.compile(expr))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return (backend or backend_of(expr)).fetch_rows(expr)
 
 
-def fetch_one(expr: Any) -> dict[str, Any]:
-    rows = fetch_rows(expr)
+def fetch_one(expr: Any, backend: Any = None) -> dict[str, Any]:
+    rows = fetch_rows(expr, backend)
     return rows[0] if rows else {}
 
 
 def table_of(con: Any, name: str) -> Any:
-    """The Ibis table for a table or view in ``con``: ``con.table(name)`` without its Arrow round
-    trip (Ibis reads the schema through Arrow, which costs a run ~0.2 s of pyarrow and numpy imports)."""
-    import ibis.expr.operations as ops
-    import ibis.expr.schema as sch
+    """The Ibis table for a table or view of a DuckDB connection (see backends.duckdb.duckdb_table)."""
+    from .backends.duckdb import duckdb_table
 
-    rows = con.con.execute(f'DESCRIBE "{name.replace(chr(34), chr(34) * 2)}"').fetchall()
-    mapper = con.compiler.type_mapper
-    schema = sch.Schema({r[0]: mapper.from_string(r[1], nullable=r[2] == "YES") for r in rows})
-    return ops.DatabaseTable(name, schema=schema, source=con,
-                             namespace=ops.Namespace(catalog=None, database=None)).to_expr()
+    return duckdb_table(con, name)

@@ -44,12 +44,22 @@ class DataIssue:
 class ConnectorContext:
     """What a connector gets besides its options."""
 
-    con: Any  # an ibis DuckDB backend
+    #: an Ibis DuckDB connection to read files with (DuckDB's read_csv/read_parquet/read_json):
+    #: the backend's staging area, whatever the backend; the engine brings the table a connector
+    #: returns into the backend (PostgreSQL: COPY; Spark: via Parquet)
+    con: Any
     base_dir: Path  # directory of the ruleset file; relative paths resolve here
     temp_dir: Path  # scratch space that lives as long as the run
     source: str = ""  # the source's name in the rule file
     columns: frozenset[str] | None = None  # the columns the rules read (key included); None: not known
     issues: list[DataIssue] = field(default_factory=list)  # what the connector skipped, reported with the run
+    backend: Any = None  # the engine the run evaluates on (engine.backends.Backend); None: DuckDB ``con``
+
+    def native(self, kind: str, **what: Any) -> Any | None:
+        """The source read by the backend's engine itself (Spark reads Parquet files; PostgreSQL a
+        table or query of its own database), or None: then read it through ``con`` as usual.
+        kinds: ``parquet`` (files=[paths]), ``sql`` (url=, table=, query=, db_schema=)."""
+        return self.backend.read_native(kind, **what) if self.backend is not None else None
 
     def report(self, what: str, where: str, count: int, samples: list[str] | None = None) -> None:
         """Report rows or columns the connector could not use (they are counted, never silently dropped)."""
@@ -64,9 +74,9 @@ class ConnectorContext:
     def table(self, name: str) -> Any:
         """The Ibis table for a view or table the connector created in ``con`` (``con.table``
         without its Arrow round trip)."""
-        from .fetch import table_of
+        from .backends.duckdb import duckdb_table
 
-        return table_of(self.con, name)
+        return duckdb_table(self.con, name)
 
 
 class Connector:
@@ -78,8 +88,11 @@ class Connector:
     positional: ClassVar[tuple[str, ...]] = ("path",)
     #: option that ``--source NAME=VALUE`` replaces
     location_option: ClassVar[str] = "path"
-    #: file suffixes this connector reads, used to pick a connector for --source
+    #: the kinds of file this connector reads, by suffix: ``--source NAME=PATH`` picks by them
     suffixes: ClassVar[tuple[str, ...]] = ()
+    #: the URL schemes this connector reads (``postgresql``, ``sqlite``...; a ``+driver`` is
+    #: ignored): ``--source NAME=URL`` picks by them
+    url_schemes: ClassVar[tuple[str, ...]] = ()
 
     def open(self, options: Any, ctx: ConnectorContext) -> Any:  # -> ibis.Table
         raise NotImplementedError

@@ -80,7 +80,9 @@ def text_key(table: Any, key: str) -> Any:
 def typed_columns(plan: P.Plan, sp: P.SourcePlan, table: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(internal name -> typed column, column -> bad-cell flag) for the columns the rules read of ``sp``;
     a DataError when the key or a column is absent or cannot be read as the rules use it."""
-    columns = list(table.columns)
+    from .backends.base import ROW_ORDER
+
+    columns = [c for c in table.columns if c != ROW_ORDER]
     if sp.key not in columns:
         raise _missing_column(sp.name, sp.key, columns, "key column")
     typed, bad = {}, {}
@@ -99,16 +101,26 @@ def typed_columns(plan: P.Plan, sp: P.SourcePlan, table: Any) -> tuple[dict[str,
 
 def trim_key(x: Any, backend: Any) -> Any:
     """Keys without the whitespace exports pad cells with (the backend's built-in)."""
-    from .duckdb_builtins import WHITESPACE, trim
+    from .coerce import WHITESPACE, trim
 
     return backend.trim(x, WHITESPACE) if backend is not None else trim(x)
+
+
+def source_order(table: Any) -> Any:
+    """The rows' number in source order: taken by the backend when it read the source
+    (``ROW_ORDER``), else the order of the scan (DuckDB keeps a file's order)."""
+    import ibis
+
+    from .backends.base import ROW_ORDER
+
+    return table[ROW_ORDER] if ROW_ORDER in table.columns else ibis.row_number()
 
 
 def first_per_key(table: Any) -> Any:
     """Each key's first row in the table's order (duplicate keys: the first row is used)."""
     import ibis
 
-    numbered = table.mutate(__row=ibis.row_number())
+    numbered = table.mutate(__row=source_order(table))
     first = numbered["__row"].min().over(group_by=numbered[KEY])
     return numbered.filter(numbered["__row"] == first).drop("__row")
 
@@ -123,10 +135,12 @@ def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts =
     if facts.duplicates and not sp.multi_row:
         import ibis
 
-        out = table.select(**{KEY: key}, **typed, __row=ibis.row_number())
+        out = table.select(**{KEY: key}, **typed, __row=source_order(table))
         if facts.blank:
             out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
         first = out["__row"].min().over(group_by=out[KEY])
-        return out.filter(out["__row"] == first).drop("__row")
+        out = out.filter(out["__row"] == first).drop("__row")
+        return backend.prepared(out, sp.name) if backend is not None else out
     out = table.select(**{KEY: key}, **typed)
-    return out.filter(out[KEY].notnull() & (out[KEY] != "")) if facts.blank else out
+    out = out.filter(out[KEY].notnull() & (out[KEY] != "")) if facts.blank else out
+    return backend.prepared(out, sp.name) if backend is not None else out

@@ -37,7 +37,7 @@ def percent_suspects(plan: P.Plan, sp: P.SourcePlan, table: Any) -> dict[str, st
 def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any, backend: Any) -> tuple[dict[str, Any], dict, dict]:
     import ibis
 
-    from .duckdb_builtins import WHITESPACE_CLASS as ws
+    from .coerce import WHITESPACE_CLASS as ws
 
     _, bad = typed_columns(plan, sp, table)
     raw = text_key(table, sp.key)

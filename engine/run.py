@@ -111,7 +111,7 @@ def open_step(plan: P.Plan, registry: Registry, base_dir: Path, overrides: dict[
     scratch = Path(tempfile.mkdtemp(prefix="tierwise-"))
     issues: list[DataIssue] = []
     try:
-        tables = open_sources(plan, registry, be.con, base_dir, scratch, overrides, issues)
+        tables = open_sources(plan, registry, be, base_dir, scratch, overrides, issues)
     except BaseException:
         be.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -124,9 +124,8 @@ def compute(evaluation: Evaluation, backend: Backend, path: Path) -> Computed:
     import hashlib
 
     table = evaluation.table.order_by(evaluation.key_column)  # the same rows in the same order on every run
-    backend.write_parquet(table, path)
     name = "tierwise_result_" + hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    return Computed(backend.read_parquet(path, name), path, list(evaluation.columns))
+    return Computed(backend.save(table, path, name), path, list(evaluation.columns))
 
 
 def summary_columns(plan: P.Plan) -> list[str]:

@@ -15,8 +15,10 @@ SUFFIX_HINT = "use --source NAME=PATH with a path ending in .csv, .xlsx, .parque
 
 def pick_connector(registry: Registry, declared: str, location: str) -> str:
     """The connector for a --source override: the declared one unless the suffix says otherwise."""
-    if "://" in location:
-        return "sql" if "sql" in registry.connectors else declared
+    if "://" in location:  # the connectors that declare the URL's scheme (a +driver is ignored)
+        scheme = location.split("://", 1)[0].split("+", 1)[0].lower()
+        takes = [n for n, cls in registry.connectors.items() if scheme in getattr(cls, "url_schemes", ())]
+        return declared if declared in takes or not takes else takes[0]
     suffix = "".join(Path(location).suffixes[-1:]).lower()
     if suffix in getattr(registry.connectors.get(declared), "suffixes", ()):
         return declared
@@ -26,9 +28,18 @@ def pick_connector(registry: Registry, declared: str, location: str) -> str:
     return declared
 
 
+def as_backend(con: Any) -> Any:
+    """``con`` as a Backend (an Ibis DuckDB connection is wrapped)."""
+    from .backends import Backend
+    from .backends.duckdb import DuckDBBackend
+
+    return con if isinstance(con, Backend) else getattr(con, "_tierwise_backend", None) or DuckDBBackend(con)
+
+
 def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, temp_dir: Path,
                  overrides: dict[str, str] | None = None, issues: list[DataIssue] | None = None) -> dict[str, Any]:
-    """An Ibis table per source, through its connector; what connectors skipped goes to ``issues``."""
+    """An Ibis table per source, through its connector, on the backend ``con`` (a Backend, or an Ibis
+    DuckDB connection); what connectors skipped goes to ``issues``."""
     issues = [] if issues is None else issues
     overrides = overrides or {}
     unknown = set(overrides) - {s.name for s in plan.sources}
@@ -36,8 +47,9 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
         raise DataError(f"--source names unknown source(s): {', '.join(sorted(unknown))}; "
                         f"the ruleset declares: {', '.join(s.name for s in plan.sources)}")
     tables = {}
+    backend = as_backend(con)
     for sp in plan.sources:
-        ctx = ConnectorContext(con=con, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
+        ctx = ConnectorContext(con=backend.staging, backend=backend, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
                                columns=frozenset(source_columns(plan, sp.name) | {sp.key}), issues=issues)
         options = dict(sp.options)
         for opt, var in sp.env.items():
@@ -66,5 +78,5 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
 
             raise DataError(f"source '{sp.name}': "
                             + (validation_message(exc.errors()[0]) if hasattr(exc, "errors") else str(exc)))
-        tables[sp.name] = cls().open(opts, ctx)
+        tables[sp.name] = backend.adopt(cls().open(opts, ctx), sp.name)  # into the backend's engine
     return tables

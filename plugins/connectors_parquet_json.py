@@ -69,9 +69,14 @@ class ParquetConnector(Connector):
                 raise DataError(f"{Path(f).name} is not a Parquet file" + (f": {USE[kind]}" if kind in USE else ""))
         name = unique_name("parquet")
         try:  # a plain view: DuckDB reads the data lazily, in the scoring query itself
-            ctx.con.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM {parquet_source(ctx, files)}")
-            name = flatten_nested(ctx, name, path.name)
-            return ctx.table(name)
+            source = parquet_source(ctx, files)
+            ctx.con.raw_sql(f"CREATE TEMP VIEW {name} AS SELECT * FROM {source}")
+            flat = flatten_nested(ctx, name, path.name)
+            if flat == name and not source.startswith("("):  # plain files: the backend may read them itself
+                native = ctx.native("parquet", files=files)
+                if native is not None:
+                    return native
+            return ctx.table(flat)
         except DataError:
             raise
         except Exception as exc:

@@ -113,6 +113,7 @@ class SqlConnector(Connector):
     Options = SqlOptions
     positional = ("url",)
     location_option = "url"
+    url_schemes = ("postgresql", "postgres", "sqlite", "mysql", "mariadb", "mssql", "oracle")
 
     def open(self, options: SqlOptions, ctx: ConnectorContext):
         import pyarrow as pa
@@ -124,6 +125,9 @@ class SqlConnector(Connector):
             return scrub(scrub(text, url), normalize_url(url))
 
         parsed = parse_url(url, ctx)
+        native = ctx.native("sql", url=parsed, table=options.table, query=options.query, db_schema=options.db_schema)
+        if native is not None:  # a table of the backend's own database: rated where it lies
+            return native
         try:
             engine = sa.create_engine(parsed)
         except sa.exc.NoSuchModuleError:

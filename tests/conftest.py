@@ -66,3 +66,26 @@ def postgres_url():
     finally:
         subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spark_backend():
+    """One Spark session (local[2]) for the whole test session: it takes ~10 s to start. Skipped where
+    PySpark or Java is missing — except in CI (TIERWISE_REQUIRE_SPARK=1, set by .ci/run)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        if os.environ.get("TIERWISE_REQUIRE_SPARK"):
+            pytest.fail("Spark is required here (TIERWISE_REQUIRE_SPARK): pip install '.[spark]'")
+        pytest.skip("PySpark is not installed (pip install '.[spark]')")
+    from tierwise.engine.backends.spark import java_home
+
+    if java_home() is None:
+        if os.environ.get("TIERWISE_REQUIRE_SPARK"):
+            pytest.fail("Spark is required here (TIERWISE_REQUIRE_SPARK): no Java (set JAVA_HOME)")
+        pytest.skip("no Java for Spark (set JAVA_HOME)")
+    from tierwise.engine.backends import open_backend
+
+    backend = open_backend("spark")
+    yield backend
+    backend.close()

@@ -1,23 +1,112 @@
 """The backend interface: what evaluation and a run need from a query engine.
 
 Evaluation builds Ibis expressions and never runs them; a backend runs them.
-Everything engine-specific (connecting, materialising, fetching, writing files,
-the few built-in SQL functions Ibis has no method for) sits behind this class.
+Everything engine-specific (connecting, reading sources, materialising,
+fetching, writing files, the few built-in SQL functions Ibis has no method
+for, memory limits) sits behind this class.
+
+Sources: connectors read files with DuckDB's readers (GBK transcoding, ragged
+lines, JSON) on the backend's *staging* DuckDB connection; ``adopt`` brings
+such a table into the backend's engine (DuckDB: as it is; PostgreSQL: COPY;
+Spark: through Parquet). A source the backend reads itself (``read_native``:
+Spark reads Parquet, PostgreSQL a table of its own database) never passes
+through staging.
+
+Duplicate keys: every backend numbers a source's rows in source order when it
+reads them (``ROW_ORDER``), and the first row of a key wins.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
+
+#: a source's row number in source order, taken when the backend reads it (see ``adopt``)
+ROW_ORDER = "__tierwise_row"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much memory a backend may use and where it spills what does not fit."""
+
+    memory: int  # bytes
+    spill_dir: Path
+    explicit: bool = False  # TIERWISE_MEMORY_LIMIT was given
+
+    @classmethod
+    def from_environment(cls) -> "Limits":
+        """``TIERWISE_MEMORY_LIMIT`` (e.g. ``4GB``, ``512MB``; default: 75% of this machine's memory)
+        and ``TIERWISE_SPILL_DIR`` (default: a folder in the system's temporary directory)."""
+        text = os.environ.get("TIERWISE_MEMORY_LIMIT", "").strip()
+        memory = parse_size(text) if text else int(physical_memory() * 0.75)
+        spill = os.environ.get("TIERWISE_SPILL_DIR", "").strip()
+        import tempfile
+
+        return cls(memory, Path(spill) if spill else Path(tempfile.gettempdir()) / "tierwise-spill", bool(text))
+
+    def text(self, unit: str = "MB") -> str:
+        return f"{self.memory // 2 ** 20}{unit}"
+
+
+def physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not a POSIX system
+        return 4 * 2 ** 30
+
+
+def parse_size(text: str) -> int:
+    """``4GB`` / ``512 MB`` / ``2g`` / ``1073741824`` -> bytes; a DataError for anything else."""
+    import re
+
+    from ..plugin_api import DataError
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text, re.IGNORECASE)
+    if not m:
+        raise DataError(f"TIERWISE_MEMORY_LIMIT={text!r} is not a size: write it like 4GB or 512MB")
+    scale = {"": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30, "t": 2 ** 40}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
+def out_of_memory_message(limits: Limits, engine: str, how: str) -> str:
+    return (f"out of memory: the {engine} query needs more than the memory it may use "
+            f"({limits.text()}; {how}). Set TIERWISE_MEMORY_LIMIT higher (e.g. TIERWISE_MEMORY_LIMIT=8GB), "
+            f"rate fewer customers at once, or use a bigger backend (--backend spark)")
 
 
 class Backend(ABC):
-    """One connection to a query engine. ``con`` is its Ibis backend."""
+    """One connection to a query engine. ``con`` is its Ibis backend; ``staging`` a DuckDB Ibis
+    connection connectors read files with (for DuckDB: ``con`` itself)."""
 
     name: ClassVar[str]
     con: Any
+    limits: Limits
 
-    # ---- running expressions --------------------------------------------------------
+    # ---- sources -----------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def staging(self) -> Any:
+        """The DuckDB Ibis connection connectors read files with (their tables are ``adopt``-ed)."""
+
+    @abstractmethod
+    def adopt(self, table: Any, name: str) -> Any:
+        """A source's table (on staging, or already this backend's) as a table of this backend,
+        numbered in source order (``ROW_ORDER``) where the engine cannot number it later."""
+
+    def read_native(self, kind: str, **what: Any) -> Any | None:
+        """The source read by this engine itself, or None when it does not read this kind.
+        kinds: ``parquet`` (files=[...]), ``sql`` (url=..., table=..., query=..., db_schema=...)."""
+        return None
+
+    def prepared(self, table: Any, source: str) -> Any:
+        """A source with its columns typed (text parsed as numbers and dates): kept as an expression
+        where the engine computes a repeated subexpression once (DuckDB), else materialised once."""
+        return table
+
+    # ---- running expressions --------------------------------------------------------------------
     @abstractmethod
     def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
         """Execute a (small) Ibis table expression; its rows as dicts."""
@@ -32,15 +121,21 @@ class Backend(ABC):
 
     @abstractmethod
     def write_parquet(self, expr: Any, path: Path) -> None:
-        """Stream the result of ``expr`` into a Parquet file (the engine writes it, no rows through Python)."""
+        """Write the result of ``expr`` into one Parquet file at ``path``."""
 
     @abstractmethod
     def read_parquet(self, path: Path, name: str) -> Any:
-        """A Parquet file (e.g. one ``write_parquet`` wrote) as the table ``name``, read where it lies."""
+        """A Parquet file (e.g. one ``write_parquet`` wrote) as the table ``name``."""
+
+    def save(self, expr: Any, path: Path, name: str) -> Any:
+        """Compute ``expr`` once, write it to the Parquet file ``path`` and give a table over the
+        saved rows (the run's result: summarised, acted on and written from there)."""
+        self.write_parquet(expr, path)
+        return self.read_parquet(path, name)
 
     @abstractmethod
     def from_arrow(self, table: Any, name: str) -> Any:
-        """A pyarrow Table (rows made in Python: examples, spreadsheets) as a temporary table."""
+        """A pyarrow Table (rows made in Python: examples) as a temporary table, numbered in order."""
 
     def table(self, name: str) -> Any:
         """The Ibis table for a table or view of this backend."""
@@ -53,14 +148,37 @@ class Backend(ABC):
     def close(self) -> None:
         self.con.disconnect()
 
-    # ---- built-in functions Ibis has no method for ---------------------------------------
+    # ---- errors -----------------------------------------------------------------------------------
+    def out_of_memory(self, exc: BaseException) -> bool:
+        """True when ``exc`` is the engine running out of memory (or of spill space)."""
+        return False
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Running out of memory becomes one clear DataError (never a crash or a traceback)."""
+        from ..plugin_api import DataError
+
+        try:
+            yield
+        except DataError:
+            raise
+        except Exception as exc:
+            if self.out_of_memory(exc):
+                raise DataError(self.memory_message()) from None
+            raise
+
+    def memory_message(self) -> str:
+        return out_of_memory_message(self.limits, self.name, "TIERWISE_MEMORY_LIMIT")
+
+    # ---- built-in functions Ibis has no method for -------------------------------------------------
     @abstractmethod
     def trim(self, s: Any, characters: str) -> Any:
         """``s`` without any of ``characters`` at either end."""
 
     @abstractmethod
     def try_strptime(self, s: Any, formats: list[str]) -> Any:
-        """The timestamp ``s`` reads as in the first of the strptime ``formats`` that fits; NULL if none."""
+        """The date ``s`` reads as in the first of the strptime ``formats`` that fits; NULL if none
+        (a 4-digit year; %m and %d take one or two digits, as DuckDB's strptime)."""
 
     @abstractmethod
     def local_timestamp(self, zone: str, ts: Any) -> Any:

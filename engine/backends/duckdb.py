@@ -1,26 +1,61 @@
-"""DuckDB, in process: the default backend."""
+"""DuckDB, in process: the default backend (and every backend's staging area for connectors)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from .base import Backend
+from .base import Backend, Limits
+
+
+def connect_duckdb(limits: Limits | None = None, **settings: Any) -> Any:
+    """An Ibis DuckDB connection with the memory limit and spill directory set."""
+    import ibis
+
+    con = ibis.duckdb.connect(**settings)
+    if limits is not None:
+        limits.spill_dir.mkdir(parents=True, exist_ok=True)
+        spill = str(limits.spill_dir).replace("'", "''")
+        con.raw_sql(f"SET memory_limit = '{limits.memory // 2 ** 20}MB'")
+        con.raw_sql(f"SET temp_directory = '{spill}'")
+    return con
 
 
 class DuckDBBackend(Backend):
     name = "duckdb"
 
-    def __init__(self, con: Any):
+    def __init__(self, con: Any, limits: Limits | None = None):
         self.con = con
+        self.limits = limits or Limits.from_environment()
+        if getattr(con, "_tierwise_backend", None) is None:
+            con._tierwise_backend = self
 
     @classmethod
     def connect(cls, **settings: Any) -> "DuckDBBackend":
-        import ibis
-
-        con = ibis.duckdb.connect(**settings)
+        limits = Limits.from_environment()
+        con = connect_duckdb(limits, **settings)
         # progress is tracked for query_progress() but never printed by DuckDB itself
         con.raw_sql("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
-        return cls(con)
+        return cls(con, limits)
+
+    @property
+    def staging(self) -> Any:
+        return self.con
+
+    def adopt(self, table: Any, name: str) -> Any:
+        """Connectors' tables live here already. DuckDB numbers rows in scan order
+        (``row_number()`` over the source keeps insertion order), so no column is added."""
+        return table
+
+    def out_of_memory(self, exc: BaseException) -> bool:
+        import duckdb
+
+        return isinstance(exc, duckdb.OutOfMemoryException) or (
+            isinstance(exc, duckdb.IOException) and "No space left" in str(exc))
+
+    def memory_message(self) -> str:
+        from .base import out_of_memory_message
+
+        return out_of_memory_message(self.limits, "DuckDB", f"spilling to {self.limits.spill_dir}")
 
     def query_progress(self) -> float | None:
         pct = self.con.con.query_progress()
@@ -29,19 +64,22 @@ class DuckDBBackend(Backend):
     def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
         """Rows straight from DuckDB's cursor: Ibis's ``to_pyarrow`` goes through pandas (~0.35 s
         to import), and the summaries and samples the engine reads are a handful of rows."""
-        self.con._run_pre_execute_hooks(expr)  # registers in-memory tables
-        cursor = self.con.raw_sql(self.con.compile(expr))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        with self.running():
+            self.con._run_pre_execute_hooks(expr)  # registers in-memory tables
+            cursor = self.con.raw_sql(self.con.compile(expr))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def materialise(self, expr: Any, name: str) -> Any:
-        self.con.create_table(name, expr, temp=True)
+        with self.running():
+            self.con.create_table(name, expr, temp=True)
         return self.table(name)
 
     def write_parquet(self, expr: Any, path: Path) -> None:
-        self.con._run_pre_execute_hooks(expr)
-        target = str(path).replace("'", "''")
-        self.con.raw_sql(f"COPY ({self.con.compile(expr)}) TO '{target}' (FORMAT parquet)")
+        with self.running():
+            self.con._run_pre_execute_hooks(expr)
+            target = str(path).replace("'", "''")
+            self.con.raw_sql(f"COPY ({self.con.compile(expr)}) TO '{target}' (FORMAT parquet)")
 
     def read_parquet(self, path: Path, name: str) -> Any:
         source = str(path).replace("'", "''")
@@ -52,16 +90,7 @@ class DuckDBBackend(Backend):
         return self.con.create_table(name, table, temp=True)
 
     def table(self, name: str) -> Any:
-        """``con.table(name)`` without its Arrow round trip (Ibis reads the schema through Arrow,
-        which costs a run ~0.2 s of pyarrow and numpy imports)."""
-        import ibis.expr.operations as ops
-        import ibis.expr.schema as sch
-
-        rows = self.con.con.execute(f'DESCRIBE "{name.replace(chr(34), chr(34) * 2)}"').fetchall()
-        mapper = self.con.compiler.type_mapper
-        schema = sch.Schema({r[0]: mapper.from_string(r[1], nullable=r[2] == "YES") for r in rows})
-        return ops.DatabaseTable(name, schema=schema, source=self.con,
-                                 namespace=ops.Namespace(catalog=None, database=None)).to_expr()
+        return duckdb_table(self.con, name)
 
     # built-ins (DuckDB functions Ibis has no method for)
     def trim(self, s: Any, characters: str) -> Any:
@@ -80,3 +109,16 @@ class DuckDBBackend(Backend):
         from ..duckdb_builtins import local_timestamp
 
         return local_timestamp(zone, ts)
+
+
+def duckdb_table(con: Any, name: str) -> Any:
+    """``con.table(name)`` of an Ibis DuckDB connection without its Arrow round trip (Ibis reads
+    the schema through Arrow, which costs a run ~0.2 s of pyarrow and numpy imports)."""
+    import ibis.expr.operations as ops
+    import ibis.expr.schema as sch
+
+    rows = con.con.execute(f'DESCRIBE "{name.replace(chr(34), chr(34) * 2)}"').fetchall()
+    mapper = con.compiler.type_mapper
+    schema = sch.Schema({r[0]: mapper.from_string(r[1], nullable=r[2] == "YES") for r in rows})
+    return ops.DatabaseTable(name, schema=schema, source=con,
+                             namespace=ops.Namespace(catalog=None, database=None)).to_expr()
