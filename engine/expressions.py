@@ -27,7 +27,7 @@ def compare(op: str, left: Any, right: Any, const: float | None = None) -> Any:
     and ``x != "a"`` agree), while ``<``, ``>=``, ... stay unknown (false in a condition)."""
     if op in ("==", "!="):
         if const is None:
-            eq = left.identical_to(right)
+            eq = ibis_coalesce(left == right, False)  # two missing values are not equal either
         else:
             eq = ibis_coalesce((left - const).abs() <= tolerance(const), False)
         return eq if op == "==" else ~eq

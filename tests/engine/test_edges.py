@@ -372,3 +372,10 @@ def test_blank_text_is_missing_and_a_literal_on_the_left_is_flipped_with_the_tol
                 a=[3.0, 1.0, 3.0], t=["A", "", None])
     labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
     assert labels == [{"filled", "flip"}, {"blank", "blank_left", "flip_gt"}, {"blank", "blank_left", "flip"}]
+
+
+def test_two_missing_values_are_not_equal():
+    """A missing value equals nothing, another missing value included (x == y is false, x != y true)."""
+    rows = rate("missing -> points 0\nindicator i = c.a weight 100%\nlabel same when c.a == c.b\n"
+                "label differ when c.a != c.b\n", a=[None, 1.0, 2.0], b=[None, 1.0, None])
+    assert [set(filter(None, s.split(","))) for s in column(rows, "labels")] == [{"differ"}, {"same"}, {"differ"}]
