@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml setup.py constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,spark]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,spark,lint]'
 	touch $@
 
-.PHONY: setup demo test docs bench
+.PHONY: setup demo test lint docs bench
 setup: $(VENV)/.installed
 
 demo: setup  ## write sample data into demo/ and rate it end to end
@@ -16,6 +16,9 @@ demo: setup  ## write sample data into demo/ and rate it end to end
 
 test: setup  ## run the whole test suite
 	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup  ## ruff over the repository (CI runs it after the tests)
+	$(VENV)/bin/ruff check .
 
 docs: setup  ## regenerate docs/cli.md from --help
 	$(PY) -m tierwise.cli.docs > docs/cli.md

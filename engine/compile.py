@@ -14,7 +14,6 @@ from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, article, source_line, suggest
 from . import plan as P
 from .infer_types import expr_type
-from .options import build_options
 from .plugin_manager import Registry
 
 PER_CUSTOMER_AGGS = {"sum", "count", "avg", "min", "max", "count_distinct"}

@@ -4,7 +4,7 @@ as far as the data needs it) and the columns the rules read, typed. Builds expre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ..dsl.diagnostics import suggest
 from . import plan as P
@@ -118,7 +118,6 @@ def source_order(table: Any) -> Any:
 
 def first_per_key(table: Any) -> Any:
     """Each key's first row in the table's order (duplicate keys: the first row is used)."""
-    import ibis
 
     numbered = table.mutate(__row=source_order(table))
     first = numbered["__row"].min().over(group_by=numbered[KEY])
@@ -133,7 +132,6 @@ def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts =
     raw = text_key(table, sp.key)
     key = trim_key(raw, backend) if facts.padded and table[sp.key].type().is_string() else raw
     if facts.duplicates and not sp.multi_row:
-        import ibis
 
         out = table.select(**{KEY: key}, **typed, __row=source_order(table))
         if facts.blank:

@@ -7,7 +7,6 @@ out by hand; the arithmetic is in the comments.
 """
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
 

@@ -8,7 +8,6 @@ window. Every expected score, tier and label below was worked out by hand; the a
 """
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
 
