@@ -19,6 +19,7 @@ from . import plan as P
 from . import scoring as S
 from .calibration import Calibration
 from .coerce import finite
+from .columns import change_indicators
 from .expressions import ExprBuilder, ibis_coalesce
 from .plugin_api import DataError
 from .prepare import (KEY, UNKNOWN_KEYS, KeyFacts, all_exprs, col_name, column_type,  # noqa: F401  (re-exported)
@@ -54,16 +55,6 @@ def _deps(e: P.Expr | None) -> set[str]:
 def tier_effect_triggers(plan: P.Plan) -> list[P.TriggerPlan]:
     """Triggers that move the final tier when they fire (`cap tier at X`, `downgrade N`)."""
     return [tr for tr in plan.triggers if any(e.effect in ("cap", "downgrade") for e in tr.effects)]
-
-
-def change_indicators(plan: P.Plan) -> list[str]:
-    """Indicators whose change against the last rating a trigger reads (``change(x)``)."""
-    seen: dict[str, None] = {}
-    for t in plan.triggers:
-        for node in walk(t.condition):
-            if isinstance(node, P.Change):
-                seen.setdefault(node.indicator)
-    return list(seen)
 
 
 def left_join(base: Any, other: Any) -> Any:
@@ -389,6 +380,12 @@ class _Evaluator:
                 cols[c] = shown(t[ref_name("points", base_name)])
             elif part == "band" and base_name in indicators:
                 cols[c] = t[ref_name("band", base_name)]
+            elif part == "last" and base_name in indicators:
+                cols[c] = t[ref_name(LAST, base_name)] if ref_name(LAST, base_name) in t.columns \
+                    else ibis.null("float64")
+            elif part == "change" and base_name in indicators:
+                cols[c] = self._change(t, P.Change(base_name)) if ref_name(LAST, base_name) in t.columns \
+                    else ibis.null("float64")
             elif part == "weight" and (base_name in indicators or base_name in dims):
                 cols[c] = t[ref_name("weight", base_name)].round(OUTPUT_DECIMALS)
             elif c == "labels":

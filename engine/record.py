@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import plan as P
+from .columns import change_indicators
+from .plugin_api import DataError
 
 READ_BATCH = 50_000
 
@@ -75,7 +77,8 @@ def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic",
             why = (f"override {applied[0]}" if applied is not None and ft == applied[1]
                    else f"trigger {fi}" if fi else reason)
             yield {"customer": k, "score": s, "computed_tier": t, "final_tier": ft, "labels": lb or "",
-                   "segments": sg, "indicator_values": v, "points": p, "reason": why}
+                   "segments": sg, "indicator_values": v, "points": p, "reason": why,
+                   "fired": fi.split(",") if fi else []}
 
 
 def source_facts(plan: P.Plan, base_dir: Path, overrides: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -110,6 +113,55 @@ def _sha256(files: list[Path]) -> str:
     return h.hexdigest()
 
 
+def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str]) -> Any:
+    """An Arrow table key -> each named indicator's stored raw value, from (customer, indicator_values
+    JSON, ...) tuples (numbers only; anything else is missing)."""
+    import pyarrow as pa
+
+    keys, cols = [], {n: [] for n in names}
+    for customer, values_json, *_ in latest:
+        values = json.loads(values_json or "{}")
+        keys.append(customer)
+        for n in names:
+            v = values.get(n)
+            cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
+    return pa.table({plan.key_column: pa.array(keys, pa.string()),
+                     **{n: pa.array(v, pa.float64()) for n, v in cols.items()}})
+
+
+def previous_table(store: Any, plan: P.Plan, customers: list[str] | None = None) -> Any:
+    """Each customer's last stored rating (the newest complete run that rated them, periodic or
+    re-rate): the raw values of the indicators ``change()`` reads. None: nothing to compare."""
+    names = change_indicators(plan)
+    if not names:
+        return None
+    return previous_values(plan, store.latest_ratings(plan.name, customers), names)
+
+
+def frozen_calibration(store: Any, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
+    """(Calibration, Run): that of run ``run_ref`` (an id or its start), else of the last complete
+    full run of this ruleset. A DataError when there is none."""
+    from .calibration import Calibration
+
+    if run_ref is not None:
+        found = store.run(run_ref.strip())
+        if found is None:
+            raise DataError(f"no run '{run_ref}' in the rating store (or several start so): see `tierwise runs`")
+        if found.status != "complete":
+            raise DataError(f"run {found.id[:8]} {found.status}: its calibration cannot be used")
+        if found.ruleset != plan.name:
+            raise DataError(f"run {found.id[:8]} rated ruleset '{found.ruleset}', not '{plan.name}'")
+    else:
+        found = store.last_run(plan.name, kind="periodic")
+        if found is None:
+            raise DataError(f"no full run of '{plan.name}' in the rating store yet: `tierwise run` rates the "
+                            f"whole population and records the calibration that re-rating uses")
+    try:
+        return Calibration.from_json(found.calibration or "{}"), found
+    except ValueError as exc:
+        raise DataError(f"run {found.id[:8]}: its stored calibration is unreadable: {exc}") from None
+
+
 @dataclass
 class Recording:
     """Where and how a run records itself: the store, the rule text as run, and who started it."""
@@ -124,25 +176,11 @@ class Recording:
     started_at: Any = None
     applied: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer -> (override id, tier)
 
-    def previous_table(self, plan: P.Plan) -> Any:
-        """The last complete run's raw values of the indicators ``change()`` reads (None: nothing to compare)."""
-        import pyarrow as pa
+    def previous_table(self, plan: P.Plan, customers: list[str] | None = None) -> Any:
+        return previous_table(self.store, plan, customers)
 
-        from .evaluate import change_indicators
-
-        names = change_indicators(plan)
-        last = self.store.last_run(plan.name, kind=None) if names else None
-        if last is None:
-            return None
-        keys, cols = [], {n: [] for n in names}
-        for r in self.store.ratings(last.id):
-            values = json.loads(r.indicator_values or "{}")
-            keys.append(r.customer)
-            for n in names:
-                v = values.get(n)
-                cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
-        return pa.table({plan.key_column: pa.array(keys, pa.string()),
-                         **{n: pa.array(v, pa.float64()) for n, v in cols.items()}})
+    def frozen_calibration(self, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
+        return frozen_calibration(self.store, plan, run_ref)
 
     def overrides_table(self, plan: P.Plan, as_of: Any) -> Any:
         """The approved, unexpired overrides of this ruleset on ``as_of`` (None: there are none)."""
@@ -171,9 +209,21 @@ class Recording:
 def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibration: Any, distribution: Any,
                 result_path: Path) -> int:
     """The run and its ratings into the store, in one transaction (nothing is visible until it commits)."""
+    from .store.decisions import open_reviews
+
     counts = {(t.tier or ""): t.count for t in distribution}
-    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts),
-                            rating_rows(plan, result_path, rec.reason, rec.applied))
+    review = {t.name for t in plan.triggers if any(e.effect == "review" for e in t.effects)}
+    pairs: list[tuple[str, str]] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for row in rating_rows(plan, result_path, rec.reason, rec.applied):
+            if review and row["fired"]:
+                pairs.extend((row["customer"], t) for t in row["fired"] if t in review)
+            del row["fired"]
+            yield row
+
+    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts), rows(),
+                            then=lambda conn: open_reviews(conn, run_id, pairs))
 
 
 def record_failure(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, error: str) -> None:
