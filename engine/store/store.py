@@ -18,7 +18,7 @@ from .models import Rating, Run
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the newest migration (migrations/versions/); a store already there opens without starting Alembic
-HEAD = "0002"
+HEAD = "0003"
 DB_FILE = "tierwise.db"
 
 
