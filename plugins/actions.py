@@ -1,4 +1,5 @@
-"""Built-in action handlers. ``log`` writes one line per affected customer to the run's log."""
+"""Built-in action handlers. ``log`` writes one line per affected customer to the run's log; ``export``
+(plugins/export.py) and ``sql`` (plugins/sql_writeback.py) are registered here too."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -29,4 +30,7 @@ class LogAction(ActionHandler):
 
 @hookimpl
 def tierwise_register_actions():
-    return [LogAction]
+    from .export import ExportAction
+    from .sql_writeback import SqlWriteBack
+
+    return [LogAction, ExportAction, SqlWriteBack]
