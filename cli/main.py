@@ -40,9 +40,17 @@ def load(path: Path, show_warnings: bool = True):
     except RuleFileError as exc:  # not text: UTF-16 without a mark, Latin-1, binary, a GBK line in UTF-8
         print_diagnostics(exc.diagnostics)
         raise RuleErrors(f"{len(exc.diagnostics.errors)} error(s) in {path}") from None
-    plan, diags, _ = compile_text(text, str(path), registry())
+    from ..engine.settings import SettingsLookup
+
+    settings = SettingsLookup(path)
+    plan, diags, _ = compile_text(text, str(path), registry(), settings)
     if diags.items and (diags.errors or show_warnings):
         print_diagnostics(diags)
+    if settings.error is not None:  # tierwise.toml, read because an action of this file needs it
+        print_diagnostics(settings.error.diagnostics)
+        bad = len(settings.error.diagnostics.errors)
+        raise RuleErrors(f"{len(diags.errors)} error(s) in {path}, {bad} in {settings.path}" if diags.errors
+                         else f"{bad} error(s) in {settings.path}")
     if plan is None:
         raise RuleErrors(f"{len(diags.errors)} error(s) in {path}")
     return plan
@@ -702,9 +710,9 @@ def main() -> None:
 
 
 def _register_store_commands() -> None:
-    from . import decisions, history
+    from . import decisions, history, managers
 
-    for command in (*history.COMMANDS, *decisions.COMMANDS):
+    for command in (*history.COMMANDS, *decisions.COMMANDS, *managers.COMMANDS):
         cli.add_command(command)
 
 

@@ -1,5 +1,6 @@
 """Built-in action handlers. ``log`` writes one line per affected customer to the run's log; ``export``
-(plugins/export.py) and ``sql`` (plugins/sql_writeback.py) are registered here too."""
+(plugins/export.py), ``sql`` (plugins/sql_writeback.py), ``assign_manager`` (plugins/managers.py) and
+``notify`` (plugins/notify.py) are registered here too."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -31,6 +32,8 @@ class LogAction(ActionHandler):
 @hookimpl
 def tierwise_register_actions():
     from .export import ExportAction
+    from .managers import AssignManagerAction
+    from .notify import NotifyAction
     from .sql_writeback import SqlWriteBack
 
-    return [LogAction, ExportAction, SqlWriteBack]
+    return [LogAction, ExportAction, SqlWriteBack, AssignManagerAction, NotifyAction]

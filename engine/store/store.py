@@ -183,6 +183,21 @@ class Store:
         with Session(self.engine) as s:
             return list(s.exec(select(Rating).where(Rating.run_id == run_id).order_by(Rating.customer)))
 
+    # ---- key-account managers (assign_manager; engine/store/managers.py) ----------------------------
+    def assign_managers(self, ruleset: str, pool: str, managers: list[str], capacity: Callable[[str], int | None],
+                        customers: Iterable[str], run_id: str) -> list[Any]:
+        """Managers for these customers, balanced by load, sticky (see managers.assign)."""
+        from .managers import assign
+
+        return assign(self, ruleset, pool, managers, capacity, customers, run_id)
+
+    def release_managers(self, ruleset: str, customers: Iterable[str], run_id: str,
+                         pool: str | None = None) -> list[tuple[str, str, str]]:
+        """End these customers' active assignments (see managers.release_managers)."""
+        from .managers import release_managers
+
+        return release_managers(self, ruleset, customers, run_id, pool)
+
     def history(self, customer: str, ruleset: str | None = None) -> list[tuple[Run, Rating]]:
         """One customer's ratings over time, oldest first (complete runs only)."""
         with Session(self.engine) as s:

@@ -1,0 +1,114 @@
+"""notify(channel): the channel in tierwise.toml decides where the batch goes — the registry's webhook handler
+(a plugin like any other), an export file or the run's log — with the options the file gives it."""
+from __future__ import annotations
+
+import csv
+import types
+
+from action_helpers import deliver, item
+from pydantic import Field
+
+from tierwise.engine.hookspecs import hookimpl
+from tierwise.engine.plugin_api import DELIVERED, FAILED, ActionHandler, DeliveryResult, PluginOptions
+from tierwise.engine.plugin_manager import build_registry, default_registry, new_plugin_manager
+from tierwise.engine.settings import parse_settings, read_settings
+
+TOML = '''[channels.sales]
+kind = "webhook"
+url = "https://crm.example.com/hooks/tierwise"
+secret_env = "SALES_SECRET"
+batch = 2
+
+[channels.risk]
+kind = "export"
+path = "alerts/risk.csv"
+
+[channels.audit]
+kind = "log"
+message = "评级变化"
+'''
+
+
+class HookOptions(PluginOptions):
+    url: str
+    secret_env: str | None = None
+    timeout: float = 10.0
+    batch: int = Field(100, gt=0, le=1000)
+
+
+class RecordingWebhook(ActionHandler):
+    """Stands for the webhook handler: a plugin that keeps what it was handed."""
+
+    name = "webhook"
+    Options = HookOptions
+    seen: list = []
+
+    def deliver(self, batch):
+        RecordingWebhook.seen.append((batch.options, [i.customer for i in batch.items], batch.action, batch.run_id))
+        return [DeliveryResult(i.idempotency_key) for i in batch.items]
+
+
+def with_webhook():
+    pm = new_plugin_manager(load_entry_points=False)
+    pm.register(types.SimpleNamespace(tierwise_register_actions=hookimpl(lambda: [RecordingWebhook])),
+                name="test-webhook")
+    return build_registry(pm)
+
+
+def settings_in(tmp_path):
+    path = tmp_path / "conf" / "tierwise.toml"
+    path.parent.mkdir()
+    path.write_text(TOML, encoding="utf-8")
+    return read_settings(path)
+
+
+def test_a_webhook_channel_hands_the_batch_to_the_webhook_handler_in_its_batches(tmp_path):
+    RecordingWebhook.seen = []
+    items = [item(f"K{n}", "A", 90.0, "enter A") for n in range(5)]
+    results = deliver("notify", {"channel": "sales"}, items, settings=settings_in(tmp_path), registry=with_webhook())
+    assert {r.status for r in results} == {DELIVERED}
+    assert [customers for _, customers, _, _ in RecordingWebhook.seen] == [["K0", "K1"], ["K2", "K3"], ["K4"]]
+    options = RecordingWebhook.seen[0][0]
+    assert (options.url, options.secret_env, options.timeout, options.batch) == (
+        "https://crm.example.com/hooks/tierwise", "SALES_SECRET", 10.0, 2)  # unset: the handler's default
+    assert RecordingWebhook.seen[0][2:] == ("notify", "run-1")
+
+
+def test_an_export_channel_writes_beside_the_settings_file(tmp_path):
+    results = deliver("notify", {"channel": "risk"}, [item("K1", "C", 40.0, "downgrade", previous="B")],
+                      settings=settings_in(tmp_path), base_dir=tmp_path / "rules")
+    assert results[0].status == DELIVERED
+    with open(tmp_path / "conf" / "alerts" / "risk.csv", encoding="utf-8-sig") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert (row["customer"], row["tier"], row["previous_tier"], row["reason"]) == ("K1", "C", "B", "downgrade")
+
+
+def test_a_log_channel_writes_the_run_log(tmp_path):
+    log: list[str] = []
+    deliver("notify", {"channel": "audit"}, [item("K1", "B", 70.0, "downgrade")], settings=settings_in(tmp_path),
+            log=log)
+    assert log == ["action=log customer=K1 tier=B reason='downgrade' message='评级变化' key=run-1:on.act:K1"]
+
+
+def test_an_unknown_channel_or_a_missing_handler_fails_the_delivery(tmp_path):
+    settings = settings_in(tmp_path)
+    [r] = deliver("notify", {"channel": "salse"}, [item("K1", "A")], settings=settings)
+    assert r.status == FAILED and "no channel 'salse' in tierwise.toml" in r.detail
+    without = default_registry()
+    if "webhook" not in without.actions:  # before the webhook handler is installed: said, not guessed
+        [r] = deliver("notify", {"channel": "sales"}, [item("K1", "A")], settings=settings, registry=without)
+        assert r.status == FAILED and "no plugin provides action 'webhook'" in r.detail
+
+
+def test_check_asks_the_handler_about_the_channels_options():
+    from tierwise.plugins.notify import NotifyAction, NotifyOptions
+
+    good = parse_settings('[channels.sales]\nkind = "webhook"\nurl = "https://h/x"\nbatch = 1\n')
+    assert NotifyAction.check_settings(NotifyOptions(channel="sales"), good, with_webhook()) == []
+    bad = parse_settings('[channels.sales]\nkind = "webhook"\nurl = "https://h/x"\nbatch = 5000\n')
+    [p] = NotifyAction.check_settings(NotifyOptions(channel="sales"), bad, with_webhook())
+    assert p.message == ("channel 'sales' in tierwise.toml: webhook refuses batch: Input should be less than or "
+                         "equal to 1000") and p.option == "channel"
+    problems = NotifyAction.check_settings(NotifyOptions(channel="sale"), bad, with_webhook())
+    assert [(p.message, p.option, p.hint) for p in problems] == [
+        ("no channel 'sale' in tierwise.toml", "channel", "did you mean 'sales'?")]
