@@ -94,6 +94,9 @@ class Pool(_Model):
         return self.capacity
 
 
+WEBHOOK_OPTIONS = ("url", "secret_env", "timeout", "batch", "max_attempts", "backoff", "max_backoff")
+
+
 class WebhookChannel(_Model):
     """POST the batch to ``url`` through the ``webhook`` handler (HMAC-signed with the secret in ``secret_env``)."""
 
@@ -102,6 +105,9 @@ class WebhookChannel(_Model):
     secret_env: str | None = None
     timeout: float | None = Field(None, gt=0)
     batch: int | None = Field(None, gt=0)
+    max_attempts: int | None = Field(None, ge=1)
+    backoff: float | None = Field(None, gt=0)
+    max_backoff: float | None = Field(None, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -122,7 +128,7 @@ class WebhookChannel(_Model):
 
     def handler_options(self, base_dir: Path) -> dict[str, Any]:
         """The ``webhook`` handler's options: what the file sets (the handler's defaults for the rest)."""
-        return {k: getattr(self, k) for k in ("url", "secret_env", "timeout", "batch") if k in self.model_fields_set}
+        return {k: getattr(self, k) for k in WEBHOOK_OPTIONS if k in self.model_fields_set}
 
 
 class ExportChannel(_Model):
@@ -306,7 +312,7 @@ def _toml_span(exc: Exception, text: str) -> Span:
 # ---- errors -----------------------------------------------------------------------------------------
 TOP = {"managers": "[managers.POOL] tables: managers = [\"张三\", \"李四\"], capacity = N",
        "channels": "[channels.NAME] tables: kind = \"webhook\" | \"export\" | \"log\" and that kind's options"}
-OPTIONS = {"webhook": ["url", "secret_env", "timeout", "batch"], "export": ["path"], "log": ["message"]}
+OPTIONS = {"webhook": list(WEBHOOK_OPTIONS), "export": ["path"], "log": ["message"]}
 
 
 def _report(err: dict[str, Any], data: dict[str, Any], where: dict[tuple, Span], seen: set[tuple],
@@ -404,6 +410,8 @@ def _expected(loc: tuple) -> str | None:
         field = loc[2] if len(loc) > 2 else None
         return {"url": 'url = "https://host/path"', "secret_env": 'secret_env = "VARIABLE_NAME"',
                 "timeout": "timeout = SECONDS (above 0)", "batch": "batch = N (deliveries per request, 1 or more)",
+                "max_attempts": "max_attempts = N (1 or more)", "backoff": "backoff = SECONDS (above 0)",
+                "max_backoff": "max_backoff = SECONDS (above 0)",
                 "path": 'path = "file.csv" or "file.xlsx"', "message": 'message = "text"'}.get(
             field, 'kind = "webhook" | "export" | "log" and that kind\'s options')
     return TOP.get(loc[0])

@@ -31,6 +31,7 @@ GOOD = textwrap.dedent('''\
     url = "https://crm.example.com/hooks/tierwise"
     secret_env = "TIERWISE_SALES_SECRET"
     timeout = 5
+    max_attempts = 3
 
     [channels.risk]
     kind = "export"
@@ -83,7 +84,8 @@ def test_a_valid_file(tmp_path):
     # what the handlers get: only what the file sets (the webhook handler's defaults for the rest);
     # an export's path relative to the file's own folder
     assert sales.handler_options(s.base_dir) == {"url": "https://crm.example.com/hooks/tierwise",
-                                                 "secret_env": "TIERWISE_SALES_SECRET", "timeout": 5.0}
+                                                 "secret_env": "TIERWISE_SALES_SECRET", "timeout": 5.0,
+                                                 "max_attempts": 3}
     assert risk.handler_options(s.base_dir) == {"path": str(tmp_path / "alerts" / "risk.xlsx")}
     assert audit.handler_options(s.base_dir) == {"message": "tier changed"}
     assert load_settings(tmp_path / "rules.tier") is s  # read once per version of the file
@@ -128,7 +130,8 @@ def test_found_beside_the_rule_file_then_above_it_up_to_the_git_root(tmp_path, m
      'kind = "webhook", "export" or "log"'),
     ('[channels.risk]\npath = "r.csv"\n', "1:2", "channels.risk", "[channels.risk] needs 'kind'", None),
     ('[channels.hook]\nkind = "webhook"\nurl = "https://h/x"\nsecret = "s3cr3t"\n', "4:1", "secret",
-     "unknown option 'secret' in [channels.hook]", "one of: kind, url, secret_env, timeout, batch"),
+     "unknown option 'secret' in [channels.hook]",
+     "one of: kind, url, secret_env, timeout, batch, max_attempts, backoff, max_backoff"),
     # a value that is wrong: its key, or the very element of a list or table
     ('[managers.KA]\nmanagers = ["张三", "李四", "张三"]\n', "2:25", '"张三"', "managers.KA.managers[2]: '张三' is "
      "listed twice", 'managers = ["张三", "李四", ...]'),
