@@ -38,8 +38,11 @@ def channel_problems(channel: str, settings, actions) -> list[SettingsProblem]:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first.get("loc") or ())
         msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-        return [SettingsProblem(f"channel '{channel}' in {_where(settings)}: {ch.kind} refuses "
-                                f"{field or 'its options'}: {msg}", option="channel")]
+        what = (f"{ch.kind} needs {field}" if first.get("type") == "missing"
+                else f"{ch.kind} refuses {field or 'its options'}: {msg}")
+        return [SettingsProblem(f"channel '{channel}' in {_where(settings)}: {what}", option="channel",
+                                hint=f"set {field} under [channels.{channel}]" if first.get("type") == "missing"
+                                else None)]
     return []
 
 

@@ -109,6 +109,11 @@ def test_check_asks_the_handler_about_the_channels_options():
     [p] = NotifyAction.check_settings(NotifyOptions(channel="sales"), bad, with_webhook())
     assert p.message == ("channel 'sales' in tierwise.toml: webhook refuses batch: Input should be less than or "
                          "equal to 1000") and p.option == "channel"
+    no_url = parse_settings('[channels.sales]\nkind = "log"\n')
+    assert NotifyAction.check_settings(NotifyOptions(channel="sales"), no_url, with_webhook()) == []
+    strict = types.SimpleNamespace(actions={"log": RecordingWebhook})  # a log handler that needs a url
+    [p] = NotifyAction.check_settings(NotifyOptions(channel="sales"), no_url, strict)
+    assert (p.message, p.hint) == ("channel 'sales' in tierwise.toml: log needs url", "set url under [channels.sales]")
     problems = NotifyAction.check_settings(NotifyOptions(channel="sale"), bad, with_webhook())
     assert [(p.message, p.option, p.hint) for p in problems] == [
         ("no channel 'sale' in tierwise.toml", "channel", "did you mean 'sales'?")]
