@@ -155,10 +155,10 @@ def _is_store_error(exc: Exception) -> bool:
 def settings_for(rule_file: Path) -> Any:
     """The settings (tierwise.toml) that apply to a rule file, None when there are none."""
     try:
-        from .settings import load_settings
+        from .settings import settings_for_delivery
     except ImportError:  # the settings file comes with the handlers that read it
         return None
-    return load_settings(rule_file)
+    return settings_for_delivery(rule_file)  # a file with errors holds back only the deliveries that read it
 
 
 def new_run_id() -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -227,6 +227,36 @@ class SettingsLookup:
                 except SettingsError as exc:
                     self.error = exc
         return self.settings
+
+
+@dataclass(frozen=True)
+class UnreadableSettings:
+    """What a delivery gets in place of settings whose file has errors: no pools, no channels, and the
+    error, so a handler that needs them leaves its deliveries pending (to retry once the file is fixed)
+    while every other handler delivers as usual."""
+
+    error: str
+    path: Path | None = None
+    managers: dict[str, Pool] = field(default_factory=dict)
+    channels: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def summary(self) -> str:
+        lines = [ln for ln in self.error.split("\n") if ": error: " in ln]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        return f"{SETTINGS_FILE} has errors — fix it, then `tierwise actions retry`: {lines[0] if lines else self.error}{more}"
+
+
+def settings_for_delivery(rule_file: Path) -> Settings | UnreadableSettings | None:
+    """``load_settings`` for handing deliveries over: a file with errors gives UnreadableSettings instead of
+    raising, so it holds back only the deliveries that read it."""
+    try:
+        return load_settings(rule_file)
+    except SettingsError as exc:
+        return UnreadableSettings(str(exc), find_settings(rule_file))
 
 
 def load_settings(rule_file: Path) -> Settings | None:

@@ -48,6 +48,8 @@ class AssignManagerAction(ActionHandler):
         def every(status: str, detail: str) -> list[DeliveryResult]:
             return [DeliveryResult(i.idempotency_key, status, detail) for i in batch.items]
 
+        if getattr(ctx.settings, "error", None):  # tierwise.toml has errors: not this delivery's fault
+            return every(PENDING, ctx.settings.summary())
         if problem is not None:
             return every(FAILED, problem.message)
         if ctx.store is None:

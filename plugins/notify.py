@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationError
 
-from tierwise.engine.plugin_api import (FAILED, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
+from tierwise.engine.plugin_api import (FAILED, PENDING, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
                                         SettingsProblem, closest)
 
 
@@ -61,6 +61,8 @@ class NotifyAction(ActionHandler):
     def deliver(self, batch):
         ctx = batch.context
         actions = ctx.actions()
+        if getattr(ctx.settings, "error", None):  # tierwise.toml has errors: not this delivery's fault
+            return [DeliveryResult(i.idempotency_key, PENDING, ctx.settings.summary()) for i in batch.items]
         problems = channel_problems(batch.options.channel, ctx.settings, actions)
         if problems:
             return [DeliveryResult(i.idempotency_key, FAILED, problems[0].message) for i in batch.items]

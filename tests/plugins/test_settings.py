@@ -244,3 +244,33 @@ def test_an_unknown_pool_or_channel_is_an_error_at_the_rule_with_a_did_you_mean(
     assert out[pool + 3] == "  expected: one of: KA" and out[pool + 4] == "  hint: did you mean 'KA'?"
     assert sum("no channel 'risks' in tierwise.toml" in e for e in errors) == 2
     assert "  hint: did you mean 'risk'?" in out
+
+
+def test_a_broken_file_holds_back_only_the_deliveries_that_read_it(tmp_path, monkeypatch):
+    from action_helpers import deliver, item, store_at
+
+    from tierwise.engine.plugin_api import DELIVERED, PENDING
+    from tierwise.engine.settings import UnreadableSettings, settings_for_delivery
+
+    monkeypatch.delenv("TIERWISE_SETTINGS", raising=False)
+    (tmp_path / ".git").mkdir()
+    assert settings_for_delivery(tmp_path / "r.tier") is None
+    (tmp_path / "tierwise.toml").write_text('[managers.KA]\nmanagers = ["张三", "张三"]\n', encoding="utf-8")
+    broken = settings_for_delivery(tmp_path / "r.tier")
+    assert isinstance(broken, UnreadableSettings) and broken.path == tmp_path / "tierwise.toml"
+    store = store_at(tmp_path)
+    for action, options in (("assign_manager", {"pool": "KA"}), ("notify", {"channel": "sales"})):
+        [r] = deliver(action, options, [item("K1", "A", reason="enter A")], settings=broken, store=store)
+        assert r.status == PENDING and r.detail.startswith("tierwise.toml has errors — fix it, then `tierwise "
+                                                           "actions retry`: ") and "listed twice" in r.detail
+    [r] = deliver("log", {}, [item("K1", "A")], settings=broken)
+    assert r.status == DELIVERED
+    store.close()
+    # a rule file that reads no settings runs beside a broken file: its deliveries go out
+    (tmp_path / "c.csv").write_text("id,a\n1,10\n2,1\n", encoding="utf-8")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = csv("c.csv") key id\nindicator a = c.a weight 100%\ntier A when score >= 5\n'
+                     'tier B otherwise\non tier A -> log()\n', encoding="utf-8")
+    res = CliRunner().invoke(cli, ["run", str(rules), "--db", f"sqlite:///{tmp_path / 'run.db'}"])
+    assert res.exit_code == 0, res.output
+    assert "actions: 1 delivered, 0 failed, 0 pending" in res.output
