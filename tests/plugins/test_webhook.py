@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
+import re
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -317,3 +320,26 @@ def test_bad_options_are_errors_at_file_line_at_check_time(tmp_path, secret, lin
     assert errors[0].startswith(f"{tmp_path / 'hooks.tier'}:5:{col}: error: ") and message in errors[0], errors[0]
     assert "hunter2" not in res.stderr.replace(line, "")  # the value is shown in the quoted line only
     assert SECRET not in res.stderr + res.stdout  # env("VAR") of secret_env: the value is never shown
+
+
+def test_the_receivers_check_in_docs_verifies_real_requests_and_rejects_tampered_or_stale_ones(
+        receivers, secret, tmp_path):
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    snippet = re.search(r"## Verifying the signature.*?```python\n(.*?)```", docs, re.S).group(1)
+    module_path = tmp_path / "receiver_check.py"
+    module_path.write_text(snippet, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("receiver_check", module_path)
+    doc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doc)
+
+    r = receivers([200])
+    r.start()
+    assert {x.status for x in deliver(r.url, items(7), batch=3)} == {"delivered"}
+    assert len(r.requests) == 3
+    for q in r.requests:
+        header, body = q["headers"]["X-Tierwise-Signature"], q["body"]
+        assert doc.verify(body, header, SECRET)
+        assert not doc.verify(body.replace(b'"A"', b'"B"', 1), header, SECRET)
+        assert not doc.verify(body, header, "another secret")
+        assert not doc.verify(body, header, SECRET, now=time.time() + doc.TOLERANCE + 5)
+        assert not doc.verify(body, "t=oops", SECRET)
