@@ -41,6 +41,7 @@ SIGNATURE_HEADER = "X-Tierwise-Signature"
 ANSWER_CHARS = 500  # of a receiver's answer kept in a failed item's detail
 READ_LIMIT = 64 * 1024  # bytes of an answer read (a longer one closes the connection)
 USER_AGENT = "tierwise-webhook/1"
+UNAVAILABLE = (429, 502, 503, 504)  # answers that say the receiver is unavailable for every batch
 URL_SAFE = "/?&=%:;@!$'()*+,~-._"
 
 
@@ -111,26 +112,29 @@ def sign(secret: str, t: int, body: bytes) -> str:
     return f"t={t},v1={mac}"
 
 
-def _json_value(v: Any) -> Any:
-    if v is None or isinstance(v, (str, bool, int)):
-        return v
-    if isinstance(v, float) or hasattr(v, "__float__"):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    return str(v)
+def _score(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None  # JSON has no NaN: a missing score is null
+
+
+def _customer(v: Any) -> Any:
+    return v if type(v) is str or (type(v) is int) else str(v)
 
 
 def body_of(batch: Any, items: list[Any]) -> bytes:
+    """The POST body: UTF-8 JSON, non-ASCII as it is, compact."""
     payload = {
         "run": batch.run_id,
         "action": batch.action,
         "ruleset": batch.ruleset,
         "deliveries": [{
             "idempotency_key": it.idempotency_key,
-            "customer": _json_value(it.customer),
+            "customer": _customer(it.customer),
             "tier": it.tier,
             "previous_tier": it.previous_tier,
-            "score": _json_value(it.score),
+            "score": _score(it.score),
             "reason": it.reason,
         } for it in items],
     }
@@ -155,9 +159,9 @@ def retry_after(value: str | None, now: float) -> float | None:
 class _Retry(Exception):
     """A retryable outcome of one POST."""
 
-    def __init__(self, why: str, wait: float | None = None, fresh_connection: bool = True):
+    def __init__(self, why: str, wait: float | None = None, fresh_connection: bool = True, down: bool = True):
         super().__init__(why)
-        self.why, self.wait, self.fresh_connection = why, wait, fresh_connection
+        self.why, self.wait, self.fresh_connection, self.down = why, wait, fresh_connection, down
 
 
 class _Stop(Exception):
@@ -228,9 +232,6 @@ class WebhookAction(ActionHandler):
     positional = ("url",)
     batch_size = 1000
 
-    #: the wait between attempts (tests of backoff only; the delivery tests use real time)
-    sleep = staticmethod(time.sleep)
-
     def deliver(self, batch):
         opts: WebhookOptions = batch.options
         items = list(batch.items)
@@ -241,11 +242,14 @@ class WebhookAction(ActionHandler):
             batch.log(f"action=webhook run={batch.run_id} {len(items)} item(s) pending: {missing}")
             return [DeliveryResult(it.idempotency_key, PENDING, missing) for it in items]
         secret = os.environ[opts.secret_env]
-        url = os.environ[ENV_PLACEHOLDER.match(opts.url).group(1)] if ENV_PLACEHOLDER.match(opts.url) else opts.url
+        from_env = ENV_PLACEHOLDER.match(opts.url)
+        url = os.environ[from_env.group(1)] if from_env else opts.url
         try:
             check_url(url)
         except ValueError as exc:
-            detail = f"the URL in the environment variable url names is not usable: {exc}"
+            detail = f"the environment variable {from_env.group(1) if from_env else ''} (url) holds no usable URL: " \
+                     f"{exc}; nothing was sent"
+            batch.log(f"action=webhook run={batch.run_id} {len(items)} item(s) pending: {detail}")
             return [DeliveryResult(it.idempotency_key, PENDING, detail) for it in items]
         receiver = _Receiver(url, opts.timeout)
         results: list[DeliveryResult] = []
@@ -255,14 +259,14 @@ class WebhookAction(ActionHandler):
         unreachable = ""
         try:
             for n, chunk in enumerate(chunks, 1):
-                if unreachable:  # the receiver did not answer an earlier batch: do not hammer it
-                    status, detail = PENDING, f"not sent: an earlier batch of this delivery got no answer " \
-                                              f"({unreachable})"
+                if unreachable:  # the receiver is down or said it is unavailable: do not hammer it
+                    status, detail = PENDING, f"not sent: the receiver was unavailable for an earlier batch " \
+                                              f"of this delivery ({unreachable})"
                 else:
-                    status, detail, tries = self._send(batch, chunk, n, len(chunks), receiver, secret, opts)
+                    status, detail, tries, down = self._send(batch, chunk, n, len(chunks), receiver, secret, opts)
                     posts += tries
                     retries += tries - 1
-                    if status == PENDING:
+                    if status == PENDING and down:
                         unreachable = detail
                 results += [DeliveryResult(it.idempotency_key, status, detail) for it in chunk]
                 counts[status] += len(chunk)
@@ -285,9 +289,10 @@ class WebhookAction(ActionHandler):
         return ""
 
     def _send(self, batch, chunk, n, total, receiver: _Receiver, secret: str,
-              opts: WebhookOptions) -> tuple[str, str, int]:
-        """POST one batch until it is answered for good or the attempts are used up:
-        (status, detail, POSTs made)."""
+              opts: WebhookOptions) -> tuple[str, str, int, bool]:
+        """POST one batch until it is answered for good or the attempts are used up: (status, detail,
+        POSTs made, whether the receiver is down for every batch: no answer, 429, 502, 503 or 504 — after a
+        500 the next batches are still tried, so a batch the receiver chokes on holds back no other)."""
         body = body_of(batch, chunk)
         key = batch_key([it.idempotency_key for it in chunk])
         label = f"action=webhook run={batch.run_id} batch {n}/{total} ({len(chunk)} item(s), key {key[:12]}…)"
@@ -300,32 +305,33 @@ class WebhookAction(ActionHandler):
             try:
                 code, answer, answer_headers = self._attempt(receiver, body, headers, opts)
                 if 200 <= code < 300:
-                    return DELIVERED, f"HTTP {code}", attempt
+                    return DELIVERED, f"HTTP {code}", attempt, False
                 if code in (408, 429) or code >= 500:
-                    wait = retry_after(answer_headers.get("Retry-After"), time.time()) if code == 429 else None
+                    wait = retry_after(answer_headers.get("Retry-After"), time.time()) if code in (429, 503) \
+                        else None
                     raise _Retry(f"HTTP {code}" + (f": {answer}" if answer else ""), wait,
-                                 fresh_connection=False)
+                                 fresh_connection=False, down=code in UNAVAILABLE)
                 detail = f"HTTP {code}: {answer}" if answer else f"HTTP {code}"
                 if 300 <= code < 400:
                     location = answer_headers.get("Location", "")
                     detail = (f"HTTP {code} redirect{f' to {location}' if location else ''}: webhook does not "
                               f"follow redirects, set url to the final address")[:ANSWER_CHARS + 100]
                 batch.log(f"{label} failed: {detail}")
-                return FAILED, detail, attempt
+                return FAILED, detail, attempt, False
             except _Stop as exc:
                 batch.log(f"{label} left pending: {exc}")
-                return PENDING, str(exc), attempt
+                return PENDING, str(exc), attempt, True
             except _Retry as exc:
                 if exc.fresh_connection:
                     receiver.close()
                 if attempt >= opts.max_attempts:
                     detail = f"not delivered after {attempt} attempt(s), last: {exc.why}"
                     batch.log(f"{label} left pending: {detail}")
-                    return PENDING, detail, attempt
+                    return PENDING, detail, attempt, exc.down
                 cap = min(opts.max_backoff, opts.backoff * 2 ** (attempt - 1))
                 wait = min(exc.wait, opts.max_backoff) if exc.wait is not None else random.uniform(0, cap)
                 batch.log(f"{label} attempt {attempt}/{opts.max_attempts}: {exc.why}; retry in {wait:.2f}s")
-                self.sleep(wait)
+                time.sleep(wait)
 
     @staticmethod
     def _attempt(receiver: _Receiver, body: bytes, headers: dict[str, str],

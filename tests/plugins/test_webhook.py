@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from tierwise.cli.main import cli
 from tierwise.engine.plugin_api import ActionBatch, ActionItem
 from tierwise.engine.plugin_manager import default_registry
-from tierwise.plugins.webhook import WebhookAction, WebhookOptions, batch_key
+from tierwise.plugins.webhook import WebhookAction, WebhookOptions, batch_key, body_of
 
 SECRET = "s3cr3t-签名-value"
 SECRET_ENV = "TIERWISE_TEST_WEBHOOK_SECRET"
@@ -36,8 +36,9 @@ class Receiver:
     repeats): an HTTP status (an int, or a tuple (status, body, headers)), or "timeout": read and record
     the batch, then answer only after the sender's timeout has passed."""
 
-    def __init__(self, script, port: int | None = None):
+    def __init__(self, script, port: int | None = None, chokes_on: str | None = None):
         self.script = list(script)
+        self.chokes_on = chokes_on  # a request whose body has this text is answered 500, whatever the script
         self.port = port or free_port()
         self.requests: list[dict] = []
         self.lock = threading.Lock()
@@ -62,6 +63,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver.lock:
                     step = receiver.script[min(len(receiver.requests), len(receiver.script) - 1)]
+                    if receiver.chokes_on and receiver.chokes_on.encode() in body:
+                        step = (500, "internal error", {})
                     receiver.requests.append({"at": time.monotonic(), "headers": dict(self.headers),
                                               "body": body, "step": step, "path": self.path})
                 if step == "timeout":
@@ -229,7 +232,7 @@ def test_retries_used_up_leave_the_items_pending_and_a_later_retry_sends_the_sam
     assert {x.status for x in results} == {"pending"}
     assert results[0].detail == "not delivered after 3 attempt(s), last: HTTP 503: maintenance"
     # the receiver was unreachable for the first batch: the second was not sent to it at all
-    assert results[3].detail.startswith("not sent: an earlier batch of this delivery got no answer")
+    assert results[3].detail.startswith("not sent: the receiver was unavailable for an earlier batch")
     assert len(r.requests) == 3
     first_key = r.requests[0]["headers"]["Idempotency-Key"]
 
@@ -239,6 +242,15 @@ def test_retries_used_up_leave_the_items_pending_and_a_later_retry_sends_the_sam
     assert {x.status for x in again} == {"delivered"}
     assert r.requests[3]["headers"]["Idempotency-Key"] == first_key
     assert r.requests[3]["body"] == r.requests[0]["body"]
+
+
+def test_a_batch_the_receiver_chokes_on_stays_pending_without_holding_back_the_others(receivers, secret):
+    r = receivers([200], chokes_on="客户0004")
+    r.start()
+    results = deliver(r.url, items(9), batch=3, max_attempts=3, backoff=0.01)
+    assert [x.status for x in results] == ["delivered"] * 3 + ["pending"] * 3 + ["delivered"] * 3
+    assert results[3].detail == "not delivered after 3 attempt(s), last: HTTP 500: internal error"
+    assert len(r.requests) == 5
 
 
 def test_a_receiver_that_never_listens_leaves_everything_pending(receivers, secret):
@@ -343,3 +355,17 @@ def test_the_receivers_check_in_docs_verifies_real_requests_and_rejects_tampered
         assert not doc.verify(body, header, "another secret")
         assert not doc.verify(body, header, SECRET, now=time.time() + doc.TOLERANCE + 5)
         assert not doc.verify(body, "t=oops", SECRET)
+
+
+def test_the_body_has_no_nan_and_keeps_customer_keys_as_they_are():
+    class Batch:
+        run_id, ruleset, action = "r", "规则", "webhook"
+
+    body = body_of(Batch, [ActionItem(12, None, float("nan"), "tier D", "k1"),
+                           ActionItem("K-2", "B", 70, "downgrade", "k2", previous_tier="A")])
+    payload = json.loads(body)
+    assert payload["deliveries"][0] == {"idempotency_key": "k1", "customer": 12, "tier": None, "previous_tier": None,
+                                        "score": None, "reason": "tier D"}
+    assert payload["deliveries"][1]["score"] == 70.0 and payload["deliveries"][1]["previous_tier"] == "A"
+    assert b"NaN" not in body and "规则".encode() in body
+    assert batch_key(["b", "a"]) == batch_key(["a", "b"]) == hashlib.sha256(b"a\nb").hexdigest()
