@@ -6,7 +6,9 @@ Each POST carries up to ``batch`` items as ``{"run", "action", "ruleset", "deliv
 the environment variable ``secret_env`` names (read at delivery time; never logged, printed or stored).
 Connection errors, timeouts, 408, 429 (``Retry-After`` honoured, capped) and 5xx are retried with
 exponential backoff and full jitter; other answers that are not 2xx fail for good with the receiver's
-answer; retries used up leave the items pending for ``tierwise actions retry``. docs/webhooks.md is the
+answer; retries used up leave the items pending for ``tierwise actions retry`` (and, when the receiver
+gave no answer or said it is unavailable — 429, 502, 503, 504 — the delivery's remaining batches are left
+pending unsent; after a 500 the next batches are still tried). docs/webhooks.md is the
 receiver's side. Only the standard library: ``http.client`` with one kept-alive connection per delivery
 (no proxy is used: the receiver is called directly).
 """
