@@ -13,8 +13,8 @@ POST, parses its JSON, counts the deliveries and answers 200. Side by side, inte
 - http.client: the same bodies over one kept-alive ``http.client`` connection, no signing, no retry
   (the handler's transport alone: what the handler adds on top of it).
 
-Every run must deliver every item exactly once (the receiver's count is checked). Prints deliveries/s
-(median) and the ratios handler / baseline.
+Every run must deliver every item exactly once (the receiver's count is checked). Each of the three goes
+first in turn. Prints deliveries/s (median) and the ratios handler / baseline.
 """
 from __future__ import annotations
 
@@ -133,8 +133,9 @@ def main() -> None:
                 conn.close()
 
             times: dict[str, list[float]] = {"handler": [], "urllib": [], "http.client": []}
-            for _ in range(args.repeat):
-                for name, fn in (("handler", handler), ("urllib", bare_urllib), ("http.client", bare_http_client)):
+            variants = [("handler", handler), ("urllib", bare_urllib), ("http.client", bare_http_client)]
+            for r in range(args.repeat):
+                for name, fn in variants[r % 3:] + variants[:r % 3]:  # each goes first in turn
                     start = time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - start)

@@ -275,7 +275,7 @@ class WebhookAction(ActionHandler):
         finally:
             receiver.close()
         batch.log(f"action=webhook run={batch.run_id} url={receiver.where} {len(chunks)} batch(es) in "
-                  f"{posts} POST(s), {retries} retried: {counts[DELIVERED]} delivered, {counts[FAILED]} failed, "
+                  f"{posts} attempt(s), {retries} retried: {counts[DELIVERED]} delivered, {counts[FAILED]} failed, "
                   f"{counts[PENDING]} pending")
         return results
 
