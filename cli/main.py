@@ -260,6 +260,11 @@ def finish(outcome, out: Path | None, log_path: Path | None) -> None:
     from ..engine.plugin_api import DataError
 
     print_issues(outcome)
+    if outcome.deliveries and sum(outcome.deliveries.values()):
+        d = outcome.deliveries
+        console().print(f"actions: {d.get('delivered', 0)} delivered, {d.get('failed', 0)} failed, "
+                        f"{d.get('pending', 0)} pending" + (" (`tierwise actions list`)" if d.get("failed") or
+                                                            d.get("pending") else ""), highlight=False)
     if out is not None:
         from .progress import progress_for
 
@@ -702,9 +707,9 @@ def main() -> None:
 
 
 def _register_store_commands() -> None:
-    from . import decisions, history
+    from . import actions, decisions, history
 
-    for command in (*history.COMMANDS, *decisions.COMMANDS):
+    for command in (*history.COMMANDS, *decisions.COMMANDS, *actions.COMMANDS):
         cli.add_command(command)
 
 

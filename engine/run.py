@@ -18,11 +18,13 @@ from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
-from .deliver import columns_needed, deliver
+from .deliver import columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
+from .outbox import Delivered, context_from_run, deliver_pending
 from .output import write_output
+from .plugin_api import ActionContext
 from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
 from .progress import SILENT, Progress
@@ -69,6 +71,7 @@ class RunOutcome:
     unscored: int = 0  # customers without a score because of `missing -> error` (the run fails)
     run_id: str = ""
     columns: list[str] = field(default_factory=list)  # the output columns (the result file may hold more)
+    deliveries: dict[str, int] = field(default_factory=dict)  # the actions it caused: delivered/failed/pending
 
     @property
     def table(self) -> Any:
@@ -149,6 +152,15 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, StoreError)
 
 
+def settings_for(rule_file: Path) -> Any:
+    """The settings (tierwise.toml) that apply to a rule file, None when there are none."""
+    try:
+        from .settings import load_settings
+    except ImportError:  # the settings file comes with the handlers that read it
+        return None
+    return load_settings(rule_file)
+
+
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
@@ -212,10 +224,12 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                                                    registry=registry, backend=be, keys=quality.keys,
                                                    columns=[plan.key_column, *needed]).table, be)
+        owed = decide(plan, computed.table, run_id, be)
         if record is not None:
-            with progress.step("recording"):
-                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path)
-        log = deliver(plan, registry, computed.table, run_id, be)
+            with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
+                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed)
+        else:
+            owed = list(owed)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
                 partial = parquet_out.with_name(f".{parquet_out.name}.partial")
@@ -238,11 +252,22 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         raise
     finally:
         be.close()
+    log: list[str] = []
+    if record is not None:  # after the commit: what the outbox holds for this run
+        with progress.step("delivering"):
+            delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for),
+                                        log.append)
+    else:
+        delivered = Delivered()
+        for r in deliver_now(plan, registry, owed, ActionContext(settings_for(base_dir / "x.tier"), base_dir),
+                             log.append):
+            delivered.counts[r.status] = delivered.counts.get(r.status, 0) + 1
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": summary.rows,
                                                               "tiers": {t.tier: t.count for t in summary.distribution}})
     outcome = RunOutcome(plan, as_of, result_path, summary.rows, summary.distribution,
                          opened.issues + quality.issues + summary.issues, summary.warnings + not_applied_yet(plan, record is not None),
-                         summary.missing_counts, log, calibration, summary.unscored, run_id, output)
+                         summary.missing_counts, log, calibration, summary.unscored, run_id, output,
+                         delivered.counts)
     weakref.finalize(outcome, shutil.rmtree, scratch, True)
     return outcome
 
@@ -332,9 +357,10 @@ def not_applied_yet(plan: P.Plan, recorded: bool = True) -> list[str]:
     if review and not recorded:
         out.append(f"trigger(s) {', '.join(review)}: `review` puts customers on the review list of the rating "
                    f"store; this run records nothing (--no-store), so nobody was put on it")
-    later = sorted({r.event for r in plan.on_rules if r.event not in ("tier", "label")})
-    if later:
-        out.append(f"`on {'/'.join(later)}` lines checked, not run: they need the rating history")
+    later = sorted({r.event for r in plan.on_rules if r.event in ("enter", "leave", "upgrade", "downgrade")})
+    if later and not recorded:
+        out.append(f"`on {'/'.join(later)}`: without the rating store (--no-store) there is no last rating, so "
+                   f"every customer enters its tier")
     return out
 
 
