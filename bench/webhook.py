@@ -5,9 +5,9 @@
 The receiver is another process (http.server's ThreadingHTTPServer, HTTP/1.1 keep-alive) that reads each
 POST, parses its JSON, counts the deliveries and answers 200. Side by side, interleaved, in this run:
 
-- handler: ``WebhookAction().deliver`` of the items, handed over as the outbox would, ``batch_size`` items
-  per call: JSON body per POST, batch key, HMAC signature, retry bookkeeping, one kept-alive connection
-  per call;
+- handler: ``WebhookAction().deliver`` of the items, handed over as the outbox does (engine/deliver.py
+  ``handle``: ``batch`` items per call, one ActionContext for the pass): JSON body per POST, batch key,
+  HMAC signature, retry bookkeeping, the connection kept alive across the calls;
 - urllib: the same bodies (encoded beforehand) POSTed with bare ``urllib.request.urlopen``, no signing,
   no retry (a new connection per POST, as urllib does);
 - http.client: the same bodies over one kept-alive ``http.client`` connection, no signing, no retry
@@ -87,7 +87,7 @@ def main() -> None:
         serve(args.serve)
         return
 
-    from tierwise.engine.plugin_api import ActionBatch, ActionItem
+    from tierwise.engine.plugin_api import ActionBatch, ActionContext, ActionItem
     from tierwise.plugins.webhook import WebhookAction, WebhookOptions, body_of
 
     os.environ[SECRET_ENV] = "bench-secret-" + "x" * 32
@@ -104,13 +104,13 @@ def main() -> None:
             items = [ActionItem(f"客户{i:07d}", "A", 85.0 + (i % 1000) / 100, "enter A",
                                 f"run-bench:客户{i:07d}:webhook:enter A", previous_tier="B") for i in range(n)]
             opts = WebhookOptions(url=url, secret_env=SECRET_ENV, batch=size, timeout=30)
-            per_call = max(WebhookAction.batch_size, size)
             log: list[str] = []
 
             def handler():
-                for i in range(0, n, per_call):
+                context = ActionContext()  # one delivery pass
+                for i in range(0, n, size):
                     res = WebhookAction().deliver(ActionBatch("run-bench", "bench", "webhook", opts,
-                                                              items[i:i + per_call], log.append))
+                                                              items[i:i + size], log.append, context))
                     assert all(r.ok for r in res), [r.detail for r in res if not r.ok][:3]
 
             class _B:  # what body_of reads of a batch

@@ -7,10 +7,10 @@ the environment variable ``secret_env`` names (read at delivery time; never logg
 Connection errors, timeouts, 408, 429 (``Retry-After`` honoured, capped) and 5xx are retried with
 exponential backoff and full jitter; other answers that are not 2xx fail for good with the receiver's
 answer; retries used up leave the items pending for ``tierwise actions retry`` (and, when the receiver
-gave no answer or said it is unavailable — 429, 502, 503, 504 — the delivery's remaining batches are left
-pending unsent; after a 500 the next batches are still tried). docs/webhooks.md is the
-receiver's side. Only the standard library: ``http.client`` with one kept-alive connection per delivery
-(no proxy is used: the receiver is called directly).
+gave no answer or said it is unavailable — 429, 502, 503, 504 — the further batches of the same delivery
+pass are left pending unsent for ``max_backoff`` seconds; after a 500 the next batches are still tried).
+docs/webhooks.md is the receiver's side. Only the standard library: ``http.client``, one kept-alive
+connection per receiver for the deliver() calls of one pass (one ActionContext); no proxy is used.
 """
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ import math
 import os
 import random
 import re
+import threading
 import time
+import weakref
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -226,6 +228,48 @@ class _Receiver:
         return resp.status, data.decode("utf-8", "replace")[:ANSWER_CHARS], resp.headers
 
 
+class _Link:
+    """What the deliver() calls of one delivery pass (one ActionContext: the outbox hands a handler one
+    POST's worth of items per call) share per receiver: the kept-alive connection, and whether the receiver
+    was found unavailable — then the further batches stay pending unsent for ``max_backoff`` seconds rather
+    than each waiting out every retry."""
+
+    def __init__(self, url: str, timeout: float):
+        self.receiver = _Receiver(url, timeout)
+        self.lock = threading.Lock()
+        self.down_until = 0.0
+        self.down_why = ""
+        self.skip_logged = False
+
+
+_LINKS: dict[int, dict[tuple[str, float], _Link]] = {}  # by id() of a live ActionContext
+_LINKS_LOCK = threading.Lock()
+
+
+def _forget(context_id: int) -> None:
+    for link in _LINKS.pop(context_id, {}).values():
+        link.receiver.close()
+
+
+def _link(context: Any, url: str, timeout: float) -> tuple[_Link, bool]:
+    """The link of ``context`` to ``url`` and whether it is shared (kept after this call; dropped, its
+    connection closed, when the context is)."""
+    if context is None:
+        return _Link(url, timeout), False
+    with _LINKS_LOCK:
+        per = _LINKS.get(id(context))
+        if per is None:
+            try:
+                weakref.finalize(context, _forget, id(context))
+            except TypeError:  # a context that takes no weak reference: nothing shared
+                return _Link(url, timeout), False
+            per = _LINKS[id(context)] = {}
+        link = per.get((url, timeout))
+        if link is None:
+            link = per[(url, timeout)] = _Link(url, timeout)
+        return link, True
+
+
 class WebhookAction(ActionHandler):
     """POSTs the customers as signed JSON batches; see docs/webhooks.md for the receiver's side."""
 
@@ -253,30 +297,41 @@ class WebhookAction(ActionHandler):
                      f"{exc}; nothing was sent"
             batch.log(f"action=webhook run={batch.run_id} {len(items)} item(s) pending: {detail}")
             return [DeliveryResult(it.idempotency_key, PENDING, detail) for it in items]
-        receiver = _Receiver(url, opts.timeout)
+        link, shared = _link(batch.context, url, opts.timeout)
+        if not link.lock.acquire(blocking=False):  # another thread delivers through it: a link of its own
+            link, shared = _Link(url, opts.timeout), False
+            link.lock.acquire()
+        receiver = link.receiver
         results: list[DeliveryResult] = []
         counts = {DELIVERED: 0, FAILED: 0, PENDING: 0}
         posts = retries = 0
         chunks = [items[i:i + opts.batch] for i in range(0, len(items), opts.batch)]
-        unreachable = ""
         try:
             for n, chunk in enumerate(chunks, 1):
-                if unreachable:  # the receiver is down or said it is unavailable: do not hammer it
-                    status, detail = PENDING, f"not sent: the receiver was unavailable for an earlier batch " \
-                                              f"of this delivery ({unreachable})"
+                if link.down_until > time.monotonic():  # found unavailable by an earlier batch: do not hammer it
+                    status = PENDING
+                    detail = f"not sent: the receiver was unavailable for an earlier batch ({link.down_why})"
+                    if not link.skip_logged:
+                        batch.log(f"action=webhook run={batch.run_id} url={receiver.where}: further batches "
+                                  f"left pending unsent for {opts.max_backoff:g}s, the receiver being unavailable")
+                        link.skip_logged = True
                 else:
                     status, detail, tries, down = self._send(batch, chunk, n, len(chunks), receiver, secret, opts)
                     posts += tries
                     retries += tries - 1
                     if status == PENDING and down:
-                        unreachable = detail
+                        link.down_until, link.down_why = time.monotonic() + opts.max_backoff, detail
+                        link.skip_logged = False
                 results += [DeliveryResult(it.idempotency_key, status, detail) for it in chunk]
                 counts[status] += len(chunk)
         finally:
-            receiver.close()
-        batch.log(f"action=webhook run={batch.run_id} url={receiver.where} {len(chunks)} batch(es) in "
-                  f"{posts} attempt(s), {retries} retried: {counts[DELIVERED]} delivered, {counts[FAILED]} failed, "
-                  f"{counts[PENDING]} pending")
+            if not shared:
+                receiver.close()
+            link.lock.release()
+        if posts and (len(chunks) > 1 or retries or counts[DELIVERED] < len(items)):  # else one POST, delivered
+            batch.log(f"action=webhook run={batch.run_id} url={receiver.where} {len(chunks)} batch(es) in "
+                      f"{posts} attempt(s), {retries} retried: {counts[DELIVERED]} delivered, "
+                      f"{counts[FAILED]} failed, {counts[PENDING]} pending")
         return results
 
     @staticmethod

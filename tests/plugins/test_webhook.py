@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from tierwise.cli.main import cli
-from tierwise.engine.plugin_api import ActionBatch, ActionItem
+from tierwise.engine.plugin_api import ActionBatch, ActionContext, ActionItem
 from tierwise.engine.plugin_manager import default_registry
 from tierwise.plugins.webhook import WebhookAction, WebhookOptions, batch_key, body_of
 
@@ -66,6 +66,7 @@ class Receiver:
                     if receiver.chokes_on and receiver.chokes_on.encode() in body:
                         step = (500, "internal error", {})
                     receiver.requests.append({"at": time.monotonic(), "headers": dict(self.headers),
+                                              "client": self.client_address,
                                               "body": body, "step": step, "path": self.path})
                 if step == "timeout":
                     time.sleep(TIMEOUT * 3)
@@ -369,3 +370,61 @@ def test_the_body_has_no_nan_and_keeps_customer_keys_as_they_are():
     assert payload["deliveries"][1]["score"] == 70.0 and payload["deliveries"][1]["previous_tier"] == "A"
     assert b"NaN" not in body and "规则".encode() in body
     assert batch_key(["b", "a"]) == batch_key(["a", "b"]) == hashlib.sha256(b"a\nb").hexdigest()
+
+
+def test_calls_of_one_delivery_pass_share_the_connection_and_the_receivers_unavailability(receivers, secret):
+    # the outbox hands the handler one POST's worth of items per call, with one ActionContext per pass
+    r = receivers([200])
+    r.start()
+    context = ActionContext()
+    opts = WebhookOptions(url=r.url, secret_env=SECRET_ENV, timeout=TIMEOUT, batch=1, max_attempts=2, backoff=0.01,
+                          max_backoff=5)
+    log: list[str] = []
+    for item in items(5):
+        [res] = WebhookAction().deliver(ActionBatch("run-1", "客户评级", "webhook", opts, [item], log.append, context))
+        assert res.ok
+    assert len({q["client"] for q in r.requests}) == 1  # one kept-alive connection for the five calls
+    assert log == []  # one POST delivered per call: nothing to say
+
+    # a receiver found down: the pass's next calls leave their items pending without trying it again
+    down = WebhookOptions(url=f"http://127.0.0.1:{free_port()}/hook", secret_env=SECRET_ENV, timeout=TIMEOUT,
+                          batch=1, max_attempts=2, backoff=0.01, max_backoff=5)
+    results = [WebhookAction().deliver(ActionBatch("run-1", "客户评级", "webhook", down, [item], log.append,
+                                                   context))[0] for item in items(4)]
+    assert [x.status for x in results] == ["pending"] * 4
+    assert "connection refused" in results[0].detail
+    assert all(x.detail.startswith("not sent: the receiver was unavailable for an earlier batch (not delivered "
+                                   "after 2 attempt(s), last: connection refused") for x in results[1:])
+    assert sum("attempt 1/2" in line for line in log) == 1 and sum("unsent" in line for line in log) == 1
+    # another pass (a new context: `tierwise actions retry`) tries again at once
+    [res] = WebhookAction().deliver(ActionBatch("run-1", "客户评级", "webhook", down, items(1), log.append))
+    assert "connection refused" in res.detail
+
+
+def test_through_the_outbox_a_run_leaves_deliveries_pending_and_actions_retry_sends_each_once(
+        secret, tmp_path, receivers):
+    port = free_port()
+    (tmp_path / "c.csv").write_text("客户编号,年交易额\nK1,150\nK2,20\n客户3,120\n", encoding="utf-8")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = csv("c.csv") key 客户编号\n'
+                     'indicator a = c.年交易额 weight 100% {\n  >= 100 -> 10\n  else -> 2\n}\n'
+                     'tier A when score >= 8\ntier B otherwise\n'
+                     + f'on tier A -> webhook("http://127.0.0.1:{port}/hook", secret_env: "{SECRET_ENV}", '
+                       f'timeout: {TIMEOUT}, batch: 1, max_attempts: 2, backoff: 0.01)\n', encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'tierwise.db'}"
+    runner = CliRunner()
+    ran = runner.invoke(cli, ["run", str(rules), "--db", db], catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    assert "actions: 0 delivered, 0 failed, 2 pending" in ran.output, ran.output
+    assert SECRET not in ran.output
+
+    r = receivers([200], port=port)
+    r.start()
+    retried = runner.invoke(cli, ["actions", "retry", "--db", db], catch_exceptions=False)
+    assert retried.exit_code == 0 and "2 delivered" in retried.output, retried.output
+    keys = sorted(k for q in r.requests for k in r.keys(q))
+    assert len(keys) == 2 and len(set(keys)) == 2 and all(verify(q, SECRET) for q in r.requests)
+    assert {json.loads(q["body"])["deliveries"][0]["customer"] for q in r.requests} == {"K1", "客户3"}
+    again = runner.invoke(cli, ["actions", "retry", "--db", db], catch_exceptions=False)
+    assert again.exit_code == 0 and "retried 0 deliveries" in again.output
+    assert len(r.requests) == 2
