@@ -196,7 +196,7 @@ def test_a_flaky_receiver_gets_every_delivery_once_per_batch_key_and_nothing_sta
     assert all(verify(q, SECRET) for q in r.requests)
     assert not any(verify(q, SECRET + "x") for q in r.requests)
     # the body: UTF-8 JSON as it is (no \\u escapes), every field
-    first = r.requests[-3]
+    first = next(q for q in answered if sent[0].idempotency_key in r.keys(q))
     assert "客户0000".encode("utf-8") in first["body"]
     assert first["headers"]["Content-Type"] == "application/json"
     payload = json.loads(first["body"].decode("utf-8"))
@@ -205,6 +205,17 @@ def test_a_flaky_receiver_gets_every_delivery_once_per_batch_key_and_nothing_sta
                                         "tier": "A", "previous_tier": "B", "score": 80.01, "reason": "enter A"}
     assert len(payload["deliveries"]) == 10
     assert "3 batch(es)" in log[-1] and "25 delivered, 0 failed, 0 pending" in log[-1]
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_a_passing_trouble_is_retried_with_the_same_batch(receivers, secret, status):
+    r = receivers([(status, "later", {}), 200])
+    r.start()
+    results = deliver(r.url, items(3), batch=3, backoff=0.01)
+    assert {x.status for x in results} == {"delivered"}
+    assert [q["step"] for q in r.requests] == [(status, "later", {}), 200]
+    assert r.requests[0]["body"] == r.requests[1]["body"]
+    assert r.requests[0]["headers"]["Idempotency-Key"] == r.requests[1]["headers"]["Idempotency-Key"]
 
 
 @pytest.mark.parametrize("status,answer,headers,expect", [
