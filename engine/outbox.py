@@ -26,6 +26,7 @@ from .store.models import OutboxItem, Run
 from .store.store import now
 
 TABLE = OutboxItem.__table__
+DELIVERY_COLUMNS = ("key", "run_id", "customer", "action", "rule", "options", "tier", "previous_tier", "score")
 
 
 def queue(conn: sa.Connection, deliveries: Iterable[Delivery]) -> int:
@@ -39,8 +40,7 @@ def queue(conn: sa.Connection, deliveries: Iterable[Delivery]) -> int:
 
 
 def _delivery(row: Any) -> Delivery:
-    return Delivery(row.key, row.run_id, row.customer, row.action, row.rule, row.options, row.tier,
-                    row.previous_tier, row.score)
+    return Delivery(*row)  # the columns in Delivery's order
 
 
 @dataclass
@@ -59,7 +59,7 @@ def pending(store: Any, run_id: str | None = None, chunk: int = 10_000) -> Itera
     """The pending deliveries (of one run, or all), oldest first, ``chunk`` at a time."""
     last = ""
     while True:
-        q = sa.select(TABLE).where(TABLE.c.status == PENDING, TABLE.c.key > last)
+        q = sa.select(*(TABLE.c[c] for c in DELIVERY_COLUMNS)).where(TABLE.c.status == PENDING, TABLE.c.key > last)
         if run_id is not None:
             q = q.where(TABLE.c.run_id == run_id)
         with store.engine.connect() as conn:
@@ -101,15 +101,19 @@ def deliver_pending(store: Any, registry: Registry, run_id: str | None = None,
 
 
 def record_results(store: Any, results: list[Any]) -> None:
-    """Each result onto its outbox row: its status, one more attempt, the receiver's answer."""
+    """Each result onto its outbox row — its status, one more attempt, the receiver's answer — in one
+    transaction: one UPDATE per (status, answer) for up to 900 keys (a batch mostly ends alike)."""
     if not results:
         return
     at = now()
+    alike: dict[tuple[str, str | None], list[str]] = {}
+    for r in results:
+        alike.setdefault((r.status, r.detail or None), []).append(r.idempotency_key)
     with store.engine.begin() as conn:
-        for r in results:
-            conn.execute(sa.update(TABLE).where(TABLE.c.key == r.idempotency_key, TABLE.c.status == PENDING)
-                         .values(status=r.status, attempts=TABLE.c.attempts + 1, detail=r.detail or None,
-                                 updated_at=at))
+        for (status, detail), keys in alike.items():
+            for i in range(0, len(keys), 900):
+                conn.execute(sa.update(TABLE).where(TABLE.c.key.in_(keys[i:i + 900]), TABLE.c.status == PENDING)
+                             .values(status=status, attempts=TABLE.c.attempts + 1, detail=detail, updated_at=at))
 
 
 def items(store: Any, status: str | None = None, run_id: str | None = None, limit: int | None = None) -> list[Any]:
