@@ -10,7 +10,7 @@ from pydantic import Field
 
 from tierwise.engine.hookspecs import hookimpl
 from tierwise.engine.plugin_api import DELIVERED, FAILED, ActionHandler, DeliveryResult, PluginOptions
-from tierwise.engine.plugin_manager import build_registry, default_registry, new_plugin_manager
+from tierwise.engine.plugin_manager import build_registry, new_plugin_manager
 from tierwise.engine.settings import parse_settings, read_settings
 
 TOML = '''[channels.sales]
@@ -94,10 +94,12 @@ def test_an_unknown_channel_or_a_missing_handler_fails_the_delivery(tmp_path):
     settings = settings_in(tmp_path)
     [r] = deliver("notify", {"channel": "salse"}, [item("K1", "A")], settings=settings)
     assert r.status == FAILED and "no channel 'salse' in tierwise.toml" in r.detail
-    without = default_registry()
-    if "webhook" not in without.actions:  # before the webhook handler is installed: said, not guessed
-        [r] = deliver("notify", {"channel": "sales"}, [item("K1", "A")], settings=settings, registry=without)
-        assert r.status == FAILED and "no plugin provides action 'webhook'" in r.detail
+    pm = new_plugin_manager(load_entry_points=False)
+    pm.unregister(name="tierwise.plugins.webhook")
+    without = build_registry(pm)  # where no webhook handler is installed: said, not guessed
+    assert "webhook" not in without.actions
+    [r] = deliver("notify", {"channel": "sales"}, [item("K1", "A")], settings=settings, registry=without)
+    assert r.status == FAILED and "channel 'sales' is a webhook, and no plugin provides action 'webhook'" in r.detail
 
 
 def test_check_asks_the_handler_about_the_channels_options():
@@ -117,3 +119,41 @@ def test_check_asks_the_handler_about_the_channels_options():
     problems = NotifyAction.check_settings(NotifyOptions(channel="sale"), bad, with_webhook())
     assert [(p.message, p.option, p.hint) for p in problems] == [
         ("no channel 'sale' in tierwise.toml", "channel", "did you mean 'sales'?")]
+
+
+def test_a_webhook_channel_through_the_real_webhook_handler_signed_with_the_secret_it_names(monkeypatch):
+    import hashlib
+    import hmac
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            sig = dict(p.split("=", 1) for p in self.headers["X-Tierwise-Signature"].split(","))
+            mac = hmac.new(b"s3cret-value", f"{sig['t']}.".encode() + body, hashlib.sha256).hexdigest()
+            got.append((self.headers["Idempotency-Key"], hmac.compare_digest(mac, sig["v1"]), json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("SALES_SECRET", "s3cret-value")
+        settings = parse_settings(f'[channels.sales]\nkind = "webhook"\nurl = "http://127.0.0.1:'
+                                  f'{server.server_address[1]}/hook"\nsecret_env = "SALES_SECRET"\nbatch = 2\n')
+        results = deliver("notify", {"channel": "sales"}, [item(f"K{n}", "A", 90.0, "enter A") for n in range(5)],
+                          settings=settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert {r.status for r in results} == {DELIVERED}
+    assert [[d["customer"] for d in body["deliveries"]] for _, _, body in got] == [["K0", "K1"], ["K2", "K3"], ["K4"]]
+    assert all(ok for _, ok, _ in got) and len({key for key, _, _ in got}) == 3
+    assert "s3cret-value" not in json.dumps([body for _, _, body in got])
