@@ -85,23 +85,37 @@ def selection(plan: P.Plan, rule: P.OnRulePlan, t: Any) -> Any:
     raise ValueError(f"unknown event {rule.event}")  # pragma: no cover - the compiler knows the events
 
 
-def decide(plan: P.Plan, result: Any, run_id: str, backend: Any) -> Iterator[Delivery]:
-    """Every delivery the run owes, line by line, action by action, customer by customer (key order)."""
-    key = plan.key_column
+def decide(plan: P.Plan, result: Any, run_id: str, backend: Any, registry: Registry | None = None
+           ) -> Iterator[Delivery]:
+    """Every delivery the run owes, line by line, action by action, customer by customer (key order).
+    An `on enter X` action whose handler holds something while the customer is in X (``registry``
+    says: ``held_while_in_tier``) also gets the customers leaving X, with the reason ``leave X``."""
     for n, rule in enumerate(plan.on_rules, start=1):
         if not rule.actions:
             continue
-        sel = result.filter(selection(plan, rule, result))
-        prev = sel["previous_tier"] if "previous_tier" in sel.columns else None
-        cols = {"k": sel[key], "tier": sel["final_tier"], "score": sel["score"]}
-        if prev is not None:
-            cols["prev"] = prev
-        rows = backend.fetch_rows(sel.select(**cols).order_by("k"))
+        rows = _selected(plan, rule, result, backend)
+        leaving: list[dict[str, Any]] | None = None
         for m, action in enumerate(rule.actions, start=1):
             options = action.options.model_dump_json() if hasattr(action.options, "model_dump_json") else "{}"
             for r in rows:
                 yield Delivery(f"{run_id}:{n}.{m}:{r['k']}", run_id, r["k"], action.action, rule.text, options,
                                r["tier"], r.get("prev"), r["score"])
+            cls = registry.actions.get(action.action) if registry is not None else None
+            if rule.event == "enter" and cls is not None and getattr(cls, "held_while_in_tier", False):
+                leave = P.OnRulePlan("leave", rule.target, rule.actions, f"leave {rule.target}", rule.span)
+                if leaving is None:
+                    leaving = _selected(plan, leave, result, backend)
+                for r in leaving:  # a customer never enters and leaves X in one rating: the keys stay unique
+                    yield Delivery(f"{run_id}:{n}.{m}:{r['k']}", run_id, r["k"], action.action, leave.text, options,
+                                   r["tier"], r.get("prev"), r["score"])
+
+
+def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Any) -> list[dict[str, Any]]:
+    sel = result.filter(selection(plan, rule, result))
+    cols = {"k": sel[plan.key_column], "tier": sel["final_tier"], "score": sel["score"]}
+    if "previous_tier" in sel.columns:
+        cols["prev"] = sel["previous_tier"]
+    return backend.fetch_rows(sel.select(**cols).order_by("k"))
 
 
 def handle(registry: Registry, action: str, options_json: str, deliveries: list[Delivery], run_id: str,

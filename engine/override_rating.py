@@ -62,7 +62,7 @@ def rate_override(store: Any, registry: Registry, override: Any, by: str,
                 "previous_tier": pa.array([row["final_tier"]], pa.string()),
                 "labels": pa.array([row["labels"] or ""], pa.string()), "triggers": pa.array([""], pa.string())}),
                 f"tierwise_override_{run_id[:8]}")
-            deliveries = list(decide(plan, table, run_id, be))
+            deliveries = list(decide(plan, table, run_id, be, registry))
         finally:
             be.close()
     store.record(record, [rating], then=lambda conn: queue(conn, deliveries))

@@ -229,6 +229,9 @@ class ActionHandler:
     Options: ClassVar[type[PluginOptions]] = PluginOptions
     positional: ClassVar[tuple[str, ...]] = ()
     batch_size: ClassVar[int] = 500  # items per deliver() call (a handler's option may say otherwise)
+    #: on an `on enter X` line, also hand over the customers leaving X (reason "leave X"): for what a
+    #: customer holds while in the tier (a key-account manager), released when they leave
+    held_while_in_tier: ClassVar[bool] = False
     #: reads ``tierwise.toml`` (pools, channels): `tierwise check` finds the file beside the rule file and
     #: hands it to ``check_settings``; a rule file that uses the handler without one is an error
     needs_settings: ClassVar[bool] = False

@@ -224,7 +224,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                                                    registry=registry, backend=be, keys=quality.keys,
                                                    columns=[plan.key_column, *needed]).table, be)
-        owed = decide(plan, computed.table, run_id, be)
+        owed = decide(plan, computed.table, run_id, be, registry)
         if record is not None:
             with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
                 record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed)

@@ -30,6 +30,8 @@ def pool_problem(pool: str, settings) -> SettingsProblem | None:
 class AssignManagerAction(ActionHandler):
     """Assigns a manager from a pool to each customer entering the tier; releases it when they leave."""
 
+    held_while_in_tier = True
+
     name = "assign_manager"
     Options = AssignManagerOptions
     positional = ("pool",)

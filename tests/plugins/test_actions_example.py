@@ -67,7 +67,10 @@ def test_the_actions_example_runs_as_written(tmp_path, monkeypatch):
 
     out, log = run(tmp_path, "second.csv", "2026-07-31", "run2.log")
     assert "0 failed, 0 pending" in out
-    assert any(line.startswith("action=assign_manager customer=K6") and "manager=李四" in line for line in log)
+    # K1 leaves A: `on enter A -> assign_manager` releases its manager (张三), so K6, entering A, gets the
+    # least loaded of the pool: 张三 again (one customer, K3) before 李四 (K2)
+    assert any(line.startswith("action=assign_manager customer=K1") and "released=张三" in line for line in log)
+    assert any(line.startswith("action=assign_manager customer=K6") and "manager=张三" in line for line in log)
     assert any("customer=K1" in line and "reason='leave A'" in line for line in log)  # notify(sales) on leave
     with open(tmp_path / "alerts" / "risk.csv", encoding="utf-8-sig") as fh:
         risk = list(csv.DictReader(fh))  # notify(risk): downgrade and trigger 重大投诉
@@ -79,8 +82,8 @@ def test_the_actions_example_runs_as_written(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["managers", "--db", db, "--customers", "--settings", str(tmp_path / "tierwise.toml")])
     assert res.exit_code == 0, res.output
     assert "K6" in res.output and "K2" in res.output
-    res = CliRunner().invoke(cli, ["history", "K1", "--db", db])
-    assert res.exit_code == 0 and "张三 (KA)" in res.output
+    res = CliRunner().invoke(cli, ["history", "K2", "--db", db])
+    assert res.exit_code == 0 and "李四 (KA)" in res.output
     # nothing is sent twice: a retry finds nothing pending
     res = CliRunner().invoke(cli, ["actions", "retry", "--db", db])
     assert res.exit_code == 0, res.output
