@@ -30,6 +30,42 @@ def unique_name(prefix: str) -> str:
     return f"tierwise_{prefix}_{next(_names)}"
 
 
+def text_array(values: list[str | None]) -> Any:
+    """A pyarrow string array of Python text and None, built from its buffers: ``pa.array`` of a
+    list imports pandas to check for pandas objects (0.3 s, more than reading a demo sheet)."""
+    import array
+
+    import pyarrow as pa
+
+    encoded = [b"" if v is None else v.encode() for v in values]
+    lengths = [len(b) for b in encoded]
+    if sum(lengths) >= 2 ** 31:  # beyond 32-bit offsets: the long way
+        return pa.array(values, pa.string())
+    offsets = array.array("i", [0, *itertools.accumulate(lengths)])
+    valid = bytearray((len(values) + 7) // 8)
+    for i, v in enumerate(values):
+        if v is not None:
+            valid[i >> 3] |= 1 << (i & 7)
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(encoded)),
+                                       pa.py_buffer(bytes(valid)))
+
+
+def text_table(con: Any, prefix: str, columns: dict[str, list[str | None]]) -> Any:
+    """A temporary DuckDB table of text columns on the Ibis DuckDB connection ``con``, made by
+    DuckDB from Arrow buffers (Ibis's ``create_table`` of a pyarrow table imports pandas)."""
+    import pyarrow as pa
+
+    from tierwise.engine.backends.duckdb import duckdb_table
+
+    name, view = unique_name(prefix), unique_name(prefix + "_arrow")
+    con.con.register(view, pa.table({c: text_array(v) for c, v in columns.items()}))
+    try:
+        con.con.execute(f"CREATE TEMP TABLE {sql_ident(name)} AS SELECT * FROM {sql_ident(view)}")
+    finally:
+        con.con.unregister(view)
+    return duckdb_table(con, name)
+
+
 def sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
