@@ -42,12 +42,12 @@ def text_array(values: list[str | None]) -> Any:
     if sum(lengths) >= 2 ** 31:  # beyond 32-bit offsets: the long way
         return pa.array(values, pa.string())
     offsets = array.array("i", [0, *itertools.accumulate(lengths)])
-    valid = bytearray((len(values) + 7) // 8)
-    for i, v in enumerate(values):
-        if v is not None:
-            valid[i >> 3] |= 1 << (i & 7)
+    valid = None
+    if None in values:  # the validity bitmap: bit i (least significant first) set when value i is present
+        bits = "".join("0" if v is None else "1" for v in reversed(values))
+        valid = pa.py_buffer(int(bits, 2).to_bytes((len(values) + 7) // 8, "little"))
     return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(encoded)),
-                                       pa.py_buffer(bytes(valid)))
+                                       valid)
 
 
 def text_table(con: Any, prefix: str, columns: dict[str, list[str | None]]) -> Any:
