@@ -50,20 +50,19 @@ def text_array(values: list[str | None]) -> Any:
                                        valid)
 
 
-def text_table(con: Any, prefix: str, columns: dict[str, list[str | None]]) -> Any:
-    """A temporary DuckDB table of text columns on the Ibis DuckDB connection ``con``, made by
-    DuckDB from Arrow buffers (Ibis's ``create_table`` of a pyarrow table imports pandas)."""
+def text_table(ctx: ConnectorContext, prefix: str, columns: dict[str, list[str | None]]) -> Any:
+    """A temporary table of text columns on the connector's DuckDB connection, made by DuckDB from
+    Arrow buffers (Ibis's ``create_table`` of a pyarrow table imports pandas)."""
     import pyarrow as pa
 
-    from tierwise.engine.backends.duckdb import duckdb_table
-
+    duck = ctx.con.con  # the DuckDB connection under the Ibis one
     name, view = unique_name(prefix), unique_name(prefix + "_arrow")
-    con.con.register(view, pa.table({c: text_array(v) for c, v in columns.items()}))
+    duck.register(view, pa.table({c: text_array(v) for c, v in columns.items()}))
     try:
-        con.con.execute(f"CREATE TEMP TABLE {sql_ident(name)} AS SELECT * FROM {sql_ident(view)}")
+        duck.execute(f"CREATE TEMP TABLE {sql_ident(name)} AS SELECT * FROM {sql_ident(view)}")
     finally:
-        con.con.unregister(view)
-    return duckdb_table(con, name)
+        duck.unregister(view)
+    return ctx.table(name)
 
 
 def sql_str(s: str) -> str:

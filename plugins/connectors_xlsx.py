@@ -174,7 +174,7 @@ class XlsxConnector(Connector):
         if errors:
             ctx.report("Excel error value (#DIV/0!, #N/A, ...) read as missing", f"sheet {title}", len(errors),
                        errors[:5])
-        return text_table(ctx.con, "xlsx", dict(zip(columns, data)))
+        return text_table(ctx, "xlsx", dict(zip(columns, data)))
 
 
 ERROR_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?\bt="e"|<c\b[^>]*?\bt="e"[^>]*?\br="([A-Z]+[0-9]+)"')
