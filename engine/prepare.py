@@ -130,15 +130,10 @@ def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts =
                    backend: Any = None) -> Any:
     """The source as (__key, typed columns): keys trimmed, rows without a key dropped and duplicate
     keys reduced to their first row, as far as ``facts`` say that is needed."""
-    dedupe = facts.duplicates and not sp.multi_row
-    if dedupe:  # numbered in source order first, straight off the source
-        from .backends.base import ROW_ORDER
-
-        table = table if ROW_ORDER in table.columns else table.mutate(**{ROW_ORDER: source_order(table)})
     table, typed, _ = typed_columns(plan, sp, table)
     raw = text_key(table, sp.key)
     key = trim_key(raw, backend) if facts.padded and table[sp.key].type().is_string() else raw
-    if dedupe:
+    if facts.duplicates and not sp.multi_row:
         out = table.select(**{KEY: key}, **typed, __row=source_order(table))
         if facts.blank:
             out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
