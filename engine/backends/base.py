@@ -102,8 +102,9 @@ class Backend(ABC):
         return None
 
     def prepared(self, table: Any, source: str) -> Any:
-        """A source with its columns typed (text parsed as numbers and dates): kept as an expression
-        where the engine computes a repeated subexpression once (DuckDB), else materialised once."""
+        """A source with its columns typed (text parsed as numbers and dates, in steps: see
+        ``coerce.Coercion``): kept as an expression where a query computes it cheaply (DuckDB), else
+        materialised once."""
         return table
 
     # ---- running expressions --------------------------------------------------------------------
