@@ -88,15 +88,24 @@ def _facts(store: Any, run: Any, plan: P.Plan) -> tuple[Any, bool]:
 
     r = Rating.__table__
     batches = []
-    q = (sa.select(r.c.score, r.c.computed_tier, r.c.segments, r.c.dimensions)
-         .where(r.c.run_id == run.id))
-    schema = pa.schema([("score", pa.float64()), ("tier", pa.string()), ("segments", pa.string()),
-                        ("dimensions", pa.string())])
+    wanted = [("score", r.c.score, pa.float64()), ("tier", r.c.computed_tier, pa.string())]
+    if plan.segments:  # only what the ruleset has: every column read is a million values through Python
+        wanted.append(("segments", r.c.segments, pa.string()))
+    if plan.dimensions:
+        wanted.append(("dimensions", r.c.dimensions, pa.string()))
+    q = sa.select(*(c for _, c, _ in wanted)).where(r.c.run_id == run.id)
+    schema = pa.schema([(name, t) for name, _, t in wanted])
     with store.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, max_row_buffer=READ_BATCH).execute(q)
-        while chunk := result.fetchmany(READ_BATCH):
-            cols = list(zip(*chunk))
-            batches.append(pa.record_batch([pa.array(c, t.type) for c, t in zip(cols, schema)], schema=schema))
+        # the database driver's own cursor: SQLAlchemy's Row objects cost more than reading the rows
+        sql = q.compile(conn, compile_kwargs={"literal_binds": True})
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(str(sql))
+            while chunk := cursor.fetchmany(READ_BATCH):
+                cols = list(zip(*chunk))
+                batches.append(pa.record_batch([pa.array(c, t.type) for c, t in zip(cols, schema)], schema=schema))
+        finally:
+            cursor.close()
     table = pa.Table.from_batches(batches, schema=schema)
     be = open_backend("duckdb")
     try:

@@ -223,3 +223,20 @@ def test_report_usage_errors(project):
     res = invoke("report", "nosuchrun", "--db", db, "--out", project / "x.html")
     assert res.exit_code == 1 and "no run 'nosuchrun'" in res.output
     assert not (project / "x.html").exists()
+
+
+def test_the_report_of_a_run_on_postgresql_is_the_report_of_the_run_on_duckdb(project, postgres_url):
+    """The histograms and segment counts are queries over the result on the run's backend: on PostgreSQL
+    they give the same report (less the run's id in the header). Without the duplicate and blank keys:
+    on PostgreSQL those fail the run itself today ("missing FROM-clause entry"), report or not."""
+    rows = [line for line in customers().splitlines() if line != "K005,20,0.5" and not line.startswith(",")]
+    (project / "c.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    pages = {}
+    for name, backend in (("duckdb", "duckdb"), ("pg", postgres_url.replace("postgresql+psycopg://", "postgresql://"))):
+        res = invoke("run", project / "r.tier", "--as-of", "2026-06-30", "--no-store", "--backend", backend,
+                     "--report", project / f"{name}.html")
+        assert res.exit_code == 0, res.output
+        html = (project / f"{name}.html").read_text(encoding="utf-8")
+        pages[name] = re.sub(r'<div class="meta">.*?</div>', "", html)
+    assert pages["pg"] == pages["duckdb"]
+    assert pages["pg"].count('class="chart"') == 6
