@@ -127,6 +127,8 @@ def write(report: Report, path: Path) -> None:
 # ---- sections --------------------------------------------------------------------------------------
 
 def _tiers(report: Report) -> str:
+    if not report.distribution:
+        return '<p class="note">no customers were rated</p>'
     rows = [(tier_name(t.tier, t.label), t.share, t.count, t.expect, t.within) for t in report.distribution]
     out = [f'<p class="sub">the computed tier of each customer, against each tier\'s expected share '
            f'(the shaded band)</p><div class="chart">{svg.tier_bars(rows)}</div>']
