@@ -180,7 +180,8 @@ def _dimensions(report: Report) -> str:
 def _segments(report: Report) -> str:
     segs = report.facts.segments
     if not segs:
-        return '<p class="note">this ruleset declares no segments</p>'
+        return '<p class="note">' + ("segments are not stored for this run" if any(
+            n.startswith("segments") for n in report.notes) else "this ruleset declares no segments") + "</p>"
     out = []
     for seg in segs:
         total = sum(n for _, n in seg.counts)

@@ -38,10 +38,12 @@ def stored_report(store: Any, run: Any, registry: Any, *, history: bool = True) 
     plan = stored_plan(run, registry)
     notes: list[str] = []
     summary = json.loads(run.summary) if run.summary else None
-    facts, dimensions_kept = _facts(store, run, plan)
-    if plan.dimensions and not dimensions_kept:
+    facts, kept = _facts(store, run, plan)
+    if plan.dimensions and not kept["dimensions"]:
         notes.append("dimension scores: not in the store for this run (recorded before the store kept them, "
                      "or its --columns left them out)")
+    if plan.segments and not kept["segments"]:
+        notes.append("segments: not in the store for this run (its --columns left them out)")
     if summary is not None:
         distribution = distribution_from_json(summary.get("distribution") or [])
         missing = missing_lines(plan, summary.get("missing") or {})
@@ -78,8 +80,12 @@ def _json_path(name: str) -> str:
     return "$." + json.dumps(name, ensure_ascii=False).replace("'", "''")
 
 
-def _facts(store: Any, run: Any, plan: P.Plan) -> tuple[Any, bool]:
-    """(ResultFacts of the run's ratings, whether the ratings carry dimension scores)."""
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _facts(store: Any, run: Any, plan: P.Plan) -> tuple[Any, dict[str, bool]]:
+    """(ResultFacts of the run's ratings, whether the ratings carry dimension scores and segments)."""
     import pyarrow as pa
     import sqlalchemy as sa
 
@@ -113,14 +119,19 @@ def _facts(store: Any, run: Any, plan: P.Plan) -> tuple[Any, bool]:
         name = f"tierwise_ratings_{run.id[:8]}"
         con.con.register(name + "_raw", table)
         dims = [d.name for d in plan.dimensions]
-        kept = bool(dims) and con.con.execute(
-            f'SELECT count(*) FROM "{name}_raw" WHERE dimensions IS NOT NULL AND dimensions <> \'{{}}\'').fetchone()[0] > 0
+
+        def stored(column: str, wanted: bool) -> bool:  # any rating carries it (a narrow --columns run: none)
+            return wanted and con.con.execute(f'SELECT count(*) FROM "{name}_raw" WHERE {column} IS NOT NULL '
+                                              f"AND {column} <> '{{}}'").fetchone()[0] > 0
+
+        kept = {"dimensions": stored("dimensions", bool(dims)), "segments": stored("segments", bool(plan.segments))}
         select = ["score", "tier"]
-        if kept:
-            select += [f"TRY_CAST(json_extract_string(dimensions, '{_json_path(d)}') AS DOUBLE) AS "
-                       f"\"{d.replace(chr(34), chr(34) * 2)}\"" for d in dims]
-        select += [f"json_extract_string(segments, '{_json_path(s.name)}') AS \"{s.name.replace(chr(34), chr(34) * 2)}\""
-                   for s in plan.segments]
+        if kept["dimensions"]:
+            select += [f"TRY_CAST(json_extract_string(dimensions, '{_json_path(d)}') AS DOUBLE) AS {_quoted(d)}"
+                       for d in dims]
+        if kept["segments"]:
+            select += [f"json_extract_string(segments, '{_json_path(s.name)}') AS {_quoted(s.name)}"
+                       for s in plan.segments]
         con.raw_sql(f'CREATE TEMP VIEW "{name}" AS SELECT {", ".join(select)} FROM "{name}_raw"')
         return result_facts(plan, be.table(name), be), kept
     finally:

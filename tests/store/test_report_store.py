@@ -126,3 +126,18 @@ def test_migration_0004_keeps_the_ratings_recorded_before_it(tmp_path):
         assert (run.summary, rating.dimensions, rating.score, run.tier_counts) == (None, None, 80, '{"A": 1}')
     finally:
         store.close()
+
+
+def test_a_narrow_run_says_its_dimensions_and_segments_are_not_stored(tmp_path):
+    (tmp_path / "r.tier").write_text(RULES, encoding="utf-8")
+    write(tmp_path, "K1,150,0.9\nK2,60,0.3\nK3,20,0.5\n")
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    res = CliRunner().invoke(cli, ["run", str(tmp_path / "r.tier"), "--db", db, "--columns", "score,tier"])
+    assert res.exit_code == 0, res.output
+    store = Store.open(db)
+    [run] = store.runs()
+    report = stored_report(store, run, default_registry())
+    store.close()
+    assert report.facts.score.total == 3 and report.facts.dimensions == {} and report.facts.segments == []
+    assert [n.split(":")[0] for n in report.notes] == ["dimension scores", "segments"]
+    assert report.missing is not None  # the summary is the run's, whatever its output columns
