@@ -40,9 +40,17 @@ def load(path: Path, show_warnings: bool = True):
     except RuleFileError as exc:  # not text: UTF-16 without a mark, Latin-1, binary, a GBK line in UTF-8
         print_diagnostics(exc.diagnostics)
         raise RuleErrors(f"{len(exc.diagnostics.errors)} error(s) in {path}") from None
-    plan, diags, _ = compile_text(text, str(path), registry())
+    from ..engine.settings import SettingsLookup
+
+    settings = SettingsLookup(path)
+    plan, diags, _ = compile_text(text, str(path), registry(), settings)
     if diags.items and (diags.errors or show_warnings):
         print_diagnostics(diags)
+    if settings.error is not None:  # tierwise.toml, read because an action of this file needs it
+        print_diagnostics(settings.error.diagnostics)
+        bad = len(settings.error.diagnostics.errors)
+        raise RuleErrors(f"{len(diags.errors)} error(s) in {path}, {bad} in {settings.path}" if diags.errors
+                         else f"{bad} error(s) in {settings.path}")
     if plan is None:
         raise RuleErrors(f"{len(diags.errors)} error(s) in {path}")
     return plan
@@ -292,6 +300,11 @@ def finish(outcome, out: Path | None, log_path: Path | None, report_path: Path |
         from ..engine.report import outcome_report
 
         write_report(outcome_report(outcome, store), report_path)
+    if outcome.deliveries and sum(outcome.deliveries.values()):
+        d = outcome.deliveries
+        console().print(f"actions: {d.get('delivered', 0)} delivered, {d.get('failed', 0)} failed, "
+                        f"{d.get('pending', 0)} pending" + (" (`tierwise actions list`)" if d.get("failed") or
+                                                            d.get("pending") else ""), highlight=False)
     if out is not None:
         from .progress import progress_for
 
@@ -734,9 +747,10 @@ def main() -> None:
 
 
 def _register_store_commands() -> None:
-    from . import decisions, history, report
+    from . import actions, decisions, history, managers, report
 
-    for command in (*history.COMMANDS, *decisions.COMMANDS, *report.COMMANDS):
+    for command in (*history.COMMANDS, *decisions.COMMANDS, *actions.COMMANDS, *managers.COMMANDS,
+                    *report.COMMANDS):
         cli.add_command(command)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import plan as P
 from .columns import change_indicators
+from .deliver import history_events
 from .plugin_api import DataError
 
 READ_BATCH = 50_000
@@ -117,28 +118,33 @@ def _sha256(files: list[Path]) -> str:
 
 
 def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str]) -> Any:
-    """An Arrow table key -> each named indicator's stored raw value, from (customer, indicator_values
-    JSON, ...) tuples (numbers only; anything else is missing)."""
+    """An Arrow table key -> each named indicator's stored raw value (numbers only; anything else is
+    missing) and ``tier``, the stored final tier, from (customer, indicator_values JSON[, final_tier])
+    tuples."""
     import pyarrow as pa
 
-    keys, cols = [], {n: [] for n in names}
-    for customer, values_json, *_ in latest:
+    keys, tiers, cols = [], [], {n: [] for n in names}
+    for customer, values_json, *rest in latest:
         values = json.loads(values_json or "{}")
         keys.append(customer)
+        tiers.append(rest[0] if rest else None)
         for n in names:
             v = values.get(n)
             cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
     return pa.table({plan.key_column: pa.array(keys, pa.string()),
-                     **{n: pa.array(v, pa.float64()) for n, v in cols.items()}})
+                     **{n: pa.array(v, pa.float64()) for n, v in cols.items()},
+                     "tier": pa.array(tiers, pa.string())})
 
 
 def previous_table(store: Any, plan: P.Plan, customers: list[str] | None = None) -> Any:
     """Each customer's last stored rating (the newest complete run that rated them, periodic or
-    re-rate): the raw values of the indicators ``change()`` reads. None: nothing to compare."""
+    re-rate): the raw values of the indicators ``change()`` reads and the final tier (`on enter X`, ...).
+    None: nothing to compare with."""
     names = change_indicators(plan)
-    if not names:
+    if not names and not history_events(plan):
         return None
-    return previous_values(plan, store.latest_ratings(plan.name, customers), names)
+    return previous_values(plan, store.latest_ratings(plan.name, customers,
+                                                      columns=("customer", "indicator_values", "final_tier")), names)
 
 
 def frozen_calibration(store: Any, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
@@ -211,9 +217,11 @@ class Recording:
 
 
 def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibration: Any, distribution: Any,
-                result_path: Path, summary: dict[str, Any] | None = None) -> int:
-    """The run and its ratings into the store, in one transaction (nothing is visible until it commits).
-    ``summary``: the run's summary as the store keeps it (engine.report.summary_json)."""
+                result_path: Path, deliveries: Any = (), summary: dict[str, Any] | None = None) -> int:
+    """The run, its ratings, the review items its triggers open and the outbox rows of the actions it
+    caused, in one transaction (nothing is visible until it commits). ``summary``: the run's summary as
+    the store keeps it (engine.report.summary_json)."""
+    from .outbox import queue
     from .store.decisions import open_reviews
 
     counts: dict[str, int] = {}
@@ -230,7 +238,7 @@ def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibrati
             yield row
 
     return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts, summary), rows(),
-                            then=lambda conn: open_reviews(conn, run_id, pairs))
+                            then=lambda conn: (open_reviews(conn, run_id, pairs), queue(conn, deliveries)))
 
 
 def record_failure(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, error: str) -> None:

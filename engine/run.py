@@ -18,11 +18,13 @@ from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
-from .deliver import columns_needed, deliver
+from .deliver import columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
+from .outbox import Delivered, context_from_run, deliver_pending
 from .output import write_output
+from .plugin_api import ActionContext
 from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
 from .progress import SILENT, Progress
@@ -69,6 +71,7 @@ class RunOutcome:
     unscored: int = 0  # customers without a score because of `missing -> error` (the run fails)
     run_id: str = ""
     columns: list[str] = field(default_factory=list)  # the output columns (the result file may hold more)
+    deliveries: dict[str, int] = field(default_factory=dict)  # the actions it caused: delivered/failed/pending
     facts: Any = None  # engine.report.ResultFacts: what a report's charts show (a run asked for a report)
 
     @property
@@ -157,6 +160,15 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, StoreError)
 
 
+def settings_for(rule_file: Path) -> Any:
+    """The settings (tierwise.toml) that apply to a rule file, None when there are none."""
+    try:
+        from .settings import settings_for_delivery
+    except ImportError:  # the settings file comes with the handlers that read it
+        return None
+    return settings_for_delivery(rule_file)  # a file with errors holds back only the deliveries that read it
+
+
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
@@ -234,11 +246,13 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 facts = result_facts(plan, computed.table, be)
         issues = opened.issues + quality.issues + summary.issues
         warnings = summary.warnings + not_applied_yet(plan, record is not None)
+        owed = decide(plan, computed.table, run_id, be, registry)
         if record is not None:
-            with progress.step("recording"):
-                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path,
-                            stored_summary(summary, issues, warnings))
-        log = deliver(plan, registry, computed.table, run_id, be)
+            with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
+                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed,
+                            summary=stored_summary(summary, issues, warnings))
+        else:
+            owed = list(owed)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
                 partial = parquet_out.with_name(f".{parquet_out.name}.partial")
@@ -261,11 +275,22 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         raise
     finally:
         be.close()
+    log: list[str] = []
+    if record is not None:  # after the commit: what the outbox holds for this run
+        with progress.step("delivering"):
+            delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for),
+                                        log.append)
+    else:
+        delivered = Delivered()
+        for r in deliver_now(plan, registry, owed, ActionContext(settings_for(base_dir / "x.tier"), base_dir),
+                             log.append):
+            delivered.counts[r.status] = delivered.counts.get(r.status, 0) + 1
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": summary.rows,
                                                               "tiers": {t.tier: t.count for t in summary.distribution}})
     outcome = RunOutcome(plan, as_of, result_path, summary.rows, summary.distribution,
                          issues, warnings,
-                         summary.missing_counts, log, calibration, summary.unscored, run_id, output, facts)
+                         summary.missing_counts, log, calibration, summary.unscored, run_id, output,
+                         delivered.counts, facts=facts)
     weakref.finalize(outcome, shutil.rmtree, scratch, True)
     return outcome
 
@@ -355,9 +380,10 @@ def not_applied_yet(plan: P.Plan, recorded: bool = True) -> list[str]:
     if review and not recorded:
         out.append(f"trigger(s) {', '.join(review)}: `review` puts customers on the review list of the rating "
                    f"store; this run records nothing (--no-store), so nobody was put on it")
-    later = sorted({r.event for r in plan.on_rules if r.event not in ("tier", "label")})
-    if later:
-        out.append(f"`on {'/'.join(later)}` lines checked, not run: they need the rating history")
+    later = sorted({r.event for r in plan.on_rules if r.event in ("enter", "leave", "upgrade", "downgrade")})
+    if later and not recorded:
+        out.append(f"`on {'/'.join(later)}`: without the rating store (--no-store) there is no last rating, so "
+                   f"every customer enters its tier")
     return out
 
 

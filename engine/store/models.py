@@ -110,7 +110,7 @@ class OutboxItem(SQLModel, table=True):
     transaction, delivered after the commit. ``status``: pending -> delivered | failed (for good)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_action", "status", "action"),)
+    __table_args__ = (Index("ix_outbox_status_key", "status", "key"),)
 
     key: str = Field(primary_key=True)  # the idempotency key: "{run id}:{on-line}.{action}:{customer}"
     run_id: str = Field(foreign_key="run.id", index=True)

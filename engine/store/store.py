@@ -190,6 +190,21 @@ class Store:
         with Session(self.engine) as s:
             return list(s.exec(select(Rating).where(Rating.run_id == run_id).order_by(Rating.customer)))
 
+    # ---- key-account managers (assign_manager; engine/store/managers.py) ----------------------------
+    def assign_managers(self, ruleset: str, pool: str, managers: list[str], capacity: Callable[[str], int | None],
+                        customers: Iterable[str], run_id: str) -> list[Any]:
+        """Managers for these customers, balanced by load, sticky (see managers.assign)."""
+        from .managers import assign
+
+        return assign(self, ruleset, pool, managers, capacity, customers, run_id)
+
+    def release_managers(self, ruleset: str, customers: Iterable[str], run_id: str,
+                         pool: str | None = None) -> list[tuple[str, str, str]]:
+        """End these customers' active assignments (see managers.release_managers)."""
+        from .managers import release_managers
+
+        return release_managers(self, ruleset, customers, run_id, pool)
+
     def history(self, customer: str, ruleset: str | None = None) -> list[tuple[Run, Rating]]:
         """One customer's ratings over time, oldest first (complete runs only)."""
         with Session(self.engine) as s:
@@ -204,6 +219,9 @@ def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:
     cur = dbapi_con.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA journal_mode = WAL")  # readers (history, changes) never wait for a run being recorded
+    # WAL's recommended durability: a commit is atomic and survives the process dying; only a power cut can
+    # lose the last commits (an outbox result then re-sent with its key), never corrupt the store
+    cur.execute("PRAGMA synchronous = NORMAL")
     cur.execute("PRAGMA busy_timeout = 10000")
     cur.close()
 
