@@ -72,6 +72,7 @@ class RunOutcome:
     run_id: str = ""
     columns: list[str] = field(default_factory=list)  # the output columns (the result file may hold more)
     deliveries: dict[str, int] = field(default_factory=dict)  # the actions it caused: delivered/failed/pending
+    facts: Any = None  # engine.report.ResultFacts: what a report's charts show (a run asked for a report)
 
     @property
     def table(self) -> Any:
@@ -142,6 +143,13 @@ def run_columns(plan: P.Plan, output: list[str], tier_overrides: bool) -> list[s
     return output + [c for c in dict.fromkeys(extra) if c not in output]
 
 
+def stored_summary(summary: Summary, issues: list[DataIssue], warnings: list[str]) -> dict[str, Any]:
+    """The summary as the store keeps it with the run (what a report of the stored run shows)."""
+    from .report import summary_json
+
+    return summary_json(summary.distribution, summary.missing_counts, issues, warnings)
+
+
 def _is_arrow(t: Any) -> bool:
     return type(t).__module__.startswith("pyarrow")
 
@@ -169,14 +177,16 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None, *,
         columns: list[str] | None = None, calibration: Calibration | None = None, previous: Any = None,
         tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT,
-        record: Recording | None = None, rerate: bool = False) -> RunOutcome:
+        record: Recording | None = None, rerate: bool = False, report: bool = False) -> RunOutcome:
     """Rate everyone. With ``record``, the run and every rating go into the rating store (one
     transaction, between summarising and delivering; a failed run is recorded as failed). ``columns``: the output columns (the default output without). With
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
     complete), saving a copy of a large result. ``calibration``: fitted parameters to use instead of
     fitting; ``previous``/``tier_overrides``: tables as ``evaluate`` takes them. ``rerate``: an off-cycle
     re-rating: everyone is evaluated with ``calibration`` (required: frozen from the last full run), and
-    only the customers whose triggers fire are kept — summarised, recorded, delivered and written."""
+    only the customers whose triggers fire are kept — summarised, recorded, delivered and written.
+    ``report``: also gather what a report's charts show (``RunOutcome.facts``: histograms of the score
+    and the dimensions, segment sizes), by queries over the result."""
     if rerate and calibration is None:
         raise ValueError("a re-rating scores with the frozen calibration of a full run: give calibration")
     if rerate and not plan.triggers:
@@ -188,6 +198,10 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     wanted = run_columns(plan, output, tier_overrides is not None)
     if (record is not None or rerate) and plan.triggers and "triggers" not in wanted:
         wanted.append("triggers")  # a rating's reason names the triggers that fired
+    if report:
+        from .report import report_columns
+
+        wanted += [c for c in report_columns(plan) if c not in wanted]
     run_id = new_run_id()
     info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
             "sources": {s.name: s.connector for s in plan.sources}, "run_id": run_id}
@@ -224,10 +238,19 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                                                    registry=registry, backend=be, keys=quality.keys,
                                                    columns=[plan.key_column, *needed]).table, be)
+        facts = None
+        if report:
+            from .report import result_facts
+
+            with progress.step("reporting", be.query_progress):
+                facts = result_facts(plan, computed.table, be)
+        issues = opened.issues + quality.issues + summary.issues
+        warnings = summary.warnings + not_applied_yet(plan, record is not None)
         owed = decide(plan, computed.table, run_id, be, registry)
         if record is not None:
             with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
-                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed)
+                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed,
+                            summary=stored_summary(summary, issues, warnings))
         else:
             owed = list(owed)
         if parquet_out is not None:
@@ -265,9 +288,9 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": summary.rows,
                                                               "tiers": {t.tier: t.count for t in summary.distribution}})
     outcome = RunOutcome(plan, as_of, result_path, summary.rows, summary.distribution,
-                         opened.issues + quality.issues + summary.issues, summary.warnings + not_applied_yet(plan, record is not None),
+                         issues, warnings,
                          summary.missing_counts, log, calibration, summary.unscored, run_id, output,
-                         delivered.counts)
+                         delivered.counts, facts=facts)
     weakref.finalize(outcome, shutil.rmtree, scratch, True)
     return outcome
 

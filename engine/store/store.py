@@ -18,7 +18,7 @@ from .models import Rating, Run
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the newest migration (migrations/versions/); a store already there opens without starting Alembic
-HEAD = "0003"
+HEAD = "0004"
 DB_FILE = "tierwise.db"
 
 
@@ -52,8 +52,15 @@ class RunRecord:
     sources: list[dict[str, Any]] = field(default_factory=list)
     started_at: datetime = field(default_factory=now)
     tier_counts: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None  # the run's summary (engine.report.summary_json)
 
     def row(self, status: str, rows: int, error: str | None = None) -> dict[str, Any]:
+        row = self._row(status, rows, error)
+        if self.summary is not None:  # left out otherwise: a run without one writes what 0001's schema has
+            row["summary"] = json.dumps(self.summary, ensure_ascii=False)
+        return row
+
+    def _row(self, status: str, rows: int, error: str | None) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "ruleset": self.ruleset, "version": self.version,
                 "text_hash": self.text_hash, "rule_text": self.rule_text, "rule_file": self.rule_file,
                 "as_of": self.as_of, "calibration": json.dumps(self.calibration, ensure_ascii=False),
