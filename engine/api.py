@@ -10,8 +10,9 @@ sources, a mapping of source name to that source's rows (one mapping, or a list 
 read exactly as the same values in a CSV cell would be (numbers, 500万, 30%, dates in any accepted
 spelling), so a record rates identically to that customer in a batch run with the same calibration.
 
-The evaluation is built and compiled to SQL once per (ruleset, calibration, as-of); each call loads
-the records into the same in-process DuckDB tables and runs that SQL.
+The evaluation is built, compiled to SQL and prepared (a DuckDB prepared statement) once per
+(ruleset, calibration, as-of); each call replaces the rows of the same in-process input tables and
+executes that statement.
 """
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ class Rating:
     row: dict[str, Any] = field(repr=False, default_factory=dict)  # every result column
 
 
+FEW = 64  # up to this many records a call, the rows go in as prepared INSERTs; more, through Arrow
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _cell(v: Any) -> str | None:
     """A value as the text a CSV cell would hold (the engine reads both the same way)."""
     if v is None:
@@ -69,7 +77,10 @@ class Ruleset:
         self.registry = registry
         self.path = path
         self._backend: Any = None
-        self._prepared: dict[tuple[str, date], tuple[str, list[str]]] = {}
+        self._prepared: dict[tuple[str, date], str] = {}  # (calibration, as-of) -> prepared statement
+        self._input_columns: dict[str, list[str]] = {}
+        self._input_tables: dict[str, Any] | None = None
+        self._checked: set[str] = set()  # calibrations found fit for these rules
 
     # ---- loading the records ---------------------------------------------------------------------
     def _rows(self, records: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -99,19 +110,47 @@ class Ruleset:
                 out[sp.name] += [{**r, sp.key: r.get(sp.key, key)} for r in rows]
         return out
 
-    def _tables(self, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    def _columns(self) -> dict[str, list[str]]:
+        """Each source's input table columns: the key, then every column the rules read, all text."""
+        if not self._input_columns:
+            for sp in self.plan.sources:
+                self._input_columns[sp.name] = [sp.key, *sorted(source_columns(self.plan, sp.name) - {sp.key})]
+        return self._input_columns
+
+    def _tables(self) -> dict[str, Any]:
+        """The input tables, made once (every cell as text: one schema for every call, so the SQL is
+        prepared once); each call replaces their rows."""
+        if self._input_tables is None:
+            import ibis
+
+            con = self._backend.con
+            self._input_tables = {
+                name: con.create_table(f"tierwise_api_{name}", schema=ibis.schema({c: "string" for c in columns}),
+                                       temp=True, overwrite=True)
+                for name, columns in self._columns().items()}
+        return self._input_tables
+
+    def _load(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Replace the input tables' rows: a few rows as one prepared INSERT each, many through Arrow."""
         import pyarrow as pa
 
-        be = self._backend
-        tables = {}
-        for sp in self.plan.sources:
-            columns = sorted(source_columns(self.plan, sp.name) - {sp.key})
-            data = {sp.key: pa.array([_cell(r.get(sp.key)) for r in rows[sp.name]], pa.string())}
-            for c in columns:  # every cell as text: one schema for every call, so the SQL is prepared once
-                data[c] = pa.array([_cell(r.get(c)) for r in rows[sp.name]], pa.string())
-            tables[sp.name] = be.con.create_table(f"tierwise_api_{sp.name}", pa.table(data), temp=True,
-                                                  overwrite=True)
-        return tables
+        raw = self._backend.con.con
+        for name, columns in self._columns().items():
+            table = _ident(f"tierwise_api_{name}")
+            raw.execute(f"DELETE FROM {table}")
+            given = rows[name]
+            if not given:
+                continue
+            if len(given) <= FEW:
+                raw.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})",
+                                [[_cell(r.get(c)) for c in columns] for r in given])
+            else:
+                data = pa.table({c: pa.array([_cell(r.get(c)) for r in given], pa.string()) for c in columns})
+                raw.register("tierwise_api_input", data)
+                try:
+                    raw.execute(f"INSERT INTO {table} SELECT * FROM tierwise_api_input")
+                finally:
+                    raw.unregister("tierwise_api_input")
 
     # ---- rating ----------------------------------------------------------------------------------
     def rate(self, records: Iterable[Mapping[str, Any]], calibration: Calibration | Mapping[str, Any] | str | None
@@ -119,12 +158,48 @@ class Ruleset:
         """One :class:`Rating` per record, in order. ``calibration``: a full run's fitted normalizer
         parameters (a ``Calibration``, its dict or its JSON) — needed when the rules scale indicators."""
         from .backends import open_backend
-        from .evaluate import evaluate, population_nodes
 
         plan = self.plan
         records = list(records)
         day = as_of or date.today()
+        cal = self._checked_calibration(calibration)
+        if self._backend is None:
+            self._backend = open_backend("duckdb")
+            # DuckDB's optimizer costs ~10x what it saves on a few rows, and an optimized prepared
+            # statement is planned again on every EXECUTE; this connection runs only the rules' query
+            self._backend.con.con.execute("SET enable_progress_bar = false; PRAGMA disable_optimizer")
+        rows = self._rows(records)
+        tables = self._tables()
+        signature = (cal.to_json() if cal is not None else "", day)
+        if signature not in self._prepared:
+            from .evaluate import evaluate
+
+            ev = evaluate(plan, tables, day, cal, registry=self.registry, backend=self._backend,
+                          columns=C.all_columns(plan))
+            name = f"tierwise_api_q{len(self._prepared)}"
+            self._backend.con.con.execute(f"PREPARE {name} AS {self._backend.con.compile(ev.table)}")
+            self._prepared[signature] = name
+        self._load(rows)
+        cursor = self._backend.con.con.execute(f"EXECUTE {self._prepared[signature]}")
+        names = [d[0] for d in cursor.description]
+        by_key = {}
+        for values in cursor.fetchall():
+            row = dict(zip(names, values))
+            by_key[str(row[plan.key_column])] = row
+        primary = next(s for s in plan.sources if s.name == plan.primary)
+        return [self._rating(by_key[str(_cell(r[primary.key])).strip()], cal or Calibration(), day)
+                for r in rows[primary.name]]
+
+    def _checked_calibration(self, calibration: Any) -> Calibration | None:
+        """The calibration as given, checked once per distinct one: scaled rules need it, and rules that
+        read the whole population cannot be rated one record at a time."""
+        plan = self.plan
         cal = _calibration(calibration)
+        signature = cal.to_json() if cal is not None else ""
+        if signature in self._checked:
+            return cal
+        from .evaluate import population_nodes
+
         if any(i.normalizer for i in plan.indicators) and cal is None:
             names = ", ".join(i.name for i in plan.indicators if i.normalizer)
             raise DataError(f"{names} are scaled on a run's population: rate() needs that run's calibration "
@@ -133,27 +208,8 @@ class Ruleset:
         if population:
             raise DataError("these rules read the whole population (" + ", ".join(sorted(population)) + "): "
                             "rate them in a run; one record alone cannot be rated as the batch would")
-        if self._backend is None:
-            self._backend = open_backend("duckdb")
-        tables = self._tables(self._rows(records))
-        signature = (cal.to_json() if cal is not None else "", day)
-        if signature not in self._prepared:
-            ev = evaluate(plan, tables, day, cal, registry=self.registry, backend=self._backend,
-                          columns=C.all_columns(plan))
-            self._prepared[signature] = (self._backend.con.compile(ev.table), ev.columns)
-        sql, _ = self._prepared[signature]
-        cursor = self._backend.con.raw_sql(sql)
-        names = [d[0] for d in cursor.description]
-        by_key = {}
-        for values in cursor.fetchall():
-            row = dict(zip(names, values))
-            by_key[str(row[plan.key_column])] = row
-        primary = next(s for s in plan.sources if s.name == plan.primary)
-        out = []
-        for rec_rows in self._rows(records)[primary.name]:
-            row = by_key[str(_cell(rec_rows[primary.key])).strip()]
-            out.append(self._rating(row, cal or Calibration(), day))
-        return out
+        self._checked.add(signature)
+        return cal
 
     def _rating(self, row: dict[str, Any], cal: Calibration, day: date) -> Rating:
         plan = self.plan
@@ -171,6 +227,8 @@ class Ruleset:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+            self._prepared.clear()
+            self._input_tables = None
 
 
 def _calibration(c: Calibration | Mapping[str, Any] | str | None) -> Calibration | None:
