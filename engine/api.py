@@ -11,8 +11,10 @@ read exactly as the same values in a CSV cell would be (numbers, 500万, 30%, da
 spelling), so a record rates identically to that customer in a batch run with the same calibration.
 
 The evaluation is built, compiled to SQL and prepared (a DuckDB prepared statement) once per
-(ruleset, calibration, as-of); each call replaces the rows of the same in-process input tables and
-executes that statement.
+(ruleset, calibration, as-of, input shape); each call replaces the rows of the same in-process input
+tables and executes that statement. The input shape: a column the rules read as a number whose values
+in a call are all finite ints or floats goes in as DOUBLE, as a date whose values are all dates as
+DATE (read exactly as their text would be, without parsing text in SQL), anything else as text.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from . import plan as P
 from .calibration import Calibration
 from .explain import Scorecard, scorecard
 from .plugin_api import DataError
-from .prepare import source_columns
+from .prepare import KeyFacts, column_type, source_columns
 
 
 @dataclass
@@ -47,7 +49,26 @@ class Rating:
     row: dict[str, Any] = field(repr=False, default_factory=dict)  # every result column
 
 
-FEW = 64  # up to this many records a call, the rows go in as prepared INSERTs; more, through Arrow
+FEW = 64  # up to this many records a call: prepared INSERTs and the prepared query; more: Arrow, optimized SQL
+
+
+def _finite_number(v: Any) -> bool:
+    """None, or a number a DOUBLE holds exactly as its text would read (no bool, NaN, inf or huge int)."""
+    if v is None:
+        return True
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return abs(v) < 2 ** 53
+    return isinstance(v, float) and math.isfinite(v)
+
+
+def _as_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _same(v: Any) -> Any:
+    return v
 
 
 def _ident(name: str) -> str:
@@ -77,9 +98,12 @@ class Ruleset:
         self.registry = registry
         self.path = path
         self._backend: Any = None
-        self._prepared: dict[tuple[str, date], str] = {}  # (calibration, as-of) -> prepared statement
+        # (calibration, as-of, input shape) -> (prepared statement, its SQL)
+        self._prepared: dict[tuple[str, date, Any], tuple[str, str]] = {}
         self._input_columns: dict[str, list[str]] = {}
-        self._input_tables: dict[str, Any] | None = None
+        self._wants: dict[tuple[str, str], str] = {}  # (source, column) -> the type the rules read it as
+        self._input_tables: dict[Any, dict[str, Any]] = {}  # input shape -> source -> table
+        self._input_names: dict[Any, dict[str, str]] = {}
         self._checked: set[str] = set()  # calibrations found fit for these rules
 
     # ---- loading the records ---------------------------------------------------------------------
@@ -111,41 +135,84 @@ class Ruleset:
         return out
 
     def _columns(self) -> dict[str, list[str]]:
-        """Each source's input table columns: the key, then every column the rules read, all text."""
+        """Each source's input table columns: the key, then every column the rules read."""
         if not self._input_columns:
             for sp in self.plan.sources:
                 self._input_columns[sp.name] = [sp.key, *sorted(source_columns(self.plan, sp.name) - {sp.key})]
         return self._input_columns
 
-    def _tables(self) -> dict[str, Any]:
-        """The input tables, made once (every cell as text: one schema for every call, so the SQL is
-        prepared once); each call replaces their rows."""
-        if self._input_tables is None:
+    def _kinds(self, rows: dict[str, list[dict[str, Any]]]) -> tuple[tuple[str, ...], ...]:
+        """Per source, each input column's type for this call: DOUBLE where the rules read a number
+        and every value is a finite int or float, DATE where they read a date and every value is a
+        date, else VARCHAR (the value as a CSV cell holds it). A typed value reads exactly as its text
+        would, without parsing text in SQL; the SQL is prepared once per such shape."""
+        if not self._wants:
+            self._wants = {(sp.name, c): column_type(self.plan, sp.name, c)
+                           for sp in self.plan.sources for c in self._columns()[sp.name][1:]}
+        out = []
+        for sp in self.plan.sources:
+            kinds = ["VARCHAR"]  # the key is text
+            for c in self._columns()[sp.name][1:]:
+                want = self._wants[sp.name, c]
+                values = [r.get(c) for r in rows[sp.name]]
+                if want == "number" and all(_finite_number(v) for v in values):
+                    kinds.append("DOUBLE")
+                elif want == "date" and all(v is None or (isinstance(v, date) and not isinstance(v, datetime))
+                                            for v in values):
+                    kinds.append("DATE")
+                else:
+                    kinds.append("VARCHAR")
+            out.append(tuple(kinds))
+        return tuple(out)
+
+    def _key_facts(self, rows: dict[str, list[dict[str, Any]]]) -> dict[str, KeyFacts]:
+        """What this call's keys need (as ``quality`` finds out for a run): trimming where one is
+        padded, dropping blank ones, the first row of a duplicate key; nothing of it for one record."""
+        from .coerce import WHITESPACE
+
+        out = {}
+        for sp in self.plan.sources:
+            keys = [_cell(r.get(sp.key)) for r in rows[sp.name]]
+            trimmed = [None if k is None else k.strip(WHITESPACE) for k in keys]
+            out[sp.name] = KeyFacts(padded=any(k != t for k, t in zip(keys, trimmed)),
+                                    blank=any(not t for t in trimmed),
+                                    duplicates=not sp.multi_row and len(set(trimmed)) != len(trimmed))
+        return out
+
+    def _tables(self, kinds: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+        """The input tables of this shape, made once; each call replaces their rows."""
+        if kinds not in self._input_tables:
             import ibis
 
             con = self._backend.con
-            self._input_tables = {
-                name: con.create_table(f"tierwise_api_{name}", schema=ibis.schema({c: "string" for c in columns}),
-                                       temp=True, overwrite=True)
-                for name, columns in self._columns().items()}
-        return self._input_tables
+            n = len(self._input_tables)
+            types = {"VARCHAR": "string", "DOUBLE": "float64", "DATE": "date"}
+            self._input_tables[kinds] = {
+                name: con.create_table(f"tierwise_api_{name}_{n}", temp=True, overwrite=True, schema=ibis.schema(
+                    {c: types[k] for c, k in zip(columns, shape)}))
+                for (name, columns), shape in zip(self._columns().items(), kinds)}
+            self._input_names[kinds] = {name: f"tierwise_api_{name}_{n}" for name in self._columns()}
+        return self._input_tables[kinds]
 
-    def _load(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+    def _load(self, kinds: tuple[tuple[str, ...], ...], rows: dict[str, list[dict[str, Any]]]) -> None:
         """Replace the input tables' rows: a few rows as one prepared INSERT each, many through Arrow."""
         import pyarrow as pa
 
         raw = self._backend.con.con
-        for name, columns in self._columns().items():
-            table = _ident(f"tierwise_api_{name}")
+        arrow = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "DATE": pa.date32()}
+        for ((name, columns), shape) in zip(self._columns().items(), kinds):
+            table = _ident(self._input_names[kinds][name])
             raw.execute(f"DELETE FROM {table}")
             given = rows[name]
             if not given:
                 continue
+            convert = [_cell if k == "VARCHAR" else _as_float if k == "DOUBLE" else _same for k in shape]
             if len(given) <= FEW:
                 raw.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})",
-                                [[_cell(r.get(c)) for c in columns] for r in given])
+                                [[f(r.get(c)) for c, f in zip(columns, convert)] for r in given])
             else:
-                data = pa.table({c: pa.array([_cell(r.get(c)) for r in given], pa.string()) for c in columns})
+                data = pa.table({c: pa.array([f(r.get(c)) for r in given], arrow[k])
+                                 for c, f, k in zip(columns, convert, shape)})
                 raw.register("tierwise_api_input", data)
                 try:
                     raw.execute(f"INSERT INTO {table} SELECT * FROM tierwise_api_input")
@@ -165,25 +232,39 @@ class Ruleset:
         cal = self._checked_calibration(calibration)
         if self._backend is None:
             self._backend = open_backend("duckdb")
-            # DuckDB's optimizer costs ~10x what it saves on a few rows, and an optimized prepared
-            # statement is planned again on every EXECUTE; this connection runs only the rules' query
+            # on a few rows DuckDB's optimizer costs ~10x what it saves, and an optimized prepared
+            # statement is planned again on every EXECUTE: prepared unoptimized (this connection runs
+            # only the rules' query), and a call of many records is planned, optimized, on its own
             self._backend.con.con.execute("SET enable_progress_bar = false; PRAGMA disable_optimizer")
         rows = self._rows(records)
-        tables = self._tables()
-        signature = (cal.to_json() if cal is not None else "", day)
+        kinds = self._kinds(rows)
+        tables = self._tables(kinds)
+        facts = self._key_facts(rows)
+        signature = (cal.to_json() if cal is not None else "", day, kinds, tuple(facts.values()))
         if signature not in self._prepared:
             from .evaluate import evaluate
 
             ev = evaluate(plan, tables, day, cal, registry=self.registry, backend=self._backend,
-                          columns=C.all_columns(plan))
+                          columns=C.all_columns(plan), keys=facts)
             name = f"tierwise_api_q{len(self._prepared)}"
-            self._backend.con.con.execute(f"PREPARE {name} AS {self._backend.con.compile(ev.table)}")
-            self._prepared[signature] = name
-        self._load(rows)
-        cursor = self._backend.con.con.execute(f"EXECUTE {self._prepared[signature]}")
-        names = [d[0] for d in cursor.description]
+            sql = self._backend.con.compile(ev.table)
+            self._backend.con.con.execute(f"PREPARE {name} AS {sql}")
+            self._prepared[signature] = (name, sql)
+        self._load(kinds, rows)
+        name, sql = self._prepared[signature]
+        raw = self._backend.con.con
+        if len(records) <= FEW:
+            cursor = raw.execute(f"EXECUTE {name}")
+            names, found = [d[0] for d in cursor.description], cursor.fetchall()
+        else:  # many records: planning with the optimizer pays for itself
+            raw.execute("PRAGMA enable_optimizer")
+            try:
+                cursor = raw.execute(sql)
+                names, found = [d[0] for d in cursor.description], cursor.fetchall()
+            finally:
+                raw.execute("PRAGMA disable_optimizer")
         by_key = {}
-        for values in cursor.fetchall():
+        for values in found:
             row = dict(zip(names, values))
             by_key[str(row[plan.key_column])] = row
         primary = next(s for s in plan.sources if s.name == plan.primary)
@@ -228,7 +309,8 @@ class Ruleset:
             self._backend.close()
             self._backend = None
             self._prepared.clear()
-            self._input_tables = None
+            self._input_tables.clear()
+            self._input_names.clear()
 
 
 def _calibration(c: Calibration | Mapping[str, Any] | str | None) -> Calibration | None:
