@@ -25,6 +25,7 @@ Target (issue 8): tierwise p50 <= 1 ms per single-record call.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import math
 import statistics
@@ -154,6 +155,7 @@ def main() -> None:
     if not data.exists():
         subprocess.run([sys.executable, str(HERE / "generate.py"), "--rows", str(args.rows), "--out", str(data)],
                        check=True)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
     rules = tierwise.load(RULES)
     start = time.perf_counter()
     outcome = run(rules.plan, default_registry(), RULES.parent, AS_OF, {"customers": str(data)},
@@ -225,6 +227,7 @@ def main() -> None:
     print(f"\none call of {n:,} records: tierwise rate(records) {ours_batch:.2f} s ({ours_batch / n * ms:.3f} ms a "
           f"record, {n / ours_batch:,.0f} records/s); zen in a loop {theirs_batch:.2f} s ({theirs_batch / n * ms:.3f} "
           f"ms a record); ratio zen / tierwise {theirs_batch / ours_batch:.3f}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if bad:
         sys.exit(f"{bad} records differ")
 

@@ -20,6 +20,7 @@ and pg_ctl on a free port, fsync off). Target (issue 8): < 5 s each for 1M ratin
 from __future__ import annotations
 
 import argparse
+import os
 import contextlib
 import shutil
 import sqlite3
@@ -171,6 +172,7 @@ def main() -> None:
     ap.add_argument("--stores", default="sqlite,postgresql")
     args = ap.parse_args()
     kinds = [k.strip() for k in args.stores.split(",") if k.strip()]
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
     plan, outcome = rated(args.rows)
     from tierwise.engine.record import rating_rows
 
@@ -205,7 +207,7 @@ def main() -> None:
                 label = name if name != "baseline" else f"baseline: {base}"
                 print(f"  {label:34} {min(walls):7.2f} {med[name]:9.2f} {outcome.rows / med[name]:16,.0f}")
             print(f"  ratio baseline / tierwise: {med['baseline'] / med['tierwise record step']:.2f} "
-                  f"(target: tierwise < 5 s)")
+                  f"(target: tierwise < 5 s); load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
