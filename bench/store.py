@@ -131,9 +131,10 @@ def baseline(kind: str, url: str, rows: list[tuple]) -> tuple[float, str]:
     run_id = rows[0][0]
     cols = ", ".join(RATING_COLUMNS)
     if kind == "sqlite":
+        from tierwise.engine.store.store import _sqlite_pragmas
+
         con = sqlite3.connect(url.removeprefix("sqlite:///"))
-        for pragma in ("foreign_keys = ON", "journal_mode = WAL", "busy_timeout = 10000"):  # as Store.open's
-            con.execute(f"PRAGMA {pragma}")
+        _sqlite_pragmas(con, None)  # the store's own (WAL, ...)
         start = time.perf_counter()
         with con:
             con.execute(f"INSERT INTO run ({RUN_COLUMNS}) VALUES ({', '.join('?' * 17)})", run_row(run_id))
@@ -177,7 +178,7 @@ def main() -> None:
     from tierwise.engine.record import rating_rows
 
     start = time.perf_counter()
-    prepared = [("baseline", *r.values()) for r in rating_rows(plan, outcome.result_path)]
+    prepared = [("baseline", *(r[c] for c in RATING_COLUMNS[1:])) for r in rating_rows(plan, outcome.result_path)]
     print(f"baseline rows prepared as tuples in {time.perf_counter() - start:.2f} s (not timed below)")
     with contextlib.ExitStack() as stack:
         stores = Stores(stack, kinds)

@@ -133,7 +133,7 @@ def history(customer: str, store: Any, out: Path | None) -> None:
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
               help="How many movers to print (--out writes them all).")
 def changes(run_ids: tuple[str, ...], store: Any, out: Path | None, top: int) -> None:
-    """What changed between two runs (default: the last two): the tier migration matrix with counts
+    """What changed between two runs (default: the last two full runs): the tier migration matrix with counts
     and shares, the customers that moved, and the indicators whose points changed most.
 
     Example:
@@ -154,10 +154,10 @@ def changes(run_ids: tuple[str, ...], store: Any, out: Path | None, top: int) ->
                 raise RuleErrors(f"no run '{ref}' (or more than one starts so): see `tierwise runs`")
         before, after = found
     else:
-        last = [r for r in store.runs() if r.status == "complete"][:2]
+        last = [r for r in store.runs() if r.status == "complete" and r.kind == "periodic"][:2]
         if len(last) < 2:
-            raise RuleErrors("changes needs two recorded runs; the store has "
-                             f"{len(last)} complete run(s)")
+            raise RuleErrors("changes needs two recorded full runs; the store has "
+                             f"{len(last)} complete full run(s) (give RUN_A RUN_B to compare others)")
         after, before = last
     ch = compare_runs(store, before, after)
     matrix = Table(title=esc(f"{before.id[:12]} ({before.as_of}) → {after.id[:12]} ({after.as_of}): "

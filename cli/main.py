@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def recording_for(plan, file: Path, overrides: dict, db: str | None, by: str | N
 
 
 def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = None, columns: list[str] | None = None,
-             record=None):
+             record=None, **more):
     """Run the plan; a Parquet ``out`` is written by the run itself."""
     from ..engine.plugin_api import DataError
     from ..engine.run import run
@@ -146,7 +147,7 @@ def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = 
     parquet_out = out if out is not None and out.suffix.lower() == ".parquet" else None
     try:
         return run(plan, registry(), path.parent, as_of, overrides, parquet_out=parquet_out, columns=columns,
-                   progress=progress_for(err_console()), record=record)
+                   progress=progress_for(err_console()), record=record, **more)
     except DataError as exc:
         message = str(exc)
     except OSError as exc:
@@ -232,8 +233,6 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
 
         tierwise run customer_rating.tier --source customers=export.csv --as-of 2026-06-30 --out ratings.xlsx
     """
-    from ..engine.plugin_api import DataError
-
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
     plan = load(file)
@@ -253,7 +252,19 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
         if recording is not None:
             recording.store.close()
     print_distribution(outcome)
+    finish(outcome, out, log_path)
+
+
+def finish(outcome, out: Path | None, log_path: Path | None) -> None:
+    """After a run or re-rate: data issues, the output file, the action log; exit 1 on unscored customers."""
+    from ..engine.plugin_api import DataError
+
     print_issues(outcome)
+    if outcome.deliveries and sum(outcome.deliveries.values()):
+        d = outcome.deliveries
+        console().print(f"actions: {d.get('delivered', 0)} delivered, {d.get('failed', 0)} failed, "
+                        f"{d.get('pending', 0)} pending" + (" (`tierwise actions list`)" if d.get("failed") or
+                                                            d.get("pending") else ""), highlight=False)
     if out is not None:
         from .progress import progress_for
 
@@ -287,37 +298,275 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
 @cli.command()
 @backend_options
 @click.argument("file", type=click.Path(path_type=Path))
+@source_options
+@click.option("--out", type=click.Path(path_type=Path), help="Write the re-rated customers to .csv, .parquet or .xlsx.")
+@click.option("--log", "log_path", type=click.Path(path_type=Path), help="Write the run log (actions) here.")
+@click.option("--calibration", "calibration_run", metavar="RUN_ID",
+              help="Score with the calibration of this run (see `tierwise runs`); default: the last full run's.")
+@click.option("--db", "db", metavar="URL",
+              help="The rating store (a SQLAlchemy URL; the password from the environment). "
+                   "Default: TIERWISE_DB, else tierwise.db beside the rule file.")
+@click.option("--by", "by", metavar="USER", help="Who starts the re-rating (recorded with it); default: the OS user.")
+def rerate(file, overrides, as_of, out, log_path, calibration_run=None, db=None, by=None):
+    """Re-rate off-cycle the customers whose triggers fire on fresh data.
+
+    Reads the sources, evaluates every trigger against each customer's last
+    stored rating (`change(x)`), and re-rates only the customers a trigger
+    fires for, with the calibration frozen from the last full run (or
+    --calibration RUN_ID): nobody else's rating moves. Each new rating is
+    recorded with the trigger as its reason; `cap tier at`, `downgrade` and
+    approved overrides set the final tier; `review` puts the customer on the
+    review list.
+
+    Example:
+
+        tierwise rerate customer_rating.tier --source customers=export_0715.csv --as-of 2026-07-15
+    """
+    from ..engine.plugin_api import DataError
+
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
+        raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
+    plan = load(file)
+    if not plan.triggers:
+        raise RuleErrors(f"{file} declares no trigger: nothing can fire a re-rating (`tierwise run` rates everyone)")
+    refuse_overwriting_inputs(plan, file, overrides, {"--out": out, "--log": log_path})
+    recording = recording_for(plan, file, overrides, db, by)
+    recording.kind = "rerate"
+    try:
+        try:
+            calibration, basis = recording.frozen_calibration(plan, calibration_run)
+        except DataError as exc:
+            raise RuleErrors(str(exc)) from None
+        outcome = evaluate(plan, file, as_of, overrides, out, record=recording, calibration=calibration,
+                           rerate=True)
+        console().print(esc(f"re-rated {outcome.rows} customer(s) whose triggers fired, with the calibration of "
+                            f"run {basis.id[:8]} (as of {basis.as_of}); every other rating stays as stored"),
+                        highlight=False)
+        if outcome.rows:
+            print_rerated(outcome, recording.store)
+    finally:
+        recording.store.close()
+    finish(outcome, out, log_path)
+
+
+def print_rerated(outcome, store, limit: int = 20) -> None:
+    """The re-rated customers: last stored final tier -> new computed and final tier, and the triggers."""
+    from rich.table import Table
+
+    table = Table(title=esc(f"re-rated, run {outcome.run_id[:8]}"))
+    for col in (outcome.plan.key_column, "last tier", "score", "tier", "final tier", "triggers"):
+        table.add_column(esc(col), justify="right" if col == "score" else "left")
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(outcome.result_path).names)
+    rows = pq.read_table(outcome.result_path, columns=[c for c in (outcome.plan.key_column, "score", "tier",
+                                                                   "final_tier", "triggers") if c in present]
+                         ).to_pylist()
+    for row in rows[:limit]:
+        key = row[outcome.plan.key_column]
+        before = [g for r, g in store.history(key, outcome.plan.name) if r.id != outcome.run_id]
+        last = before[-1].final_tier if before else None
+        score = row.get("score")
+        table.add_row(esc(key), esc(last or "—"), "—" if score is None else f"{score:.2f}", esc(row.get("tier") or "—"),
+                      esc(row.get("final_tier", row.get("tier")) or "—"), esc(row.get("triggers") or ""))
+    console().print(table)
+    if len(rows) > limit:
+        console().print(f"… {len(rows) - limit} more; use --out FILE", highlight=False)
+
+
+@dataclass
+class Basis:
+    """What one customer is rated against: a stored calibration (None: fit on the data read), the run
+    it comes from, the last ratings (change()) and the approved overrides."""
+
+    calibration: object = None
+    run: object = None
+    previous: object = None
+    tier_overrides: object = None
+
+
+def stored_basis(plan, file: Path, db: str | None, calibration_run: str | None, customers: list[str],
+                 as_of: date, required: bool) -> Basis:
+    """The basis from the rating store (--db, TIERWISE_DB, or tierwise.db beside the rule file). Without a
+    store (or a full run in it) and not ``required``: an empty basis (the caller fits on the data)."""
+    from ..engine.plugin_api import DataError
+    from ..engine.record import frozen_calibration, previous_table
+    from ..engine.store import Store, default_url
+    from ..engine.store.decisions import active_overrides
+    from ..engine.store.store import StoreError
+
+    url = db or default_url(file)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        if required or calibration_run:
+            raise RuleErrors(f"no rating store at {url[len('sqlite:///'):]}: `tierwise run` rates the whole "
+                             f"population and records the calibration this uses (or give --db URL)")
+        return Basis()
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        raise RuleErrors(str(exc)) from None
+    try:
+        try:
+            calibration, run = frozen_calibration(store, plan, calibration_run)
+        except DataError as exc:
+            if required or calibration_run:
+                raise RuleErrors(str(exc)) from None
+            calibration = run = None
+        active = [o for o in active_overrides(store, plan.name, as_of) if o.customer in set(customers)]
+        overrides_table = None
+        if active:
+            import pyarrow as pa
+
+            overrides_table = pa.table({plan.key_column: pa.array([o.customer for o in active], pa.string()),
+                                        "tier": pa.array([o.tier for o in active], pa.string())})
+        return Basis(calibration, run, previous_table(store, plan, customers), overrides_table)
+    finally:
+        store.close()
+
+
+def basis_text(basis: Basis) -> str:
+    if basis.run is None:
+        return "calibration: fitted on the data read (no full run in the rating store)"
+    return f"calibration: run {basis.run.id[:8]} (as of {basis.run.as_of}, by {basis.run.started_by})"
+
+
+def calibration_option(fn):
+    """--calibration RUN_ID and --db URL for the commands that rate against a stored full run."""
+    fn = click.option("--db", "db", metavar="URL",
+                      help="The rating store (a SQLAlchemy URL; the password from the environment). "
+                           "Default: TIERWISE_DB, else tierwise.db beside the rule file.")(fn)
+    return click.option("--calibration", "calibration_run", metavar="RUN_ID",
+                        help="Score with the calibration of this run (see `tierwise runs`); "
+                             "default: the last full run's.")(fn)
+
+
+def rate_these(plan, file: Path, customers: list[str], overrides: dict, as_of: date, basis: Basis):
+    from ..engine.plugin_api import DataError
+    from ..engine.run import rate_customers
+
+    try:
+        return rate_customers(plan, registry(), file.parent, as_of, customers, overrides,
+                              calibration=basis.calibration, previous=basis.previous,
+                              tier_overrides=basis.tier_overrides)
+    except DataError as exc:
+        raise RuleErrors(str(exc)) from None
+
+
+def not_found(plan, rated, customer: str) -> RuleErrors:
+    close = closest_key(customer, rated.keys)
+    return RuleErrors(f"no customer '{customer}' in {plan.key_column}" + (f" — did you mean '{close}'?" if close else ""))
+
+
+@cli.command()
+@backend_options
+@click.argument("file", type=click.Path(path_type=Path))
 @click.argument("customer")
 @source_options
-def explain(file, customer, overrides, as_of):
+@calibration_option
+def explain(file, customer, overrides, as_of, calibration_run=None, db=None):
     """Show one customer's scorecard: value, band, points × weight, subtotals, tier.
 
     The contributions add up to the score (with additive scoring: the base, the
     points and the caps that bound). Under the score: the tier and its label,
-    each segment's value, the labels, and what the next tier up needs. Exit
-    code 1 when the customer has no score (a value missing under `missing -> error`).
+    the final tier and why (an override, a trigger's effect), each trigger with
+    what `change(x)` compared (the last stored value and the fresh one), each
+    segment's value, the labels, and what the next tier up needs. The
+    normalizers score with the calibration of the last full run in the rating
+    store (or --calibration RUN_ID); without one they are fitted on the data.
+    Exit code 1 when the customer has no score (a value missing under
+    `missing -> error`).
 
     Example:
 
         tierwise explain customer_rating.tier KH00042 --as-of 2026-06-30
     """
     from ..engine.explain import scorecard as build_scorecard
-    from ..engine.plugin_api import DataError
-    from ..engine.run import rate_customer
 
     plan = load(file, show_warnings=False)
-    key = plan.key_column
-    try:
-        rated = rate_customer(plan, registry(), file.parent, as_of, customer.strip(), overrides)
-    except DataError as exc:
-        raise RuleErrors(str(exc)) from None
-    if rated.row is None:
-        close = closest_key(customer, rated.keys)
-        raise RuleErrors(f"no customer '{customer}' in {key}" + (f" — did you mean '{close}'?" if close else ""))
-    card = build_scorecard(plan, rated.calibration, rated.row, as_of)
+    key = customer.strip()
+    basis = stored_basis(plan, file, db, calibration_run, [key], as_of, required=False)
+    rated = rate_these(plan, file, [key], overrides, as_of, basis)
+    if key not in rated.rows:
+        raise not_found(plan, rated, customer)
+    card = build_scorecard(plan, rated.calibration, rated.rows[key], as_of)
     scorecard(card)
+    console().print(esc(basis_text(basis)), highlight=False)
     if card.unscored_by_error:  # as `run`: only missing -> error fails
         sys.exit(1)
+
+
+@cli.command(name="rate")
+@backend_options
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("customers", nargs=-1, required=True)
+@source_options
+@calibration_option
+@click.option("--out", type=click.Path(path_type=Path), help="Write the ratings to .csv, .parquet or .xlsx.")
+def rate_command(file, customers, overrides, as_of, calibration_run=None, db=None, out=None):
+    """Rate a few customers with the calibration of the last full run, reading only their rows.
+
+    The key filter is pushed into the sources, so one customer of millions is
+    rated without reading the population (rules that rank customers or compare
+    them with the population's mean read every row, and say so). Scores with
+    the calibration of the last full run in the rating store (or --calibration
+    RUN_ID); compares with each customer's last stored rating (`change(x)`) and
+    applies approved overrides. Records nothing: `tierwise rerate` records.
+
+    Example:
+
+        tierwise rate customer_rating.tier KH00042 KH00043 --as-of 2026-06-30
+    """
+    from rich.table import Table
+
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
+        raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
+    plan = load(file, show_warnings=False)
+    keys = list(dict.fromkeys(c.strip() for c in customers))
+    needs_calibration = any(i.normalizer for i in plan.indicators)
+    basis = stored_basis(plan, file, db, calibration_run, keys, as_of, required=needs_calibration)
+    rated = rate_these(plan, file, keys, overrides, as_of, basis)
+    if rated.missing and len(rated.missing) == len(keys):
+        raise not_found(plan, rated, rated.missing[0])
+    columns = [plan.key_column, "score", "tier"] + (["tier_label"] if any(t.label for t in plan.tiers) else []) \
+        + ["final_tier"] + [s.name for s in plan.segments] + (["labels"] if plan.labels else []) \
+        + (["triggers"] if plan.triggers else [])
+    table = Table(title=esc(f"{plan.name} — as of {as_of}"))
+    for c in columns:
+        table.add_column(esc(c), justify="right" if c == "score" else "left")
+    for k in keys:
+        if k in rated.rows:
+            row = rated.rows[k]
+            table.add_row(*(esc(_shown(row.get(c), c)) for c in columns))
+    console().print(table)
+    console().print(esc(basis_text(basis)), highlight=False)
+    if rated.population:
+        err_console().print("[yellow]note:[/yellow] " + esc(
+            "these rules read the whole population (" + ", ".join(rated.population) + "), so every row of the "
+            "sources was read for them"), highlight=False)
+    for k in rated.missing:
+        close = closest_key(k, rated.keys)
+        err_console().print("[yellow]warning:[/yellow] " + esc(f"no customer '{k}' in {plan.key_column}"
+                            + (f" — did you mean '{close}'?" if close else "")), highlight=False)
+    if out is not None:
+        import pyarrow as pa
+
+        from ..engine.columns import default_columns
+        from ..engine.output import write_output
+
+        default = default_columns(plan, True)
+        write_output(pa.Table.from_pylist([{c: rated.rows[k].get(c) for c in default} for k in keys
+                                           if k in rated.rows]), out)
+        console().print(f"wrote {len(keys) - len(rated.missing)} rating(s) to {esc(out)}", highlight=False)
+    if rated.missing:
+        sys.exit(1)
+
+
+def _shown(value, column: str) -> str:
+    if value is None:
+        return "—"
+    if column == "score" and isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
 
 
 def closest_key(typed: str, keys: list) -> str | None:
@@ -458,9 +707,9 @@ def main() -> None:
 
 
 def _register_store_commands() -> None:
-    from . import decisions, history
+    from . import actions, decisions, history
 
-    for command in (*history.COMMANDS, *decisions.COMMANDS):
+    for command in (*history.COMMANDS, *decisions.COMMANDS, *actions.COMMANDS):
         cli.add_command(command)
 
 

@@ -119,5 +119,19 @@ def print_outcome(card) -> None:
         out.print(f"  {esc(name)} = " + (esc(value) if value is not None else "— (no case matched)"))
     if card.labels:
         out.print(f"labels: {esc(','.join(card.labels))}")
+    if card.final_tier != card.tier:
+        out.print(f"final tier [bold]{esc(card.final_tier or '—')}[/bold] (computed {esc(card.tier or '—')}: "
+                  f"an approved override or a trigger's effect)")
+    for t in card.triggers:
+        mark = "[red]fired[/red]" if t.fired else "not fired"
+        out.print(f"trigger {esc(t.name)}: {mark} (-> {esc(t.effects)})", highlight=False)
+        for c in t.comparisons:
+            if c.last is None:
+                out.print(f"  change({esc(c.indicator)}): no last stored value (fresh {esc(num(c.fresh))}), "
+                          f"so missing", highlight=False)
+            else:
+                change = "missing (last value 0)" if c.change is None else f"{c.change * 100:+.1f}%"
+                out.print(f"  change({esc(c.indicator)}): last {esc(num(c.last))} → fresh {esc(num(c.fresh))}: "
+                          f"{change}", highlight=False)
     if card.next_tier:
         out.print(esc(card.next_tier))

@@ -58,9 +58,23 @@ def catalogue(plan: P.Plan, overrides: bool = False, points_given: frozenset[str
     add("missing", {ref_name(k, i.name) for i in plan.indicators if i.name not in points_given
                     for k in ("value", "points")})
     add("no_score_reason", {"reason"}, default=False)
+    add("previous_tier", set(), default=False)  # the final tier of the customer's last stored rating
     if plan.triggers:
         add("triggers", {ref_name("trigger", t.name) for t in plan.triggers}, default=False)
+    for name in change_indicators(plan):  # what change(NAME) compared: the last stored value and the change
+        add(f"{name}.last", {ref_name("value", name)}, default=False)
+        add(f"{name}.change", {ref_name("value", name)}, default=False)
     return out
+
+
+def change_indicators(plan: P.Plan) -> list[str]:
+    """Indicators whose change against the last rating a trigger reads (``change(x)``), in order."""
+    seen: dict[str, None] = {}
+    for t in plan.triggers:
+        for node in P.walk(t.condition):
+            if isinstance(node, P.Change):
+                seen.setdefault(node.indicator)
+    return list(seen)
 
 
 def default_columns(plan: P.Plan, overrides: bool = False) -> list[str]:

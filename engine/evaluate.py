@@ -19,6 +19,7 @@ from . import plan as P
 from . import scoring as S
 from .calibration import Calibration
 from .coerce import finite
+from .columns import change_indicators
 from .expressions import ExprBuilder, ibis_coalesce
 from .plugin_api import DataError
 from .prepare import (KEY, UNKNOWN_KEYS, KeyFacts, all_exprs, col_name, column_type,  # noqa: F401  (re-exported)
@@ -27,6 +28,7 @@ from .scoring import band_condition, cap_at, ref_name  # noqa: F401  (re-exporte
 
 OUTPUT_DECIMALS = 10  # scores, points and dimension scores in the output are rounded to this many decimals
 LAST = "last"  # internal prefix of the previous rating's values: last__年交易额
+PREVIOUS_TIER = "last__tier__"  # the previous rating's final tier (the `tier` column of ``previous``)
 OVERRIDE = "__override_tier"
 
 
@@ -54,16 +56,6 @@ def _deps(e: P.Expr | None) -> set[str]:
 def tier_effect_triggers(plan: P.Plan) -> list[P.TriggerPlan]:
     """Triggers that move the final tier when they fire (`cap tier at X`, `downgrade N`)."""
     return [tr for tr in plan.triggers if any(e.effect in ("cap", "downgrade") for e in tr.effects)]
-
-
-def change_indicators(plan: P.Plan) -> list[str]:
-    """Indicators whose change against the last rating a trigger reads (``change(x)``)."""
-    seen: dict[str, None] = {}
-    for t in plan.triggers:
-        for node in walk(t.condition):
-            if isinstance(node, P.Change):
-                seen.setdefault(node.indicator)
-    return list(seen)
 
 
 def left_join(base: Any, other: Any) -> Any:
@@ -154,7 +146,9 @@ class _Evaluator:
                 raise DataError(f"the previous ratings have no value of '{n}' (change({n}) reads it)"
                                 + (f" — did you mean '{close}'?" if close else ""))
         key = _key_of(previous, self.plan.key_column, "previous ratings", self.backend)
-        t = previous.select(**{KEY: key}, **{ref_name(LAST, n): previous[n].cast("float64") for n in names})
+        last_tier = {PREVIOUS_TIER: previous["tier"].cast("string")} if "tier" in columns else {}
+        t = previous.select(**{KEY: key}, **{ref_name(LAST, n): previous[n].cast("float64") for n in names},
+                            **last_tier)
         if only is not None:
             t = t.filter(t[KEY].isin(only))
         return first_per_key(t.filter(t[KEY].notnull()))
@@ -389,12 +383,20 @@ class _Evaluator:
                 cols[c] = shown(t[ref_name("points", base_name)])
             elif part == "band" and base_name in indicators:
                 cols[c] = t[ref_name("band", base_name)]
+            elif part == "last" and base_name in indicators:
+                cols[c] = t[ref_name(LAST, base_name)] if ref_name(LAST, base_name) in t.columns \
+                    else ibis.null("float64")
+            elif part == "change" and base_name in indicators:
+                cols[c] = self._change(t, P.Change(base_name)) if ref_name(LAST, base_name) in t.columns \
+                    else ibis.null("float64")
             elif part == "weight" and (base_name in indicators or base_name in dims):
                 cols[c] = t[ref_name("weight", base_name)].round(OUTPUT_DECIMALS)
             elif c == "labels":
                 cols[c] = _names_where(t, "label", list(plan.labels))
             elif c == "triggers":
                 cols[c] = _names_where(t, "trigger", [tr.name for tr in plan.triggers])
+            elif c == "previous_tier":
+                cols[c] = t[PREVIOUS_TIER] if PREVIOUS_TIER in t.columns else ibis.null("string")
             elif c == "no_score_reason":
                 cols[c] = t["reason"]
             elif c == "missing":

@@ -42,6 +42,34 @@ class Line:
     contribution: float | None = None  # what it adds to the score
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What ``change(NAME)`` compared: the last stored raw value, the fresh one, the relative change."""
+
+    indicator: str
+    last: float | None
+    fresh: Any
+    change: float | None
+
+
+@dataclass(frozen=True)
+class TriggerLine:
+    """A trigger: whether it fired for this customer, its effects, what its change() compared."""
+
+    name: str
+    fired: bool
+    effects: str
+    comparisons: list[Comparison] = field(default_factory=list)
+
+
+def effect_text(e: P.TriggerEffect) -> str:
+    if e.effect == "cap":
+        return f"cap tier at {e.tier}"
+    if e.effect == "downgrade":
+        return f"downgrade {e.steps:g}"
+    return e.effect
+
+
 @dataclass
 class Scorecard:
     key_column: str
@@ -57,6 +85,8 @@ class Scorecard:
     no_score_reason: str | None = None
     unscored_by_error: bool = False  # no score because of `missing -> error` (explain exits 1, as run does)
     next_tier: str | None = None
+    final_tier: str | None = None  # after overrides and trigger effects (the result's final_tier)
+    triggers: list[TriggerLine] = field(default_factory=list)
 
 
 def _rule_applied(plan: P.Plan, calibration: Calibration, ind: P.IndicatorPlan, row: dict[str, Any],
@@ -144,7 +174,21 @@ def scorecard(plan: P.Plan, calibration: Calibration, row: dict[str, Any], as_of
         labels=[x for x in (row.get("labels") or "").split(",") if x],
         no_score_reason=row.get("no_score_reason"),
         unscored_by_error=score is None and any(row.get(f"{i.name}.points") is None for i in errors),
-        next_tier=next_tier_gap(plan, score, tier))
+        next_tier=next_tier_gap(plan, score, tier), final_tier=row.get("final_tier", tier),
+        triggers=trigger_lines(plan, row))
+
+
+def trigger_lines(plan: P.Plan, row: dict[str, Any]) -> list[TriggerLine]:
+    """Each trigger as the result row has it: fired (the ``triggers`` column) and, for each change(x) in
+    its condition, the ``x.last`` and ``x.change`` columns beside the fresh value."""
+    fired = set(filter(None, (row.get("triggers") or "").split(",")))
+    out = []
+    for t in plan.triggers:
+        names = list(dict.fromkeys(n.indicator for n in P.walk(t.condition) if isinstance(n, P.Change)))
+        out.append(TriggerLine(t.name, t.name in fired, ", ".join(effect_text(e) for e in t.effects),
+                               [Comparison(n, row.get(f"{n}.last"), row.get(n), row.get(f"{n}.change"))
+                                for n in names]))
+    return out
 
 
 def next_tier_gap(plan: P.Plan, score: float | None, tier: str | None) -> str | None:

@@ -126,14 +126,25 @@ class Normalizer:
 
 @dataclass
 class ActionItem:
-    """One customer an action applies to."""
+    """One delivery: one customer an ``on`` line selected, for one action of that line."""
 
     customer: str
-    tier: str | None
+    tier: str | None  # the final tier of this rating
     score: float | None
-    reason: str  # the `on` line that fired, e.g. "tier A"
-    idempotency_key: str
+    reason: str  # the `on` line's event that fired, e.g. "enter A", "downgrade", "trigger 重大投诉"
+    idempotency_key: str  # stable for (run, customer, action): a repeated delivery carries the same key
+    previous_tier: str | None = None  # the final tier of the customer's last stored rating
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionContext:
+    """What a handler may use besides its batch: the settings file (``tierwise.toml``) beside the rule
+    file, the directory relative paths are read from, and the rating store (None: a run without one)."""
+
+    settings: Any = None  # engine.settings.Settings
+    base_dir: Path | None = None
+    store: Any = None  # engine.store.Store
 
 
 @dataclass
@@ -144,21 +155,36 @@ class ActionBatch:
     options: Any
     items: list[ActionItem]
     log: Any  # callable(str) -> None writing a line to the run's log
+    context: ActionContext = field(default_factory=ActionContext)
+
+
+DELIVERED, FAILED, PENDING = "delivered", "failed", "pending"
 
 
 @dataclass
 class DeliveryResult:
+    """How one item's delivery ended: ``delivered``; ``failed`` for good (the receiver refused it: its
+    answer in ``detail``); or ``pending`` (not delivered yet: `tierwise actions retry` tries again)."""
+
     idempotency_key: str
-    ok: bool
+    status: str = DELIVERED
     detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == DELIVERED
 
 
 class ActionHandler:
-    """Delivers a batch of customers an ``on`` line selected."""
+    """Delivers a batch of customers an ``on`` line selected; returns one result per item.
+
+    A handler must be safe to call again with items it may have delivered before (after a crash,
+    or a timeout whose answer never came): the items carry the same idempotency keys."""
 
     name: ClassVar[str]
     Options: ClassVar[type[PluginOptions]] = PluginOptions
     positional: ClassVar[tuple[str, ...]] = ()
+    batch_size: ClassVar[int] = 500  # items per deliver() call (a handler's option may say otherwise)
 
     def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         raise NotImplementedError

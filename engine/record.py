@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from . import plan as P
+from .columns import change_indicators
+from .deliver import history_events
+from .plugin_api import DataError
 from .store.bulk import Columns
 
 READ_BATCH = 50_000
@@ -41,10 +44,12 @@ def json_object_sql(columns: dict[str, str]) -> str:
 
 
 def rating_batches(plan: P.Plan, result_path: Path, reason: str = "periodic",
-                   overrides: dict[str, tuple[str, str]] | None = None) -> Iterator[list[list[Any]]]:
+                   overrides: dict[str, tuple[str, str]] | None = None,
+                   with_fired: bool = False) -> Iterator[list[list[Any]]]:
     """The store rows of a run's result (Parquet), in key order, in batches of columns (one list per
-    name of RATING_COLUMNS). The reason: ``override ID`` where an approved override set the final
-    tier, else ``trigger NAME[, NAME]`` where triggers fired, else ``reason``."""
+    name of RATING_COLUMNS; ``with_fired``: and last, per row, the names of the triggers that fired).
+    The reason: ``override ID`` where an approved override set the final tier, else ``trigger
+    NAME[, NAME]`` where triggers fired, else ``reason``."""
     import duckdb
     import pyarrow.parquet as pq
 
@@ -91,23 +96,22 @@ def rating_batches(plan: P.Plan, result_path: Path, reason: str = "periodic",
             else:
                 why = [reason] * n
             cols["reason"] = why
-            yield [cols[name] for name in RATING_COLUMNS]
+            out = [cols[name] for name in RATING_COLUMNS]
+            if with_fired:
+                out.append([fi.split(",") if fi else [] for fi in fired])
+            yield out
     finally:
         con.close()
 
 
 def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic",
                 overrides: dict[str, tuple[str, str]] | None = None) -> Iterator[dict[str, Any]]:
-    """One store row (a dict of RATING_COLUMNS) per customer of a run's result, in key order."""
-    for cols in rating_batches(plan, result_path, reason, overrides):
+    """One store row (a dict of RATING_COLUMNS, and ``fired``: the triggers that fired) per customer of
+    a run's result, in key order."""
+    names = (*RATING_COLUMNS, "fired")
+    for cols in rating_batches(plan, result_path, reason, overrides, with_fired=True):
         for row in zip(*cols):
-            yield dict(zip(RATING_COLUMNS, row))
-
-
-def ratings(plan: P.Plan, result_path: Path, reason: str = "periodic",
-            overrides: dict[str, tuple[str, str]] | None = None) -> Columns:
-    """A run's ratings as Store.record takes them column-wise (the bulk path)."""
-    return Columns(list(RATING_COLUMNS), rating_batches(plan, result_path, reason, overrides))
+            yield dict(zip(names, row))
 
 
 def source_facts(plan: P.Plan, base_dir: Path, overrides: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -142,6 +146,60 @@ def _sha256(files: list[Path]) -> str:
     return h.hexdigest()
 
 
+def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str]) -> Any:
+    """An Arrow table key -> each named indicator's stored raw value (numbers only; anything else is
+    missing) and ``tier``, the stored final tier, from (customer, indicator_values JSON[, final_tier])
+    tuples."""
+    import pyarrow as pa
+
+    keys, tiers, cols = [], [], {n: [] for n in names}
+    for customer, values_json, *rest in latest:
+        values = json.loads(values_json or "{}")
+        keys.append(customer)
+        tiers.append(rest[0] if rest else None)
+        for n in names:
+            v = values.get(n)
+            cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
+    return pa.table({plan.key_column: pa.array(keys, pa.string()),
+                     **{n: pa.array(v, pa.float64()) for n, v in cols.items()},
+                     "tier": pa.array(tiers, pa.string())})
+
+
+def previous_table(store: Any, plan: P.Plan, customers: list[str] | None = None) -> Any:
+    """Each customer's last stored rating (the newest complete run that rated them, periodic or
+    re-rate): the raw values of the indicators ``change()`` reads and the final tier (`on enter X`, ...).
+    None: nothing to compare with."""
+    names = change_indicators(plan)
+    if not names and not history_events(plan):
+        return None
+    return previous_values(plan, store.latest_ratings(plan.name, customers,
+                                                      columns=("customer", "indicator_values", "final_tier")), names)
+
+
+def frozen_calibration(store: Any, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
+    """(Calibration, Run): that of run ``run_ref`` (an id or its start), else of the last complete
+    full run of this ruleset. A DataError when there is none."""
+    from .calibration import Calibration
+
+    if run_ref is not None:
+        found = store.run(run_ref.strip())
+        if found is None:
+            raise DataError(f"no run '{run_ref}' in the rating store (or several start so): see `tierwise runs`")
+        if found.status != "complete":
+            raise DataError(f"run {found.id[:8]} {found.status}: its calibration cannot be used")
+        if found.ruleset != plan.name:
+            raise DataError(f"run {found.id[:8]} rated ruleset '{found.ruleset}', not '{plan.name}'")
+    else:
+        found = store.last_run(plan.name, kind="periodic")
+        if found is None:
+            raise DataError(f"no full run of '{plan.name}' in the rating store yet: `tierwise run` rates the "
+                            f"whole population and records the calibration that re-rating uses")
+    try:
+        return Calibration.from_json(found.calibration or "{}"), found
+    except ValueError as exc:
+        raise DataError(f"run {found.id[:8]}: its stored calibration is unreadable: {exc}") from None
+
+
 @dataclass
 class Recording:
     """Where and how a run records itself: the store, the rule text as run, and who started it."""
@@ -156,25 +214,11 @@ class Recording:
     started_at: Any = None
     applied: dict[str, tuple[str, str]] = field(default_factory=dict)  # customer -> (override id, tier)
 
-    def previous_table(self, plan: P.Plan) -> Any:
-        """The last complete run's raw values of the indicators ``change()`` reads (None: nothing to compare)."""
-        import pyarrow as pa
+    def previous_table(self, plan: P.Plan, customers: list[str] | None = None) -> Any:
+        return previous_table(self.store, plan, customers)
 
-        from .evaluate import change_indicators
-
-        names = change_indicators(plan)
-        last = self.store.last_run(plan.name, kind=None) if names else None
-        if last is None:
-            return None
-        keys, cols = [], {n: [] for n in names}
-        for r in self.store.ratings(last.id):
-            values = json.loads(r.indicator_values or "{}")
-            keys.append(r.customer)
-            for n in names:
-                v = values.get(n)
-                cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
-        return pa.table({plan.key_column: pa.array(keys, pa.string()),
-                         **{n: pa.array(v, pa.float64()) for n, v in cols.items()}})
+    def frozen_calibration(self, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
+        return frozen_calibration(self.store, plan, run_ref)
 
     def overrides_table(self, plan: P.Plan, as_of: Any) -> Any:
         """The approved, unexpired overrides of this ruleset on ``as_of`` (None: there are none)."""
@@ -201,11 +245,27 @@ class Recording:
 
 
 def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibration: Any, distribution: Any,
-                result_path: Path) -> int:
-    """The run and its ratings into the store, in one transaction (nothing is visible until it commits)."""
+                result_path: Path, deliveries: Any = ()) -> int:
+    """The run, its ratings, the review items its triggers open and the outbox rows of the actions it
+    caused, in one transaction (nothing is visible until it commits). The ratings go to the store
+    column-wise, as the result holds them (the bulk path: no dict per row)."""
+    from .outbox import queue
+    from .store.decisions import open_reviews
+
     counts = {(t.tier or ""): t.count for t in distribution}
+    review = {t.name for t in plan.triggers if any(e.effect == "review" for e in t.effects)}
+    pairs: list[tuple[str, str]] = []
+
+    def batches() -> Iterator[list[list[Any]]]:
+        for cols in rating_batches(plan, result_path, rec.reason, rec.applied, with_fired=bool(review)):
+            if review:
+                fired = cols.pop()
+                pairs.extend((k, t) for k, names in zip(cols[0], fired) for t in names if t in review)
+            yield cols
+
     return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts),
-                            ratings(plan, result_path, rec.reason, rec.applied))
+                            Columns(list(RATING_COLUMNS), batches()),
+                            then=lambda conn: (open_reviews(conn, run_id, pairs), queue(conn, deliveries)))
 
 
 def record_failure(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, error: str) -> None:

@@ -18,11 +18,13 @@ from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
-from .deliver import columns_needed, deliver
+from .deliver import columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
+from .outbox import Delivered, context_from_run, deliver_pending
 from .output import write_output
+from .plugin_api import ActionContext
 from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
 from .progress import SILENT, Progress
@@ -69,6 +71,7 @@ class RunOutcome:
     unscored: int = 0  # customers without a score because of `missing -> error` (the run fails)
     run_id: str = ""
     columns: list[str] = field(default_factory=list)  # the output columns (the result file may hold more)
+    deliveries: dict[str, int] = field(default_factory=dict)  # the actions it caused: delivered/failed/pending
 
     @property
     def table(self) -> Any:
@@ -149,6 +152,15 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, StoreError)
 
 
+def settings_for(rule_file: Path) -> Any:
+    """The settings (tierwise.toml) that apply to a rule file, None when there are none."""
+    try:
+        from .settings import load_settings
+    except ImportError:  # the settings file comes with the handlers that read it
+        return None
+    return load_settings(rule_file)
+
+
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
@@ -157,18 +169,24 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None, *,
         columns: list[str] | None = None, calibration: Calibration | None = None, previous: Any = None,
         tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT,
-        record: Recording | None = None) -> RunOutcome:
+        record: Recording | None = None, rerate: bool = False) -> RunOutcome:
     """Rate everyone. With ``record``, the run and every rating go into the rating store (one
     transaction, between summarising and delivering; a failed run is recorded as failed). ``columns``: the output columns (the default output without). With
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
     complete), saving a copy of a large result. ``calibration``: fitted parameters to use instead of
-    fitting; ``previous``/``tier_overrides``: tables as ``evaluate`` takes them."""
+    fitting; ``previous``/``tier_overrides``: tables as ``evaluate`` takes them. ``rerate``: an off-cycle
+    re-rating: everyone is evaluated with ``calibration`` (required: frozen from the last full run), and
+    only the customers whose triggers fire are kept — summarised, recorded, delivered and written."""
+    if rerate and calibration is None:
+        raise ValueError("a re-rating scores with the frozen calibration of a full run: give calibration")
+    if rerate and not plan.triggers:
+        raise DataError(f"ruleset '{plan.name}' has no triggers: nothing can fire a re-rating")
     if record is not None:  # the store gives the last ratings (change()) and the approved overrides
         previous = previous if previous is not None else record.previous_table(plan)
         tier_overrides = tier_overrides if tier_overrides is not None else record.overrides_table(plan, as_of)
     output = list(columns) if columns is not None else C.default_columns(plan, tier_overrides is not None)
     wanted = run_columns(plan, output, tier_overrides is not None)
-    if record is not None and plan.triggers and "triggers" not in wanted:
+    if (record is not None or rerate) and plan.triggers and "triggers" not in wanted:
         wanted.append("triggers")  # a rating's reason names the triggers that fired
     run_id = new_run_id()
     info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
@@ -193,18 +211,25 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                               registry=registry, backend=be, keys=quality.keys, columns=wanted)
         with progress.step("scoring", be.query_progress):
-            computed = compute(evaluation, be, result_path)
+            computed = compute(evaluation, be, scratch / "everyone.parquet" if rerate else result_path)
+            if rerate:  # only the customers a trigger fired for are re-rated; everyone else stays as stored
+                fired = computed.table.filter(computed.table["triggers"].notnull() & (computed.table["triggers"] != ""))
+                fired = fired.order_by(evaluation.key_column)
+                computed = Computed(be.save(fired, result_path, "tierwise_fired_" + run_id[:8]), result_path,
+                                    computed.columns)
             needed = summary_columns(plan)
-            if set(needed) <= set(wanted):  # the default output: summarised from what was written
+            if set(needed) <= set(wanted) or rerate:  # the default output: summarised from what was written
                 summary = summarise(plan, computed.table, be)
             else:  # a narrow output: evaluating the summary's columns again costs less than writing them
                 summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                                                    registry=registry, backend=be, keys=quality.keys,
                                                    columns=[plan.key_column, *needed]).table, be)
+        owed = decide(plan, computed.table, run_id, be)
         if record is not None:
-            with progress.step("recording"):
-                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path)
-        log = deliver(plan, registry, computed.table, run_id, be)
+            with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
+                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed)
+        else:
+            owed = list(owed)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
                 partial = parquet_out.with_name(f".{parquet_out.name}.partial")
@@ -227,41 +252,67 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         raise
     finally:
         be.close()
+    log: list[str] = []
+    if record is not None:  # after the commit: what the outbox holds for this run
+        with progress.step("delivering"):
+            delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for),
+                                        log.append)
+    else:
+        delivered = Delivered()
+        for r in deliver_now(plan, registry, owed, ActionContext(settings_for(base_dir / "x.tier"), base_dir),
+                             log.append):
+            delivered.counts[r.status] = delivered.counts.get(r.status, 0) + 1
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": summary.rows,
                                                               "tiers": {t.tier: t.count for t in summary.distribution}})
     outcome = RunOutcome(plan, as_of, result_path, summary.rows, summary.distribution,
-                         opened.issues + quality.issues + summary.issues, summary.warnings + not_applied_yet(plan),
-                         summary.missing_counts, log, calibration, summary.unscored, run_id, output)
+                         opened.issues + quality.issues + summary.issues, summary.warnings + not_applied_yet(plan, record is not None),
+                         summary.missing_counts, log, calibration, summary.unscored, run_id, output,
+                         delivered.counts)
     weakref.finalize(outcome, shutil.rmtree, scratch, True)
     return outcome
 
 
 @dataclass
-class CustomerRating:
-    """One customer rated (``row``: every result column, the explanation columns included), or
-    ``row`` None and the population's keys (for a suggestion)."""
+class CustomerRatings:
+    """Customers rated one by one: each found key's result row (every result column, the explanation
+    columns included), the keys not found with the population's keys (for a suggestion), the
+    calibration scored with, and which rule parts read the whole population (computed on all rows)."""
 
-    row: dict[str, Any] | None
+    rows: dict[str, dict[str, Any]]
     calibration: Calibration
+    missing: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    population: list[str] = field(default_factory=list)
 
 
-def rate_customer(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date, key: str,
-                  overrides: dict[str, str] | None = None, backend: str | None = None) -> CustomerRating:
-    """Fit the calibration on the whole population once, then evaluate just this customer."""
+def rate_customers(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date, customers: list[str],
+                   overrides: dict[str, str] | None = None, backend: str | None = None, *,
+                   calibration: Calibration | None = None, previous: Any = None,
+                   tier_overrides: Any = None) -> CustomerRatings:
+    """Rate just ``customers``: the key filter is pushed into the sources, so only their rows are read
+    — except by the rule parts that read the population (ranks, population aggregates, quota tiers,
+    and the normalizers when no ``calibration`` is given: then it is fitted on everyone first)."""
+    from .evaluate import population_nodes
+
     opened = open_step(plan, registry, base_dir, overrides, backend)
     be = opened.backend
+    keys = [str(k).strip() for k in customers]
     try:
-        calibration = fit(plan, opened.tables, as_of, be, registry=registry)
-        evaluation = evaluate(plan, opened.tables, as_of, calibration, registry=registry, backend=be,
-                              columns=C.all_columns(plan), only=[key])
-        rows = be.fetch_rows(evaluation.table)
-        if rows:
-            return CustomerRating(rows[0], calibration)
-        primary = next(s for s in plan.sources if s.name == plan.primary)
-        t = opened.tables[primary.name]
-        keys = [r["k"] for r in be.fetch_rows(t.select(k=text_key(t, primary.key)).distinct())]
-        return CustomerRating(None, calibration, keys)
+        if calibration is None:
+            calibration = fit(plan, opened.tables, as_of, be, registry=registry)
+        previous, tier_overrides = (be.from_arrow(t, f"tierwise_{name}_{uuid.uuid4().hex[:8]}") if _is_arrow(t) else t
+                                    for name, t in (("previous", previous), ("overrides", tier_overrides)))
+        evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides, registry=registry,
+                              backend=be, columns=C.all_columns(plan, tier_overrides is not None), only=keys)
+        rows = {str(r[plan.key_column]): r for r in be.fetch_rows(evaluation.table)}
+        population = sorted(population_nodes(plan, registry, calibration, {}))
+        missing = [k for k in dict.fromkeys(keys) if k not in rows]
+        found_keys: list[str] = []
+        if missing:
+            primary = next(s for s in plan.sources if s.name == plan.primary)
+            t = opened.tables[primary.name]
+            found_keys = [r["k"] for r in be.fetch_rows(t.select(k=text_key(t, primary.key)).distinct())]
+        return CustomerRatings(rows, calibration, missing, found_keys, population)
     except (DataError, OSError):
         raise
     except Exception as exc:
@@ -298,17 +349,19 @@ def cannot_evaluate(exc: Exception) -> DataError:
                      f"file, please report it")
 
 
-def not_applied_yet(plan: P.Plan) -> list[str]:
-    """What a run checks but does not do yet: triggers and `on` lines that need the rating history."""
+def not_applied_yet(plan: P.Plan, recorded: bool = True) -> list[str]:
+    """What a run checks but does not do: `review` without a store to keep the list in, and `on`
+    lines that need the rating history."""
     out = []
     review = [t.name for t in plan.triggers if any(e.effect == "review" for e in t.effects)]
-    if review:
-        out.append(f"trigger(s) {', '.join(review)}: `review` is checked, not applied yet (the customers are not "
-                   f"put on the review list by a run)")
-    later = sorted({r.event for r in plan.on_rules if r.event not in ("tier", "label")})
-    if later:
-        out.append(f"`on {'/'.join(later)}` lines checked, not run: they need the rating history")
+    if review and not recorded:
+        out.append(f"trigger(s) {', '.join(review)}: `review` puts customers on the review list of the rating "
+                   f"store; this run records nothing (--no-store), so nobody was put on it")
+    later = sorted({r.event for r in plan.on_rules if r.event in ("enter", "leave", "upgrade", "downgrade")})
+    if later and not recorded:
+        out.append(f"`on {'/'.join(later)}`: without the rating store (--no-store) there is no last rating, so "
+                   f"every customer enters its tier")
     return out
 
 
-__all__ = ["KEY", "KeyFacts", "RunOutcome", "run", "rate_customer", "evaluate_plan", "cannot_evaluate"]
+__all__ = ["KEY", "KeyFacts", "RunOutcome", "run", "rate_customers", "evaluate_plan", "cannot_evaluate"]

@@ -23,7 +23,7 @@ class LogAction(ActionHandler):
         for item in batch.items:
             batch.log(f"action=log customer={item.customer} tier={item.tier} reason={item.reason!r} "
                       f"message={batch.options.message!r} key={item.idempotency_key}")
-            out.append(DeliveryResult(item.idempotency_key, True))
+            out.append(DeliveryResult(item.idempotency_key))
         return out
 
 

@@ -34,7 +34,8 @@ def _rank(column, ties: str):
 
 
 class MinMax(Normalizer):
-    """Range (极差法): lo + (x - min) / (max - min) * (hi - lo)."""
+    """Range (极差法): lo + (x - min) / (max - min) * (hi - lo), within [lo, hi] (a value beyond the
+    fitted range — a frozen calibration's — gets the end of the points range)."""
 
     name = "minmax"
     description = "min-max (range) scaling onto the points range"
@@ -48,6 +49,7 @@ class MinMax(Normalizer):
         spread = params["max"] - params["min"]
         mid = (lo + hi) / 2.0
         scaled = lo + (column - params["min"]) / spread * (hi - lo)
+        scaled = ibis.greatest(ibis.least(scaled, hi), lo)
         return ibis.cases((column.isnull(), ibis.null("float64")), (spread == 0, mid), else_=scaled)
 
 

@@ -56,8 +56,10 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, A
     columns = [c.name for c in table.columns]
     names = ", ".join(f'"{c}"' for c in columns)
     dialect = (conn.dialect.name, conn.dialect.driver)
-    # the driver takes the values as they are only where no column's type converts them (dates do)
-    raw = all(isinstance(c.type, sa.Float) or c.type.bind_processor(conn.dialect) is None for c in table.columns)
+    # the driver takes the values as they are only where no column's type converts them (dates do) and
+    # every default is a plain value (Core computes a callable or a server default for a key left out)
+    raw = all((isinstance(c.type, sa.Float) or c.type.bind_processor(conn.dialect) is None)
+              and c.server_default is None and (c.default is None or c.default.is_scalar) for c in table.columns)
     total = 0
     copy = f'COPY "{table.name}" ({names}) FROM STDIN'
     insert = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'

@@ -134,6 +134,27 @@ def add_review(s: Session, run_id: str, customer: str, trigger: str) -> ReviewIt
     return item
 
 
+def open_reviews(conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> int:
+    """Put each (customer, trigger) on the review list with its audit event, inside the transaction
+    of ``conn`` (the one recording the run whose trigger fired). A customer already open for review
+    by the same trigger is not added twice."""
+    if not pairs:
+        return 0
+    items = ReviewItem.__table__
+    open_now = {(c, t) for c, t in conn.execute(
+        sa.select(items.c.customer, items.c.trigger).where(items.c.status == "open"))}
+    fresh = [(c, t) for c, t in dict.fromkeys(pairs) if (c, t) not in open_now]
+    at = now()
+    rows = [{"id": _id("RV"), "run_id": run_id, "customer": c, "trigger": t, "created_at": at, "status": "open",
+             "resolved_by": None, "resolved_at": None, "note": None} for c, t in fresh]
+    if rows:
+        conn.execute(sa.insert(items), rows)
+        conn.execute(sa.insert(AuditEvent.__table__), [
+            {"at": at, "actor": "tierwise", "action": "review opened", "customer": r["customer"], "subject": r["id"],
+             "detail": json.dumps({"trigger": r["trigger"], "run": run_id}, ensure_ascii=False)} for r in rows])
+    return len(rows)
+
+
 def reviews(store: Store, status: str | None = "open") -> list[ReviewItem]:
     with Session(store.engine) as s:
         q = select(ReviewItem)

@@ -99,3 +99,43 @@ class ReviewItem(SQLModel, table=True):
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     note: str | None = Field(default=None, sa_type=Text)
+
+
+class OutboxItem(SQLModel, table=True):
+    """One delivery an action owes: (run, customer, action), written with the run's ratings in one
+    transaction, delivered after the commit. ``status``: pending -> delivered | failed (for good)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_key", "status", "key"),)
+
+    key: str = Field(primary_key=True)  # the idempotency key: "{run id}:{on-line}.{action}:{customer}"
+    run_id: str = Field(foreign_key="run.id", index=True)
+    customer: str
+    action: str  # the handler's name
+    rule: str  # the `on` line, e.g. "on enter A -> notify(channel: "sales")"
+    event: str  # what fired, e.g. "enter A"
+    options: str = Field(sa_type=Text)  # JSON: the handler's options as checked
+    tier: str | None = None  # the final tier of the rating
+    previous_tier: str | None = None
+    score: float | None = None
+    status: str = "pending"
+    attempts: int = 0
+    detail: str | None = Field(default=None, sa_type=Text)  # the receiver's last answer
+    created_at: datetime
+    updated_at: datetime
+
+
+class ManagerAssignment(SQLModel, table=True):
+    """A key-account manager assigned to a customer by `assign_manager(pool)`: sticky until released."""
+
+    __tablename__ = "manager_assignment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ruleset: str = Field(index=True)
+    customer: str = Field(index=True)
+    pool: str
+    manager: str
+    assigned_at: datetime
+    assigned_by_run: str
+    released_at: datetime | None = None
+    released_by_run: str | None = None

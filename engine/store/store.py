@@ -17,6 +17,8 @@ from .bulk import Columns, insert_rows
 from .models import Rating, Run
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: the newest migration (migrations/versions/); a store already there opens without starting Alembic
+HEAD = "0003"
 DB_FILE = "tierwise.db"
 
 
@@ -82,10 +84,18 @@ class Store:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
         try:
-            store.upgrade()
+            if store.revision() != HEAD:
+                store.upgrade()
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the rating store {safe_url(url)}: {exc.orig}") from None
         return store
+
+    def revision(self) -> str | None:
+        """The migration the schema is at (None: a new, empty store)."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` with the migrations (a new store starts at the first)."""
@@ -103,13 +113,17 @@ class Store:
 
     # ---- writing -----------------------------------------------------------------------------
     def record(self, run: RunRecord, ratings: Iterable[dict[str, Any]] | Columns,
-               on_batch: Callable[[int], None] | None = None) -> int:
+               on_batch: Callable[[int], None] | None = None,
+               then: Callable[[sa.Connection], None] | None = None) -> int:
         """Record a complete run and its ratings (dicts of rating columns, or :class:`Columns`) in ONE
-        transaction: a run killed half-way leaves nothing."""
+        transaction: a run killed half-way leaves nothing. ``then(conn)`` writes what belongs with the
+        ratings (review items) in that same transaction."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(Run.__table__), [run.row("running", 0)])
                 n = insert_rows(conn, Rating.__table__, ratings, on_batch, constants={"run_id": run.id})
+                if then is not None:
+                    then(conn)
                 done = run.row("complete", n)
                 conn.execute(sa.update(Run.__table__).where(Run.__table__.c.id == run.id).values(
                     status="complete", rows=n, finished_at=done["finished_at"]))
@@ -148,6 +162,24 @@ class Store:
                 q = q.where(Run.kind == kind)
             return s.exec(q.order_by(Run.started_at.desc()).limit(1)).first()
 
+    def latest_ratings(self, ruleset: str, customers: Iterable[str] | None = None,
+                       columns: tuple[str, ...] = ("customer", "indicator_values")) -> list[tuple[Any, ...]]:
+        """Each customer's last stored rating of ``ruleset`` (from the newest complete run, periodic or
+        re-rate, that rated the customer), as tuples of ``columns`` of the rating table (and
+        ``run_id``), in customer order. ``customers``: only these."""
+        r, u = Rating.__table__, Run.__table__
+        newest = sa.func.row_number().over(partition_by=r.c.customer,
+                                           order_by=(u.c.started_at.desc(), u.c.id.desc())).label("newest")
+        q = (sa.select(*(r.c[c] for c in columns), r.c.run_id, newest)
+             .join(u, u.c.id == r.c.run_id).where(u.c.ruleset == ruleset, u.c.status == "complete"))
+        if customers is not None:
+            q = q.where(r.c.customer.in_(list(customers)))
+        ranked = q.subquery()
+        outer = (sa.select(*(ranked.c[c] for c in (*columns, "run_id"))).where(ranked.c.newest == 1)
+                 .order_by(ranked.c.customer))
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(outer)]
+
     def ratings(self, run_id: str) -> list[Rating]:
         with Session(self.engine) as s:
             return list(s.exec(select(Rating).where(Rating.run_id == run_id).order_by(Rating.customer)))
@@ -166,6 +198,9 @@ def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:
     cur = dbapi_con.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA journal_mode = WAL")  # readers (history, changes) never wait for a run being recorded
+    # WAL's recommended durability: a commit is atomic and survives the process dying; only a power cut can
+    # lose the last commits (an outbox result then re-sent with its key), never corrupt the store
+    cur.execute("PRAGMA synchronous = NORMAL")
     cur.execute("PRAGMA busy_timeout = 10000")
     cur.close()
 

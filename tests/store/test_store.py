@@ -113,3 +113,15 @@ def test_a_store_that_cannot_be_opened_is_one_message_without_the_password(postg
     with pytest.raises(StoreError) as err:
         Store.open(url)
     assert "no_such_db" in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_head_names_the_newest_migration():
+    """Store.open skips Alembic when the schema is at HEAD: HEAD must be the migrations' head."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tierwise.engine.store.store import HEAD, MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD]
