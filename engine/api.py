@@ -10,8 +10,11 @@ sources, a mapping of source name to that source's rows (one mapping, or a list 
 read exactly as the same values in a CSV cell would be (numbers, 500万, 30%, dates in any accepted
 spelling), so a record rates identically to that customer in a batch run with the same calibration.
 
-The evaluation is built and compiled to SQL once per (ruleset, calibration, as-of); each call loads
-the records into the same in-process DuckDB tables and runs that SQL.
+The evaluation is built, compiled to SQL and prepared (a DuckDB prepared statement) once per
+(ruleset, calibration, as-of, input shape); each call replaces the rows of the same in-process input
+tables and executes that statement. The input shape: a column the rules read as a number whose values
+in a call are all finite ints or floats goes in as DOUBLE, as a date whose values are all dates as
+DATE (read exactly as their text would be, without parsing text in SQL), anything else as text.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from . import plan as P
 from .calibration import Calibration
 from .explain import Scorecard, scorecard
 from .plugin_api import DataError
-from .prepare import source_columns
+from .prepare import KeyFacts, column_type, source_columns
 
 
 @dataclass
@@ -44,6 +47,32 @@ class Rating:
     values: dict[str, Any]
     explanation: Scorecard
     row: dict[str, Any] = field(repr=False, default_factory=dict)  # every result column
+
+
+FEW = 64  # up to this many records a call: prepared INSERTs and the prepared query; more: Arrow, optimized SQL
+
+
+def _finite_number(v: Any) -> bool:
+    """None, or a number a DOUBLE holds exactly as its text would read (no bool, NaN, inf or huge int)."""
+    if v is None:
+        return True
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return abs(v) < 2 ** 53
+    return isinstance(v, float) and math.isfinite(v)
+
+
+def _as_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _cell(v: Any) -> str | None:
@@ -69,7 +98,13 @@ class Ruleset:
         self.registry = registry
         self.path = path
         self._backend: Any = None
-        self._prepared: dict[tuple[str, date], tuple[str, list[str]]] = {}
+        # (calibration, as-of, input shape) -> (prepared statement, its SQL)
+        self._prepared: dict[tuple[str, date, Any], tuple[str, str]] = {}
+        self._input_columns: dict[str, list[str]] = {}
+        self._wants: dict[tuple[str, str], str] = {}  # (source, column) -> the type the rules read it as
+        self._input_tables: dict[Any, dict[str, Any]] = {}  # input shape -> source -> table
+        self._input_names: dict[Any, dict[str, str]] = {}
+        self._checked: set[str] = set()  # calibrations found fit for these rules
 
     # ---- loading the records ---------------------------------------------------------------------
     def _rows(self, records: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -99,19 +134,90 @@ class Ruleset:
                 out[sp.name] += [{**r, sp.key: r.get(sp.key, key)} for r in rows]
         return out
 
-    def _tables(self, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    def _columns(self) -> dict[str, list[str]]:
+        """Each source's input table columns: the key, then every column the rules read."""
+        if not self._input_columns:
+            for sp in self.plan.sources:
+                self._input_columns[sp.name] = [sp.key, *sorted(source_columns(self.plan, sp.name) - {sp.key})]
+        return self._input_columns
+
+    def _kinds(self, rows: dict[str, list[dict[str, Any]]]) -> tuple[tuple[str, ...], ...]:
+        """Per source, each input column's type for this call: DOUBLE where the rules read a number
+        and every value is a finite int or float, DATE where they read a date and every value is a
+        date, else VARCHAR (the value as a CSV cell holds it). A typed value reads exactly as its text
+        would, without parsing text in SQL; the SQL is prepared once per such shape."""
+        if not self._wants:
+            self._wants = {(sp.name, c): column_type(self.plan, sp.name, c)
+                           for sp in self.plan.sources for c in self._columns()[sp.name][1:]}
+        out = []
+        for sp in self.plan.sources:
+            kinds = ["VARCHAR"]  # the key is text
+            for c in self._columns()[sp.name][1:]:
+                want = self._wants[sp.name, c]
+                values = [r.get(c) for r in rows[sp.name]]
+                if want == "number" and all(_finite_number(v) for v in values):
+                    kinds.append("DOUBLE")
+                elif want == "date" and all(v is None or (isinstance(v, date) and not isinstance(v, datetime))
+                                            for v in values):
+                    kinds.append("DATE")
+                else:
+                    kinds.append("VARCHAR")
+            out.append(tuple(kinds))
+        return tuple(out)
+
+    def _key_facts(self, rows: dict[str, list[dict[str, Any]]]) -> dict[str, KeyFacts]:
+        """What this call's keys need (as ``quality`` finds out for a run): trimming where one is
+        padded, dropping blank ones, the first row of a duplicate key; nothing of it for one record."""
+        from .coerce import WHITESPACE
+
+        out = {}
+        for sp in self.plan.sources:
+            keys = [_cell(r.get(sp.key)) for r in rows[sp.name]]
+            trimmed = [None if k is None else k.strip(WHITESPACE) for k in keys]
+            out[sp.name] = KeyFacts(padded=any(k != t for k, t in zip(keys, trimmed)),
+                                    blank=any(not t for t in trimmed),
+                                    duplicates=not sp.multi_row and len(set(trimmed)) != len(trimmed))
+        return out
+
+    def _tables(self, kinds: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+        """The input tables of this shape, made once; each call replaces their rows."""
+        if kinds not in self._input_tables:
+            import ibis
+
+            con = self._backend.con
+            n = len(self._input_tables)
+            types = {"VARCHAR": "string", "DOUBLE": "float64", "DATE": "date"}
+            self._input_tables[kinds] = {
+                name: con.create_table(f"tierwise_api_{name}_{n}", temp=True, overwrite=True, schema=ibis.schema(
+                    {c: types[k] for c, k in zip(columns, shape)}))
+                for (name, columns), shape in zip(self._columns().items(), kinds)}
+            self._input_names[kinds] = {name: f"tierwise_api_{name}_{n}" for name in self._columns()}
+        return self._input_tables[kinds]
+
+    def _load(self, kinds: tuple[tuple[str, ...], ...], rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Replace the input tables' rows: a few rows as one prepared INSERT each, many through Arrow."""
         import pyarrow as pa
 
-        be = self._backend
-        tables = {}
-        for sp in self.plan.sources:
-            columns = sorted(source_columns(self.plan, sp.name) - {sp.key})
-            data = {sp.key: pa.array([_cell(r.get(sp.key)) for r in rows[sp.name]], pa.string())}
-            for c in columns:  # every cell as text: one schema for every call, so the SQL is prepared once
-                data[c] = pa.array([_cell(r.get(c)) for r in rows[sp.name]], pa.string())
-            tables[sp.name] = be.con.create_table(f"tierwise_api_{sp.name}", pa.table(data), temp=True,
-                                                  overwrite=True)
-        return tables
+        raw = self._backend.con.con
+        arrow = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "DATE": pa.date32()}
+        for ((name, columns), shape) in zip(self._columns().items(), kinds):
+            table = _ident(self._input_names[kinds][name])
+            raw.execute(f"DELETE FROM {table}")
+            given = rows[name]
+            if not given:
+                continue
+            convert = [_cell if k == "VARCHAR" else _as_float if k == "DOUBLE" else _same for k in shape]
+            if len(given) <= FEW:
+                raw.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})",
+                                [[f(r.get(c)) for c, f in zip(columns, convert)] for r in given])
+            else:
+                data = pa.table({c: pa.array([f(r.get(c)) for r in given], arrow[k])
+                                 for c, f, k in zip(columns, convert, shape)})
+                raw.register("tierwise_api_input", data)
+                try:
+                    raw.execute(f"INSERT INTO {table} SELECT * FROM tierwise_api_input")
+                finally:
+                    raw.unregister("tierwise_api_input")
 
     # ---- rating ----------------------------------------------------------------------------------
     def rate(self, records: Iterable[Mapping[str, Any]], calibration: Calibration | Mapping[str, Any] | str | None
@@ -119,12 +225,62 @@ class Ruleset:
         """One :class:`Rating` per record, in order. ``calibration``: a full run's fitted normalizer
         parameters (a ``Calibration``, its dict or its JSON) — needed when the rules scale indicators."""
         from .backends import open_backend
-        from .evaluate import evaluate, population_nodes
 
         plan = self.plan
         records = list(records)
         day = as_of or date.today()
+        cal = self._checked_calibration(calibration)
+        if self._backend is None:
+            self._backend = open_backend("duckdb")
+            # on a few rows DuckDB's optimizer costs ~10x what it saves, and an optimized prepared
+            # statement is planned again on every EXECUTE: prepared unoptimized (this connection runs
+            # only the rules' query), and a call of many records is planned, optimized, on its own
+            self._backend.con.con.execute("SET enable_progress_bar = false; PRAGMA disable_optimizer")
+        rows = self._rows(records)
+        kinds = self._kinds(rows)
+        tables = self._tables(kinds)
+        facts = self._key_facts(rows)
+        signature = (cal.to_json() if cal is not None else "", day, kinds, tuple(facts.values()))
+        if signature not in self._prepared:
+            from .evaluate import evaluate
+
+            ev = evaluate(plan, tables, day, cal, registry=self.registry, backend=self._backend,
+                          columns=C.all_columns(plan), keys=facts)
+            name = f"tierwise_api_q{len(self._prepared)}"
+            sql = self._backend.con.compile(ev.table)
+            self._backend.con.con.execute(f"PREPARE {name} AS {sql}")
+            self._prepared[signature] = (name, sql)
+        self._load(kinds, rows)
+        name, sql = self._prepared[signature]
+        raw = self._backend.con.con
+        if len(records) <= FEW:
+            cursor = raw.execute(f"EXECUTE {name}")
+            names, found = [d[0] for d in cursor.description], cursor.fetchall()
+        else:  # many records: planning with the optimizer pays for itself
+            raw.execute("PRAGMA enable_optimizer")
+            try:
+                cursor = raw.execute(sql)
+                names, found = [d[0] for d in cursor.description], cursor.fetchall()
+            finally:
+                raw.execute("PRAGMA disable_optimizer")
+        by_key = {}
+        for values in found:
+            row = dict(zip(names, values))
+            by_key[str(row[plan.key_column])] = row
+        primary = next(s for s in plan.sources if s.name == plan.primary)
+        return [self._rating(by_key[str(_cell(r[primary.key])).strip()], cal or Calibration(), day)
+                for r in rows[primary.name]]
+
+    def _checked_calibration(self, calibration: Any) -> Calibration | None:
+        """The calibration as given, checked once per distinct one: scaled rules need it, and rules that
+        read the whole population cannot be rated one record at a time."""
+        plan = self.plan
         cal = _calibration(calibration)
+        signature = cal.to_json() if cal is not None else ""
+        if signature in self._checked:
+            return cal
+        from .evaluate import population_nodes
+
         if any(i.normalizer for i in plan.indicators) and cal is None:
             names = ", ".join(i.name for i in plan.indicators if i.normalizer)
             raise DataError(f"{names} are scaled on a run's population: rate() needs that run's calibration "
@@ -133,27 +289,8 @@ class Ruleset:
         if population:
             raise DataError("these rules read the whole population (" + ", ".join(sorted(population)) + "): "
                             "rate them in a run; one record alone cannot be rated as the batch would")
-        if self._backend is None:
-            self._backend = open_backend("duckdb")
-        tables = self._tables(self._rows(records))
-        signature = (cal.to_json() if cal is not None else "", day)
-        if signature not in self._prepared:
-            ev = evaluate(plan, tables, day, cal, registry=self.registry, backend=self._backend,
-                          columns=C.all_columns(plan))
-            self._prepared[signature] = (self._backend.con.compile(ev.table), ev.columns)
-        sql, _ = self._prepared[signature]
-        cursor = self._backend.con.raw_sql(sql)
-        names = [d[0] for d in cursor.description]
-        by_key = {}
-        for values in cursor.fetchall():
-            row = dict(zip(names, values))
-            by_key[str(row[plan.key_column])] = row
-        primary = next(s for s in plan.sources if s.name == plan.primary)
-        out = []
-        for rec_rows in self._rows(records)[primary.name]:
-            row = by_key[str(_cell(rec_rows[primary.key])).strip()]
-            out.append(self._rating(row, cal or Calibration(), day))
-        return out
+        self._checked.add(signature)
+        return cal
 
     def _rating(self, row: dict[str, Any], cal: Calibration, day: date) -> Rating:
         plan = self.plan
@@ -171,6 +308,9 @@ class Ruleset:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+            self._prepared.clear()
+            self._input_tables.clear()
+            self._input_names.clear()
 
 
 def _calibration(c: Calibration | Mapping[str, Any] | str | None) -> Calibration | None:

@@ -14,7 +14,7 @@ from .outbox import Delivered, context_from_run, deliver_pending, queue
 from .plugin_manager import Registry
 from .store.store import RunRecord, now
 
-RATING_COLUMNS = ("customer", "score", "computed_tier", "final_tier", "labels", "segments", "indicator_values",
+RATING_COLUMNS = ("customer", "score", "computed_tier", "final_tier", "labels", "segments", "dimensions", "indicator_values",
                   "points", "reason")
 
 

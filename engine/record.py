@@ -1,8 +1,9 @@
 """The record step of a run: the run and every customer's rating into the rating store.
 
-The ratings are read from the run's result (never recomputed). Each rating's indicator values,
-points and segments are JSON objects built column-wise with Arrow (numbers in their shortest
-round-trip form), so a million customers cost a few seconds, not a Python loop over dicts.
+The ratings are read from the run's result (never recomputed) by DuckDB, which also writes each
+rating's indicator values, points and segments as JSON objects (numbers in their shortest
+round-trip form), and hands them over column-wise in batches: a million customers cost a few
+seconds, not a Python loop over dicts.
 """
 from __future__ import annotations
 
@@ -17,72 +18,102 @@ from . import plan as P
 from .columns import change_indicators
 from .deliver import history_events
 from .plugin_api import DataError
+from .store.bulk import Columns
 
 READ_BATCH = 50_000
+#: a rating's columns, in the order rating_batches gives them
+RATING_COLUMNS = ("customer", "score", "computed_tier", "final_tier", "labels", "segments", "dimensions",
+                  "indicator_values", "points", "reason")
 
 
-def json_objects(columns: dict[str, Any], n: int) -> Any:
-    """A string array: per row, the JSON object {name: value} of these Arrow columns (null -> null)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def json_object_sql(columns: dict[str, str]) -> str:
+    """DuckDB SQL of a text column: per row, the JSON object {name: value} of these columns (null ->
+    null, NaN -> NaN, dates as text), keys in the given order."""
     if not columns:
-        return pa.array(["{}"] * n, pa.string())
-    parts: list[Any] = []
-    for i, (name, col) in enumerate(columns.items()):
-        key = ("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            text = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in col.to_pylist()],
-                            pa.string())
-        elif pa.types.is_boolean(col.type):
-            text = pc.if_else(col, "true", "false")
-        elif pa.types.is_temporal(col.type):
-            text = pc.binary_join_element_wise('"', pc.cast(col, pa.string()), '"', "")
-        else:
-            text = pc.cast(col, pa.string())
-        parts += [pa.scalar(key, pa.string()), pc.fill_null(text, "null")]
-    parts.append(pa.scalar("}", pa.string()))
-    return pc.binary_join_element_wise(*parts, "")
+        return "'{}'"
+    fields = ", ".join(f"{_ident(name)} := {_ident(col)}" for name, col in columns.items())
+    return f"CAST(to_json(struct_pack({fields})) AS VARCHAR)"
+
+
+def rating_batches(plan: P.Plan, result_path: Path, reason: str = "periodic",
+                   overrides: dict[str, tuple[str, str]] | None = None,
+                   with_fired: bool = False) -> Iterator[list[list[Any]]]:
+    """The store rows of a run's result (Parquet), in key order, in batches of columns (one list per
+    name of RATING_COLUMNS; ``with_fired``: and last, per row, the names of the triggers that fired).
+    The reason: ``override ID`` where an approved override set the final tier, else ``trigger
+    NAME[, NAME]`` where triggers fired, else ``reason``."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(result_path).names)
+    key = plan.key_column
+    values = {i.name: i.name for i in plan.indicators if i.name in names}
+    points = {i.name: f"{i.name}.points" for i in plan.indicators if f"{i.name}.points" in names}
+    segments = {s.name: s.name for s in plan.segments if s.name in names}
+    dimensions = {d.name: d.name for d in plan.dimensions if d.name in names}
+    # what is the same on every row (no labels, no segments, no triggers) is not read per row
+    tier = _ident("tier") if "tier" in names else None
+    exprs: dict[str, str | None] = {
+        "customer": f"CAST({_ident(key)} AS VARCHAR)",
+        "score": "CAST(score AS DOUBLE)" if "score" in names else None,
+        "computed_tier": tier,
+        "final_tier": _ident("final_tier") if "final_tier" in names else None,
+        "labels": "coalesce(labels, '')" if "labels" in names else None,
+        "segments": json_object_sql(segments) if segments else None,
+        "dimensions": json_object_sql(dimensions) if dimensions else None,
+        "indicator_values": json_object_sql(values) if values else None,
+        "points": json_object_sql(points) if points else None,
+        "triggers": "coalesce(triggers, '')" if "triggers" in names else None,
+    }
+    constant = {"score": None, "computed_tier": None, "labels": "", "segments": "{}", "dimensions": "{}",
+                "indicator_values": "{}",
+                "points": "{}", "triggers": ""}
+    read = [name for name, e in exprs.items() if e is not None]
+    overrides = overrides or {}
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        query = f"SELECT {', '.join(exprs[n] for n in read)} FROM read_parquet({_text(str(result_path))})"
+        for batch in con.sql(query).to_arrow_reader(READ_BATCH):
+            n = batch.num_rows
+            got = {name: c.to_pylist() for name, c in zip(read, batch.columns)}
+            cols = {name: got[name] if name in got else [constant.get(name)] * n for name in exprs}
+            if "final_tier" not in got:
+                cols["final_tier"] = cols["computed_tier"]
+            fired = cols.pop("triggers")
+            if overrides or ("triggers" in got and any(fired)):
+                why = []
+                for k, ft, fi in zip(cols["customer"], cols["final_tier"], fired):
+                    applied = overrides.get(k)
+                    why.append(f"override {applied[0]}" if applied is not None and ft == applied[1]
+                               else f"trigger {fi}" if fi else reason)
+            else:
+                why = [reason] * n
+            cols["reason"] = why
+            out = [cols[name] for name in RATING_COLUMNS]
+            if with_fired:
+                out.append([fi.split(",") if fi else [] for fi in fired])
+            yield out
+    finally:
+        con.close()
 
 
 def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic",
                 overrides: dict[str, tuple[str, str]] | None = None) -> Iterator[dict[str, Any]]:
-    """One store row per customer of a run's result (Parquet), in key order. The reason: ``override ID``
-    where an approved override set the final tier, else ``trigger NAME[, NAME]`` where triggers fired,
-    else ``reason``."""
-    import pyarrow.parquet as pq
-
-    f = pq.ParquetFile(result_path)
-    names = set(f.schema_arrow.names)
-    key = plan.key_column
-    indicators = [i.name for i in plan.indicators if i.name in names]
-    points = [i.name for i in plan.indicators if f"{i.name}.points" in names]
-    segments = [s.name for s in plan.segments if s.name in names]
-    dimensions = [d.name for d in plan.dimensions if d.name in names]
-    wanted = list(dict.fromkeys(c for c in (key, "score", "tier", "final_tier", "labels", "triggers", *indicators,
-                                            *(f"{p}.points" for p in points), *segments, *dimensions)
-                                if c in names))
-    overrides = overrides or {}
-    for batch in f.iter_batches(READ_BATCH, columns=wanted):
-        n = batch.num_rows
-        col = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
-        values = json_objects({i: col[i] for i in indicators}, n).to_pylist()
-        pts = json_objects({p: col[f"{p}.points"] for p in points}, n).to_pylist()
-        segs = json_objects({s: col[s] for s in segments}, n).to_pylist()
-        dims = json_objects({d: col[d] for d in dimensions}, n).to_pylist()
-        tiers = col["tier"].to_pylist() if "tier" in col else [None] * n
-        final = col["final_tier"].to_pylist() if "final_tier" in col else tiers
-        labels = col["labels"].to_pylist() if "labels" in col else [""] * n
-        scores = col["score"].to_pylist() if "score" in col else [None] * n
-        fired = col["triggers"].to_pylist() if "triggers" in col else [""] * n
-        for k, s, t, ft, lb, v, p, sg, dm, fi in zip(col[key].to_pylist(), scores, tiers, final, labels, values,
-                                                     pts, segs, dims, fired):
-            applied = overrides.get(k)
-            why = (f"override {applied[0]}" if applied is not None and ft == applied[1]
-                   else f"trigger {fi}" if fi else reason)
-            yield {"customer": k, "score": s, "computed_tier": t, "final_tier": ft, "labels": lb or "",
-                   "segments": sg, "dimensions": dm, "indicator_values": v, "points": p, "reason": why,
-                   "fired": fi.split(",") if fi else []}
+    """One store row (a dict of RATING_COLUMNS, and ``fired``: the triggers that fired) per customer of
+    a run's result, in key order."""
+    names = (*RATING_COLUMNS, "fired")
+    for cols in rating_batches(plan, result_path, reason, overrides, with_fired=True):
+        for row in zip(*cols):
+            yield dict(zip(names, row))
 
 
 def source_facts(plan: P.Plan, base_dir: Path, overrides: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -219,8 +250,9 @@ class Recording:
 def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibration: Any, distribution: Any,
                 result_path: Path, deliveries: Any = (), summary: dict[str, Any] | None = None) -> int:
     """The run, its ratings, the review items its triggers open and the outbox rows of the actions it
-    caused, in one transaction (nothing is visible until it commits). ``summary``: the run's summary as
-    the store keeps it (engine.report.summary_json)."""
+    caused, in one transaction (nothing is visible until it commits). The ratings go to the store
+    column-wise, as the result holds them (the bulk path: no dict per row). ``summary``: the run's
+    summary as the store keeps it (engine.report.summary_json)."""
     from .outbox import queue
     from .store.decisions import open_reviews
 
@@ -230,14 +262,15 @@ def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibrati
     review = {t.name for t in plan.triggers if any(e.effect == "review" for e in t.effects)}
     pairs: list[tuple[str, str]] = []
 
-    def rows() -> Iterator[dict[str, Any]]:
-        for row in rating_rows(plan, result_path, rec.reason, rec.applied):
-            if review and row["fired"]:
-                pairs.extend((row["customer"], t) for t in row["fired"] if t in review)
-            del row["fired"]
-            yield row
+    def batches() -> Iterator[list[list[Any]]]:
+        for cols in rating_batches(plan, result_path, rec.reason, rec.applied, with_fired=bool(review)):
+            if review:
+                fired = cols.pop()
+                pairs.extend((k, t) for k, names in zip(cols[0], fired) for t in names if t in review)
+            yield cols
 
-    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts, summary), rows(),
+    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts, summary),
+                            Columns(list(RATING_COLUMNS), batches()),
                             then=lambda conn: (open_reviews(conn, run_id, pairs), queue(conn, deliveries)))
 
 

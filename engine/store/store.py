@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..plugin_api import DataError
-from .bulk import insert_rows
+from .bulk import Columns, insert_rows
 from .models import Rating, Run
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -119,15 +119,16 @@ class Store:
         self.engine.dispose()
 
     # ---- writing -----------------------------------------------------------------------------
-    def record(self, run: RunRecord, ratings: Iterable[dict[str, Any]],
+    def record(self, run: RunRecord, ratings: Iterable[dict[str, Any]] | Columns,
                on_batch: Callable[[int], None] | None = None,
                then: Callable[[sa.Connection], None] | None = None) -> int:
-        """Record a complete run and its ratings in ONE transaction: a run killed half-way leaves nothing.
-        ``then(conn)`` writes what belongs with the ratings (review items) in that same transaction."""
+        """Record a complete run and its ratings (dicts of rating columns, or :class:`Columns`) in ONE
+        transaction: a run killed half-way leaves nothing. ``then(conn)`` writes what belongs with the
+        ratings (review items) in that same transaction."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(Run.__table__), [run.row("running", 0)])
-                n = insert_rows(conn, Rating.__table__, ({"run_id": run.id, **r} for r in ratings), on_batch)
+                n = insert_rows(conn, Rating.__table__, ratings, on_batch, constants={"run_id": run.id})
                 if then is not None:
                     then(conn)
                 done = run.row("complete", n)

@@ -139,3 +139,28 @@ def test_load_refuses_a_rule_file_with_errors(tmp_path):
     with pytest.raises(RuleFileError) as err:
         tierwise.load(path)
     assert any("100%" in d.message for d in err.value.diagnostics.errors)
+
+
+def test_many_records_typed_and_as_text_padded_and_repeated_keys_rate_as_the_batch(rules):
+    """More records than go in as prepared INSERTs (the Arrow path and the optimized query), values
+    given typed (floats, dates: DOUBLE and DATE inputs) and as text, keys padded and repeated (the
+    first row of a key counts, as in a run)."""
+    typed = [{"客户编号": f"K{i:03d}", "年交易额": 37_000.0 * i, "回款率": (i % 10) / 10,
+              "签约日期": date(2000 + i % 26, 1 + i % 12, 1 + i % 28), "等级": ["VIP", "金", "铜", None][i % 4]}
+             for i in range(100)]
+    text = [{**r, "年交易额": f"{r['年交易额'] / 10_000:g}万", "签约日期": r["签约日期"].strftime("%Y/%m/%d")}
+            for r in typed]
+    outcome, rows = batch(rules, typed)
+    api = tierwise.load(rules)
+    try:
+        for records in (typed, text, typed[:1], text[:1]):
+            for r, rec in zip(api.rate(records, calibration=outcome.calibration, as_of=AS_OF), records):
+                row = rows[rec["客户编号"]]
+                assert same(r.score, row["score"]) and r.tier == row["tier"], (r, row)
+        padded = [{**typed[5], "客户编号": " K005 "}, {**typed[6], "年交易额": None}, typed[6]]
+        got = api.rate(padded, calibration=outcome.calibration, as_of=AS_OF)
+        assert [r.customer for r in got] == ["K005", "K006", "K006"]
+        assert same(got[0].score, rows["K005"]["score"])
+        assert got[1].score == got[2].score  # a repeated key: its first row is the one rated
+    finally:
+        api.close()
