@@ -747,10 +747,10 @@ def main() -> None:
 
 
 def _register_store_commands() -> None:
-    from . import actions, decisions, history, managers, report
+    from . import actions, decisions, diff, history, managers, report
 
     for command in (*history.COMMANDS, *decisions.COMMANDS, *actions.COMMANDS, *managers.COMMANDS,
-                    *report.COMMANDS):
+                    *report.COMMANDS, *diff.COMMANDS):
         cli.add_command(command)
 
 
