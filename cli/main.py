@@ -637,7 +637,8 @@ def closest_key(typed: str, keys: list) -> str | None:
 def test_command(paths, as_of):
     """Run the `example` blocks of rule files (a file or every .tier in a directory).
 
-    Exit code 1 when an example fails, showing expected against got.
+    Exit code 1 when an example fails, showing expected against got. A file
+    without examples gets a warning (exit code 0).
 
     Example:
 
@@ -656,6 +657,10 @@ def test_command(paths, as_of):
             exc.show()
             failed += 1
             continue
+        if not plan.examples:  # nothing to run is not a failure, but it is worth saying
+            err_console().print("[yellow]warning:[/yellow] " + esc(
+                f"{f}: no examples to run — add `example \"NAME\" {{ … expect score S, tier X }}` blocks "
+                f"(see docs/language.md)"), highlight=False)
         for ex in plan.examples:
             try:
                 res = run_example(plan, registry(), ex, day)
