@@ -90,6 +90,7 @@ def diff(old_file: Path, new_file: Path, overrides: dict[str, str], as_of: Any, 
 
     Example:
 
+    \b
         tierwise diff relationship_rating.tier relationship_rating_2026.2.tier --as-of 2026-06-30 --out diff.xlsx
     """
     from ..engine.parallel_run import parallel_run

@@ -82,7 +82,7 @@ def runs(store: Any, out: Path | None, limit: int) -> None:
 
     Example:
 
-        tierwise runs --db sqlite:///rulesets/tierwise.db
+        tierwise runs
     """
     from rich.table import Table
 
