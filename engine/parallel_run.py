@@ -1,6 +1,7 @@
 """A parallel run (champion/challenger, 新旧标准并行): the same data rated by two versions of a ruleset.
 
-Both rulesets are run by the engine (``run.run`` with nothing recorded) and compared from their
+Both rulesets are run by the engine (``run.run`` with nothing recorded and no action delivered: a
+what-if must not notify anyone) and compared from their
 results, never re-derived: the migration matrix of computed tiers (the tier the score and the cuts
 give; overrides and trigger effects depend on a rating history and are left out), the share that
 moved, the score shift per old tier (engine.changes, the core ``tierwise changes`` uses too), the
@@ -241,7 +242,7 @@ def parallel_run(old: P.Plan, old_file: Path, new: P.Plan, new_file: Path, regis
     for plan, file in ((old, old_file), (new, new_file)):
         mine = {k: v for k, v in overrides.items() if k in {s.name for s in plan.sources}}
         outcomes.append(run(plan, registry, file.parent, as_of, mine, columns=diff_columns(plan),
-                            backend=backend, progress=progress, record=None))
+                            backend=backend, progress=progress, record=None, deliver=False))
     old_out, new_out = outcomes
     rules = ruleset_diff(old, new)
     order = [t.name for t in new.tiers] + [t.name for t in old.tiers if t.name not in {x.name for x in new.tiers}]

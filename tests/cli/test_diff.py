@@ -133,3 +133,21 @@ def test_diff_refuses_an_unknown_output_suffix(demo):
     rules = demo / "relationship_rating.tier"
     res = invoke("diff", rules, rules, "--out", "x.parquet")
     assert res.exit_code == 2 and "--out" in res.stderr
+
+
+def test_a_parallel_run_delivers_no_action(demo):
+    from datetime import date
+
+    from tierwise.cli.main import load
+    from tierwise.engine.parallel_run import parallel_run
+    from tierwise.engine.plugin_manager import default_registry
+    from tierwise.engine.run import run
+
+    rules = demo / "relationship_rating.tier"
+    plan = load(rules)
+    assert any(r.event == "tier" for r in plan.on_rules)  # `on tier A -> log(...)`
+    ran = run(plan, default_registry(), demo, date(2026, 6, 30), record=None)
+    assert ran.log  # a plain run without the store delivers at once
+    pr = parallel_run(plan, rules, load(rules), rules, default_registry(), date(2026, 6, 30))
+    assert pr.old_outcome.log == [] == pr.new_outcome.log
+    assert not any(pr.old_outcome.deliveries.values()) and not any(pr.new_outcome.deliveries.values())

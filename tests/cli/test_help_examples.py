@@ -14,7 +14,8 @@ FIRST = "demo"
 # then, in the order a newcomer would run them (the store fills as they go)
 ORDER = ["", "check", "test", "run", "explain", "rate", "runs", "history", "changes", "rerate", "review",
          "review list", "review resolve", "diff", "override", "override request", "override approve",
-         "override reject", "override list", "override revoke", "audit", "plugins"]
+         "override reject", "override list", "actions", "actions list", "actions retry", "actions show",
+         "override revoke", "audit", "plugins"]
 # an example documented to end with another exit code than 0 (none today)
 EXIT_CODES: dict[str, int] = {}
 
@@ -58,6 +59,8 @@ def test_every_example_runs_as_written(tmp_path, monkeypatch):
     assert "KH00007" in resolve and "resolved by 王总" in resolve
     diff = next(out for line, out in outputs.items() if line.startswith("tierwise diff"))
     assert "tier A: cut `score >= 90` became `score >= 88`" in diff
+    shown = next(out for line, out in outputs.items() if line.startswith("tierwise actions show"))
+    assert "KH00042" in shown and "delivered" in shown  # the approved override to A caused `on tier A`
     audit = next(out for line, out in outputs.items() if line.startswith("tierwise audit"))
     assert "override approved" in audit and "override revoked" in audit
 
