@@ -1,9 +1,10 @@
 """What changed between two ratings of the same customers: the tier migration matrix, who moved, and why.
 
-The core, ``compare_tables``, compares two result tables (Arrow: ``customer``, ``tier``, ``score``),
-whichever produced them: ``compare_runs`` reads two stored runs from the rating store (final tiers,
-never recomputed); ``tierwise diff`` (engine.parallel_run) passes the results of one data set rated
-by two rulesets. The matrix counts customers rated in both by (tier before, tier after); shares are
+The core, ``compare_tables``, compares two tables of ratings (``customer``, ``tier``, ``score``) with
+one set of portable SQL run where they live: ``compare_runs`` runs it in the rating store's database
+over two stored runs (final tiers, never recomputed; nothing but the movers leaves the database);
+``tierwise diff`` (engine.parallel_run) runs it in DuckDB over the results of one data set rated by
+two rulesets. The matrix counts customers rated in both by (tier before, tier after); shares are
 of those customers. The score shift per tier is the mean and median of after − before over the
 customers of that tier before (scored in both). A mover's reasons are the indicators whose points
 changed most (points are read for the movers only, through ``points_of``).
@@ -95,30 +96,32 @@ def tier_order(*runs: Run) -> list[str]:
     return order
 
 
-def compare_tables(before: Any, after: Any, tiers: list[str], points_of: PointsOf | None = None,
-                   top: int = 3) -> TierChanges:
-    """Compare two result tables (pyarrow Tables with ``customer``, ``tier``, ``score``): the migration
-    matrix, the score shift per tier before, and every customer whose tier differs (in key order) with
-    the ``top`` indicators whose points changed most. ``tiers``: the tier order to show."""
-    import duckdb
+#: runs the core's SQL over the two relations ``a`` and ``b`` (columns customer, tier, score) where
+#: the ratings live, and gives the rows back as tuples
+Query = Callable[[str], list[tuple[Any, ...]]]
 
-    con = duckdb.connect()
-    try:
-        con.register("a", before.select(["customer", "tier", "score"]))
-        con.register("b", after.select(["customer", "tier", "score"]))
-        joined = "a join b on a.customer = b.customer"
-        ta, tb = f"coalesce(a.tier, '{NO_TIER}')", f"coalesce(b.tier, '{NO_TIER}')"
-        cells = con.execute(f"select {ta}, {tb}, count(*) from {joined} group by 1, 2").fetchall()
-        n_before = con.execute("select count(*) from a").fetchone()[0]
-        n_after = con.execute("select count(*) from b").fetchone()[0]
-        shift_rows = con.execute(
-            f"select {ta}, count(*), avg(b.score - a.score), median(b.score - a.score) from {joined} "
-            f"where a.score is not null and b.score is not null group by 1").fetchall()
-        moved = con.execute(f"select a.customer, a.tier, b.tier, a.score, b.score from {joined} "
-                            f"where {ta} <> {tb} order by a.customer").fetchall()
-    finally:
-        con.close()
-    matrix = {(x, y): int(n) for x, y, n in cells}
+_T = "coalesce({0}.tier, '')"  # NO_TIER
+_JOIN = "a join b on a.customer = b.customer"
+MATRIX = f"select {_T.format('a')}, {_T.format('b')}, count(*) from {_JOIN} group by {_T.format('a')}, {_T.format('b')}"
+SIZES = "select (select count(*) from a), (select count(*) from b)"
+# mean and exact median per tier before (the median from the middle rank(s): portable SQL, no median())
+SHIFTS = (f"select t, count(*), avg(d), avg(case when 2 * rn between n and n + 2 then d end) from ("
+          f"select {_T.format('a')} as t, b.score - a.score as d, "
+          f"row_number() over (partition by {_T.format('a')} order by b.score - a.score) as rn, "
+          f"count(*) over (partition by {_T.format('a')}) as n "
+          f"from {_JOIN} where a.score is not null and b.score is not null) s group by t")
+MOVED = (f"select a.customer, a.tier, b.tier, a.score, b.score from {_JOIN} "
+         f"where {_T.format('a')} <> {_T.format('b')} order by a.customer")
+
+
+def compare_tables(query: Query, tiers: list[str], points_of: PointsOf | None = None, top: int = 3) -> TierChanges:
+    """Compare two tables of ratings, ``a`` (before) and ``b`` (after), each with ``customer``, ``tier``
+    and ``score``, through ``query`` (the SQL runs where they are: the rating store's database, or
+    DuckDB over two results): the migration matrix, the score shift per tier before, and every
+    customer whose tier differs (in key order) with the ``top`` indicators whose points changed most.
+    ``tiers``: the tier order to show."""
+    matrix = {(x, y): int(n) for x, y, n in query(MATRIX)}
+    [(n_before, n_after)] = query(SIZES)
     both = sum(matrix.values())
     order = list(tiers)
     if any(NO_TIER in k for k in matrix) and NO_TIER not in order:
@@ -127,10 +130,12 @@ def compare_tables(before: Any, after: Any, tiers: list[str], points_of: PointsO
         for t in (x, y):
             if t not in order:
                 order.append(t)
-    shifts = {t: ScoreShift(t, int(n), _float(mean), _float(median)) for t, n, mean, median in shift_rows}
-    points = points_of([str(m[0]) for m in moved]) if points_of is not None and moved else {}
-    movers = [Mover(str(c), ta_, tb_, sa_, sb, points_changes(*points.get(str(c), ({}, {})))[:top])
-              for c, ta_, tb_, sa_, sb in moved]
+    shifts = {t: ScoreShift(t, int(n), _float(mean), _float(median)) for t, n, mean, median in query(SHIFTS)}
+    moved = query(MOVED)
+    keys = [str(m[0]) for m in moved]
+    points = points_of(keys) if points_of is not None and keys else {}
+    movers = [Mover(k, ta, tb, sa_, sb, points_changes(*points.get(k, ({}, {})))[:top])
+              for k, (_, ta, tb, sa_, sb) in zip(keys, moved)]
     return TierChanges(tiers=order, matrix=matrix, both=both, movers=movers, only_before=int(n_before) - both,
                        only_after=int(n_after) - both, shifts=[shifts[t] for t in order if t in shifts])
 
@@ -141,16 +146,14 @@ def _float(x: Any) -> float | None:
 
 def compare_runs(store: Store, before: Run, after: Run, top: int = 3) -> RunChanges:
     """The migration matrix of final tiers from ``before`` to ``after`` and every customer that moved."""
-    import pyarrow as pa
-
     r = Rating.__table__
+    side = f"select customer, final_tier as tier, score from {r.name} where run_id = "
+    with_runs = f"with a as ({side}:before), b as ({side}:after) "
 
-    def ratings(run: Run) -> Any:
+    def query(sql: str) -> list[tuple[Any, ...]]:
         with store.engine.connect() as conn:
-            rows = conn.execute(sa.select(r.c.customer, r.c.final_tier, r.c.score).where(r.c.run_id == run.id)).all()
-        return pa.table({"customer": pa.array([x[0] for x in rows], pa.string()),
-                         "tier": pa.array([x[1] for x in rows], pa.string()),
-                         "score": pa.array([x[2] for x in rows], pa.float64())})
+            return [tuple(row) for row in conn.execute(sa.text(with_runs + sql),
+                                                       {"before": before.id, "after": after.id})]
 
     def points_of(movers: list[str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         a, b = r.alias("a"), r.alias("b")
@@ -161,7 +164,7 @@ def compare_runs(store: Store, before: Run, after: Run, top: int = 3) -> RunChan
                                 .where(ta != tb)).all()
         return {c: (json.loads(pa_ or "{}"), json.loads(pb or "{}")) for c, pa_, pb in rows}
 
-    ch = compare_tables(ratings(before), ratings(after), tier_order(after, before), points_of, top)
+    ch = compare_tables(query, tier_order(after, before), points_of, top)
     return RunChanges(before=before, after=after, **{f: getattr(ch, f) for f in ch.__dataclass_fields__})
 
 

@@ -153,11 +153,25 @@ def diff_columns(plan: P.Plan) -> list[str]:
 
 
 def _rated(outcome: RunOutcome) -> Any:
+    """The key, tier and score of a result (Arrow), the key as ``customer``."""
     import pyarrow.parquet as pq
 
     key = outcome.plan.key_column
     t = pq.read_table(outcome.result_path, columns=[key, "tier", "score"])
     return t.rename_columns(["customer", "tier", "score"])
+
+
+def compare_results(old_out: RunOutcome, new_out: RunOutcome, tiers: list[str], points_of: Any) -> TierChanges:
+    """engine.changes' comparison run in DuckDB over the two results."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.from_arrow(_rated(old_out)).create_view("a")
+        con.from_arrow(_rated(new_out)).create_view("b")
+        return compare_tables(lambda sql: con.execute(sql).fetchall(), tiers, points_of)
+    finally:
+        con.close()
 
 
 def _rows(outcome: RunOutcome, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -255,6 +269,6 @@ def parallel_run(old: P.Plan, old_file: Path, new: P.Plan, new_file: Path, regis
             return {} if row is None else {i.name: row.get(f"{i.name}.points") for i in plan.indicators}
         return {k: (pts(old, cache["old"].get(k)), pts(new, cache["new"].get(k))) for k in keys}
 
-    changes = compare_tables(_rated(old_out), _rated(new_out), order, points_of)
+    changes = compare_results(old_out, new_out, order, points_of)
     movers = explain_movers(old, new, rules, changes.movers, cache.get("old", {}), cache.get("new", {}))
     return ParallelRun(old, new, as_of, rules, changes, movers, old_out, new_out, notes)
