@@ -85,7 +85,7 @@ def diff(old_file: Path, new_file: Path, overrides: dict[str, str], as_of: Any, 
     computed ones (score and cuts); overrides and trigger effects need a rating
     history and are left out. Both rulesets read the same data: --source
     NAME=PATH applies to both, and each source both declare must otherwise
-    name the same file. Records nothing. Exit code 0 (1 when a ruleset has errors or
+    name the same file. Records nothing and delivers no action. Exit code 0 (1 when a ruleset has errors or
     the data cannot be read).
 
     Example:
