@@ -700,9 +700,10 @@ def demo(directory, customers, seed):
     service tickets (Excel) into DIRECTORY (default: tierwise-demo), with the
     ruleset, then runs it end to end (recorded in DIRECTORY/tierwise.db). Also
     writes what the other commands' examples use: the ERP export two weeks
-    later (orders_0715.parquet: some customers' sales fell) and a challenger
-    version of the ruleset (relationship_rating_2026.2.tier). Every example
-    in this help runs as written in DIRECTORY.
+    later (orders_0715.parquet: some customers' sales fell), a challenger
+    version of the ruleset (relationship_rating_2026.2.tier) and a
+    tierwise.toml with a pool of key-account managers. Every example in this
+    help runs as written in DIRECTORY.
 
     Example:
 

@@ -139,11 +139,18 @@ CHALLENGER_CHANGES = [
 #: twelve months at 40% of what they were, so their 年交易额 falls by more than 30%
 FRESH_ORDERS = "orders_0715.parquet"
 FRESH_AS_OF = date(2026, 7, 15)
+#: the settings beside the demo's rule files (docs/actions.md): a pool of key-account managers
+SETTINGS = """# tierwise settings of the demo (see docs/actions.md): addresses, pools and secrets' variable names
+# live here, never in a rule file. The key-account managers `assign_manager(pool: "KA")` hands out:
+[managers.KA]
+managers = ["张三", "李四", "王五"]
+capacity = 40
+"""
 
 
 def write_walkthrough_files(directory: str | Path, as_of: date = date(2026, 6, 30)) -> list[Path]:
-    """Beside the demo data: the challenger ruleset and a fresh ERP export, so that every ``Example:``
-    of the command help runs as written in the demo directory."""
+    """Beside the demo data: the challenger ruleset, a fresh ERP export and a tierwise.toml with a pool
+    of managers, so that every ``Example:`` of the command help runs as written in the demo directory."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -168,4 +175,7 @@ def write_walkthrough_files(directory: str | Path, as_of: date = date(2026, 6, 3
                                    pc.if_else(fell, scaled, orders[column]))
     fresh = out / FRESH_ORDERS
     pq.write_table(orders, fresh)
-    return [challenger, fresh]
+    settings = out / "tierwise.toml"
+    if not settings.exists():  # a user's own settings stay
+        settings.write_text(SETTINGS, encoding="utf-8")
+    return [challenger, fresh, settings]

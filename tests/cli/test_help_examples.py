@@ -15,7 +15,7 @@ FIRST = "demo"
 ORDER = ["", "check", "test", "run", "explain", "rate", "runs", "history", "changes", "rerate", "review",
          "review list", "review resolve", "diff", "override", "override request", "override approve",
          "override reject", "override list", "actions", "actions list", "actions retry", "actions show",
-         "override revoke", "audit", "plugins"]
+         "managers", "override revoke", "audit", "plugins"]
 # an example documented to end with another exit code than 0 (none today)
 EXIT_CODES: dict[str, int] = {}
 
@@ -61,6 +61,8 @@ def test_every_example_runs_as_written(tmp_path, monkeypatch):
     assert "tier A: cut `score >= 90` became `score >= 88`" in diff
     shown = next(out for line, out in outputs.items() if line.startswith("tierwise actions show"))
     assert "KH00042" in shown and "delivered" in shown  # the approved override to A caused `on tier A`
+    managers = next(out for line, out in outputs.items() if line.startswith("tierwise managers"))
+    assert "张三" in managers and "40" in managers  # the demo's pool, from its tierwise.toml
     audit = next(out for line, out in outputs.items() if line.startswith("tierwise audit"))
     assert "override approved" in audit and "override revoked" in audit
 
