@@ -12,7 +12,7 @@ from tierwise.cli.main import cli
 # the command whose examples come first: the rest run in the directory it writes
 FIRST = "demo"
 # then, in the order a newcomer would run them (the store fills as they go)
-ORDER = ["", "check", "test", "run", "explain", "rate", "runs", "history", "changes", "rerate", "review",
+ORDER = ["", "check", "test", "run", "explain", "rate", "runs", "history", "changes", "report", "rerate", "review",
          "review list", "review resolve", "diff", "override", "override request", "override approve",
          "override reject", "override list", "actions", "actions list", "actions retry", "actions show",
          "managers", "override revoke", "audit", "plugins"]
@@ -52,7 +52,7 @@ def test_every_example_runs_as_written(tmp_path, monkeypatch):
     # and they did what they say
     demo_dir = tmp_path / "tierwise-demo"
     assert (demo_dir / "ratings.xlsx").exists() and (demo_dir / "ratings.csv").exists()
-    assert (demo_dir / "diff.xlsx").exists()
+    assert (demo_dir / "diff.xlsx").exists() and (demo_dir / "report.html").exists()
     rerate = next(out for line, out in outputs.items() if line.startswith("tierwise rerate"))
     assert "交易额下滑" in rerate and "KH00007" in rerate  # the customers whose sales fell were re-rated
     resolve = next(out for line, out in outputs.items() if line.startswith("tierwise review resolve"))
