@@ -101,22 +101,36 @@ def retry(store: Any, run_id: str | None) -> None:
 
 
 @actions.command("show")
-@click.argument("key")
+@click.argument("key", metavar="KEY|CUSTOMER")
 @store_options
 def show(key: str, store: Any) -> None:
     """One delivery: what it was for, its options, how it ended and the receiver's answer.
 
+    Give the delivery's key (see `tierwise actions list`), or a customer: their
+    deliveries of the newest run that owed them any.
+
     Example:
 
-        tierwise actions show 9870ac9f-27b3-48d5-8400-642b11476009:1.1:KH00042
+        tierwise actions show KH00042
     """
-    from ..engine.outbox import item, options_of
+    from ..engine.outbox import item, latest_for_customer
 
     r = item(store, key.strip())
-    if r is None:
+    found = [r] if r is not None else latest_for_customer(store, key.strip())
+    if not found:
         from .main import RuleErrors
 
-        raise RuleErrors(f"no delivery '{key}' in the outbox (see `tierwise actions list`)")
+        raise RuleErrors(f"no delivery '{key}' in the outbox, and no customer of that name has one "
+                         f"(see `tierwise actions list`)")
+    for n, r in enumerate(found):
+        if n:
+            console().print("")
+        _show(r)
+
+
+def _show(r: Any) -> None:
+    from ..engine.outbox import options_of
+
     row = _row(r)
     for name in ("key", "run", "customer", "action", "rule", "previous_tier", "tier", "score", "status",
                  "attempts", "updated"):

@@ -64,7 +64,7 @@ def request_cmd(customer: str, tier: str, reason: str, by: str, until: Any, rule
 
     Example:
 
-        tierwise override request KH00042 --tier A --reason "战略客户" --by 李经理 --until 2026-12-31
+        tierwise override request KH00043 --tier B --reason "新签框架协议" --by 李经理 --until 2030-12-31
     """
     from ..dsl.diagnostics import suggest
     from ..engine.store import decisions as D
@@ -84,8 +84,15 @@ def request_cmd(customer: str, tier: str, reason: str, by: str, until: Any, rule
                     highlight=False)
 
 
+EXAMPLES = {  # in the demo directory, after the two `override request` examples
+    "approve": "tierwise override approve KH00042 --by 王总",
+    "reject": "tierwise override reject KH00043 --by 王总 --note 依据不足",
+    "revoke": "tierwise override revoke KH00042 --by 王总",
+}
+
+
 def _decision(verb: str) -> Any:
-    @click.argument("override_id", metavar="ID")
+    @click.argument("override_id", metavar="ID|CUSTOMER")
     @click.option("--by", "by", required=True, help="Who decides.")
     @click.option("--note", help="What was decided, and why.")
     @store_options
@@ -106,7 +113,9 @@ def _decision(verb: str) -> Any:
         "approve": "Approve an override (a different person than who requested it).",
         "reject": "Reject a requested override.",
         "revoke": "Revoke an override: later runs no longer apply it.",
-    }[verb] + f"\n\n    Example:\n\n        tierwise override {verb} OV-1A2B3C4D --by 王总\n"
+    }[verb] + ("\n\n    Give the override's id (see `tierwise override list`), or the customer when they have\n"
+               "    one override that can be " + {"approve": "approved", "reject": "rejected", "revoke": "revoked"}[verb]
+               + ".\n\n    Example:\n\n        " + EXAMPLES[verb] + "\n")
     return override.command(verb)(command)
 
 
@@ -203,16 +212,19 @@ def review_list(show_all: bool, store: Any, out: Path | None) -> None:
 
 
 @review.command("resolve")
-@click.argument("item_id", metavar="ID")
+@click.argument("item_id", metavar="ID|CUSTOMER")
 @click.option("--by", "by", required=True, help="Who resolves it.")
 @click.option("--note", required=True, help="What was decided.")
 @store_options
 def review_resolve(item_id: str, by: str, note: str, store: Any) -> None:
     """Resolve a review item with a note.
 
+    Give the item's id (see `tierwise review list`), or the customer when they
+    have one open item.
+
     Example:
 
-        tierwise review resolve RV-1A2B3C4D --by 王总 --note "已电话回访，维持评级"
+        tierwise review resolve KH00007 --by 王总 --note "已电话回访，维持评级"
     """
     from ..engine.store import decisions as D
 

@@ -65,6 +65,10 @@ def write_rows(rows: list[dict[str, Any]], path: Path | None, sheet: str = "hist
     console().print(f"wrote {len(rows)} row(s) to {esc(path)}", highlight=False)
 
 
+def _shift(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.2f}"
+
+
 def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g}"
 
@@ -78,7 +82,7 @@ def runs(store: Any, out: Path | None, limit: int) -> None:
 
     Example:
 
-        tierwise runs --db sqlite:///rulesets/tierwise.db
+        tierwise runs
     """
     from rich.table import Table
 
@@ -209,6 +213,11 @@ def changes(run_ids: tuple[str, ...], store: Any, out: Path | None, top: int) ->
     if ch.only_before or ch.only_after:
         console().print(f"only in {esc(before.id[:12])}: {ch.only_before}; only in {esc(after.id[:12])}: "
                         f"{ch.only_after}", highlight=False)
+    if ch.shifts:
+        shifts = Table("tier before", "customers", "mean shift", "median shift", title="score shift (after − before)")
+        for s in ch.shifts:
+            shifts.add_row(esc(s.tier or "no tier"), str(s.customers), _shift(s.mean), _shift(s.median))
+        console().print(shifts)
     movers = Table("customer", "tier", "score", "points that changed most", title="movers")
     for m in ch.movers[:top]:
         movers.add_row(esc(m.customer), esc(f"{m.tier_before or '—'} → {m.tier_after or '—'}"),

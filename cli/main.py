@@ -170,9 +170,13 @@ def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = 
 def cli():
     """tierwise: rate and tier customers with rules business people own.
 
+    Every command's example runs as written in the directory `tierwise demo`
+    writes (sample data and the shipped relationship rating): run `tierwise
+    demo`, then `cd tierwise-demo`.
+
     Example:
 
-        tierwise run rulesets/relationship_rating.tier --out ratings.xlsx
+        tierwise run relationship_rating.tier --as-of 2026-06-30 --out ratings.xlsx
     """
 
 
@@ -202,7 +206,7 @@ def check(files):
 
     Example:
 
-        tierwise check rulesets/
+        tierwise check .
     """
     failed = 0
     for f in rule_files(files):
@@ -244,7 +248,8 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
 
     Example:
 
-        tierwise run customer_rating.tier --source customers=export.csv --as-of 2026-06-30 --out ratings.xlsx
+    \b
+        tierwise run relationship_rating.tier --source customers=客户档案.csv --as-of 2026-06-30 --out ratings.csv
     """
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
@@ -360,7 +365,8 @@ def rerate(file, overrides, as_of, out, log_path, calibration_run=None, db=None,
 
     Example:
 
-        tierwise rerate customer_rating.tier --source customers=export_0715.csv --as-of 2026-07-15
+    \b
+        tierwise rerate relationship_rating.tier --source orders=orders_0715.parquet --as-of 2026-07-15
     """
     from ..engine.plugin_api import DataError
 
@@ -518,7 +524,7 @@ def explain(file, customer, overrides, as_of, calibration_run=None, db=None):
 
     Example:
 
-        tierwise explain customer_rating.tier KH00042 --as-of 2026-06-30
+        tierwise explain relationship_rating.tier KH00042 --as-of 2026-06-30
     """
     from ..engine.explain import scorecard as build_scorecard
 
@@ -554,7 +560,7 @@ def rate_command(file, customers, overrides, as_of, calibration_run=None, db=Non
 
     Example:
 
-        tierwise rate customer_rating.tier KH00042 KH00043 --as-of 2026-06-30
+        tierwise rate relationship_rating.tier KH00042 KH00043 --as-of 2026-06-30
     """
     from rich.table import Table
 
@@ -637,11 +643,12 @@ def closest_key(typed: str, keys: list) -> str | None:
 def test_command(paths, as_of):
     """Run the `example` blocks of rule files (a file or every .tier in a directory).
 
-    Exit code 1 when an example fails, showing expected against got.
+    Exit code 1 when an example fails, showing expected against got. A file
+    without examples gets a warning (exit code 0).
 
     Example:
 
-        tierwise test rulesets/
+        tierwise test .
     """
     from ..engine.examples import ExampleResult, run_example
     from ..engine.plugin_api import DataError
@@ -656,6 +663,10 @@ def test_command(paths, as_of):
             exc.show()
             failed += 1
             continue
+        if not plan.examples:  # nothing to run is not a failure, but it is worth saying
+            err_console().print("[yellow]warning:[/yellow] " + esc(
+                f"{f}: no examples to run — add `example \"NAME\" {{ … expect score S, tier X }}` blocks "
+                f"(see docs/language.md)"), highlight=False)
         for ex in plan.examples:
             try:
                 res = run_example(plan, registry(), ex, day)
@@ -686,19 +697,26 @@ def demo(directory, customers, seed):
     """Write realistic sample data and rate it with the shipped relationship rating.
 
     Writes a GBK-encoded CRM export (CSV), an ERP order log (Parquet) and
-    service tickets (Excel) into DIRECTORY, then runs the ruleset end to end.
+    service tickets (Excel) into DIRECTORY (default: tierwise-demo), with the
+    ruleset, then runs it end to end (recorded in DIRECTORY/tierwise.db). Also
+    writes what the other commands' examples use: the ERP export two weeks
+    later (orders_0715.parquet: some customers' sales fell), a challenger
+    version of the ruleset (relationship_rating_2026.2.tier) and a
+    tierwise.toml with a pool of key-account managers. Every example in this
+    help runs as written in DIRECTORY.
 
     Example:
 
-        tierwise demo /tmp/tierwise-demo
+        tierwise demo
     """
-    from ..rulesets.demo_data import write_demo_data
+    from ..rulesets.demo_data import CHALLENGER, write_demo_data, write_walkthrough_files
 
     as_of = date(2026, 6, 30)
     if directory.exists() and not directory.is_dir():
         raise click.UsageError(f"{directory} is a file: give a directory for the demo data")
     try:
         paths = write_demo_data(directory, customers=customers, seed=seed, as_of=as_of)
+        paths += write_walkthrough_files(directory, as_of=as_of)
     except OSError as exc:
         raise RuleErrors(f"cannot write the demo data to {directory}: {exc.strerror or exc}") from None
     console().print(esc(f"wrote demo data to {directory}: " + ", ".join(p.name for p in paths)), highlight=False)
@@ -709,7 +727,10 @@ def demo(directory, customers, seed):
                out=directory / "ratings.xlsx", log_path=None)
     first = _first_key(directory / "ratings.xlsx")
     if first:
-        console().print(esc(f"\nexplain one customer:  tierwise explain {ruleset} {first} --as-of {as_of}"),
+        console().print(esc(f"\nnext, in {directory} (cd {directory}; every example of `tierwise COMMAND --help` "
+                            f"runs there):\n"
+                            f"  explain one customer:  tierwise explain {ruleset.name} {first} --as-of {as_of}\n"
+                            f"  try the new version:   tierwise diff {ruleset.name} {CHALLENGER} --as-of {as_of}"),
                         highlight=False)
 
 
@@ -747,10 +768,10 @@ def main() -> None:
 
 
 def _register_store_commands() -> None:
-    from . import actions, decisions, history, managers, report
+    from . import actions, decisions, diff, history, managers, report
 
     for command in (*history.COMMANDS, *decisions.COMMANDS, *actions.COMMANDS, *managers.COMMANDS,
-                    *report.COMMANDS):
+                    *report.COMMANDS, *diff.COMMANDS):
         cli.add_command(command)
 
 

@@ -27,7 +27,7 @@ def report_command(run_id: str | None, store: Any, out: Path) -> None:
 
     Example:
 
-        tierwise report --db sqlite:///rulesets/tierwise.db --out report.html
+        tierwise report --out report.html
     """
     from ..engine.plugin_api import DataError
     from ..engine.report_store import stored_report

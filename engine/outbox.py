@@ -133,6 +133,17 @@ def item(store: Any, key: str) -> Any:
         return conn.execute(sa.select(TABLE).where(TABLE.c.key == key)).first()
 
 
+def latest_for_customer(store: Any, customer: str) -> list[Any]:
+    """A customer's deliveries of the newest run that owed them any, by key."""
+    with store.engine.connect() as conn:
+        newest = conn.execute(sa.select(TABLE.c.run_id).where(TABLE.c.customer == customer)
+                              .order_by(TABLE.c.created_at.desc()).limit(1)).scalar()
+        if newest is None:
+            return []
+        return list(conn.execute(sa.select(TABLE).where(TABLE.c.customer == customer, TABLE.c.run_id == newest)
+                                 .order_by(TABLE.c.key)))
+
+
 def counts(store: Any, run_id: str | None = None) -> dict[str, int]:
     q = sa.select(TABLE.c.status, sa.func.count()).group_by(TABLE.c.status)
     if run_id is not None:

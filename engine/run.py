@@ -177,7 +177,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None, *,
         columns: list[str] | None = None, calibration: Calibration | None = None, previous: Any = None,
         tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT,
-        record: Recording | None = None, rerate: bool = False, report: bool = False) -> RunOutcome:
+        record: Recording | None = None, rerate: bool = False, report: bool = False,
+        deliver: bool = True) -> RunOutcome:
     """Rate everyone. With ``record``, the run and every rating go into the rating store (one
     transaction, between summarising and delivering; a failed run is recorded as failed). ``columns``: the output columns (the default output without). With
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
@@ -186,7 +187,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     re-rating: everyone is evaluated with ``calibration`` (required: frozen from the last full run), and
     only the customers whose triggers fire are kept — summarised, recorded, delivered and written.
     ``report``: also gather what a report's charts show (``RunOutcome.facts``: histograms of the score
-    and the dimensions, segment sizes), by queries over the result."""
+    and the dimensions, segment sizes), by queries over the result. ``deliver=False``: a what-if
+    (``tierwise diff``): the `on` lines' actions are neither queued nor delivered."""
     if rerate and calibration is None:
         raise ValueError("a re-rating scores with the frozen calibration of a full run: give calibration")
     if rerate and not plan.triggers:
@@ -246,7 +248,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 facts = result_facts(plan, computed.table, be)
         issues = opened.issues + quality.issues + summary.issues
         warnings = summary.warnings + not_applied_yet(plan, record is not None)
-        owed = decide(plan, computed.table, run_id, be, registry)
+        owed = decide(plan, computed.table, run_id, be, registry) if deliver else iter(())
         if record is not None:
             with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
                 record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed,

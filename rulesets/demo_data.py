@@ -118,3 +118,64 @@ def write_demo_data(directory: str | Path, customers: int = 3000, seed: int = 7,
     ruleset_path = out / RULESET.name
     shutil.copyfile(RULESET, ruleset_path)
     return [csv_path, orders_path, xlsx_path, ruleset_path]
+
+
+#: the challenger version of the relationship rating the demo writes beside it (for `tierwise diff`):
+#: (what the shipped rules say, what 2026.2 says instead)
+CHALLENGER = "relationship_rating_2026.2.tier"
+CHALLENGER_CHANGES = [
+    ('ruleset "客户关系评级" version "2026.1"',
+     '# 2026.2, the challenger: more weight on transaction value, the top revenue band from 600万, tier A\n'
+     '# from 88. Compare it with the version in use: tierwise diff relationship_rating.tier ' + CHALLENGER + '\n'
+     'ruleset "客户关系评级" version "2026.2"'),
+    ("dimension 交易价值 weight 30%", "dimension 交易价值 weight 35%"),
+    ("dimension 潜力空间 weight 25%", "dimension 潜力空间 weight 20%"),
+    (">= 500万 -> 10", ">= 600万 -> 10"),
+    ('tier A "核心客户" when score >= 90', 'tier A "核心客户" when score >= 88'),
+    ("expect score 80.625, tier B", "expect score 80.675, tier B"),
+    ("expect score 86.55, tier B", "expect score 87, tier B"),
+]
+#: the ERP export two weeks later (for `tierwise rerate`): every 20th customer's orders of the last
+#: twelve months at 40% of what they were, so their 年交易额 falls by more than 30%
+FRESH_ORDERS = "orders_0715.parquet"
+FRESH_AS_OF = date(2026, 7, 15)
+#: the settings beside the demo's rule files (docs/actions.md): a pool of key-account managers
+SETTINGS = """# tierwise settings of the demo (see docs/actions.md): addresses, pools and secrets' variable names
+# live here, never in a rule file. The key-account managers `assign_manager(pool: "KA")` hands out:
+[managers.KA]
+managers = ["张三", "李四", "王五"]
+capacity = 40
+"""
+
+
+def write_walkthrough_files(directory: str | Path, as_of: date = date(2026, 6, 30)) -> list[Path]:
+    """Beside the demo data: the challenger ruleset, a fresh ERP export and a tierwise.toml with a pool
+    of managers, so that every ``Example:`` of the command help runs as written in the demo directory."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    out = Path(directory)
+    text = RULESET.read_text(encoding="utf-8")
+    for old, new in CHALLENGER_CHANGES:
+        if old not in text:  # the shipped ruleset changed: the challenger must follow it
+            raise ValueError(f"{RULESET.name} no longer says {old!r}")
+        text = text.replace(old, new, 1)
+    challenger = out / CHALLENGER
+    challenger.write_text(text, encoding="utf-8")
+
+    orders = pq.read_table(out / "orders.parquet")
+    number = pc.cast(pc.utf8_slice_codeunits(orders["客户编号"], 2), pa.int64())
+    since = pa.scalar(FRESH_AS_OF.replace(year=FRESH_AS_OF.year - 1), pa.date32())
+    fell = pc.and_(pc.equal(pc.remainder(number, 20), 7),
+                   pc.greater_equal(pc.cast(orders["下单日期"], pa.date32()), since))
+    for column in ("金额", "毛利"):
+        scaled = pc.round(pc.multiply(orders[column], 0.4), 2)
+        orders = orders.set_column(orders.schema.get_field_index(column), column,
+                                   pc.if_else(fell, scaled, orders[column]))
+    fresh = out / FRESH_ORDERS
+    pq.write_table(orders, fresh)
+    settings = out / "tierwise.toml"
+    if not settings.exists():  # a user's own settings stay
+        settings.write_text(SETTINGS, encoding="utf-8")
+    return [challenger, fresh, settings]

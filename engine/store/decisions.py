@@ -58,8 +58,17 @@ def _decide(store: Store, override_id: str, by: str, note: str | None, new: str,
         raise DecisionError("say who decides (--by)")
     with Session(store.engine, expire_on_commit=False) as s:
         ov = s.get(Override, override_id.strip().upper(), with_for_update=True)
-        if ov is None:
-            raise DecisionError(f"no override {override_id} (see `tierwise override list`)")
+        if ov is None:  # a customer: their one override that can be decided so
+            found = list(s.exec(select(Override).where(Override.customer == override_id.strip(),
+                                                       Override.status.in_(allowed)).with_for_update()))
+            if len(found) > 1:
+                raise DecisionError(f"customer {override_id.strip()} has {len(found)} {' or '.join(allowed)} "
+                                    f"overrides ({', '.join(o.id for o in found)}): give the id")
+            if not found:
+                an = "an" if allowed[0][0] in "aeiou" else "a"
+                raise DecisionError(f"no override {override_id} (an id, or a customer with {an} "
+                                    f"{' or '.join(allowed)} override; see `tierwise override list`)")
+            ov = found[0]
         if ov.status not in allowed:
             raise DecisionError(f"override {ov.id} is {ov.status}; only a{'n' if allowed[0][0] in 'aeiou' else ''} "
                                 f"{' or '.join(allowed)} override can be {new}")
@@ -168,8 +177,16 @@ def resolve_review(store: Store, item_id: str, by: str, note: str) -> ReviewItem
         raise DecisionError("resolving a review needs who (--by) and what was decided (--note)")
     with Session(store.engine, expire_on_commit=False) as s:
         item = s.get(ReviewItem, item_id.strip().upper(), with_for_update=True)
-        if item is None:
-            raise DecisionError(f"no review item {item_id} (see `tierwise review list`)")
+        if item is None:  # a customer: their one open item
+            found = list(s.exec(select(ReviewItem).where(ReviewItem.customer == item_id.strip(),
+                                                         ReviewItem.status == "open").with_for_update()))
+            if len(found) > 1:
+                raise DecisionError(f"customer {item_id.strip()} has {len(found)} open review items "
+                                    f"({', '.join(i.id for i in found)}): give the id")
+            if not found:
+                raise DecisionError(f"no review item {item_id} (an id, or a customer with an open item; "
+                                    f"see `tierwise review list`)")
+            item = found[0]
         if item.status != "open":
             raise DecisionError(f"review item {item.id} is resolved already (by {item.resolved_by})")
         item.status, item.resolved_by, item.resolved_at, item.note = "resolved", by.strip(), now(), note.strip()

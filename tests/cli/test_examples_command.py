@@ -133,3 +133,19 @@ example "renewal unknown, tier expected" {
     assert "renewal unknown (no score, no tier)" in res.stdout
     assert "tier: expected A, got no tier" in res.stdout
     assert "None" not in res.stdout and "Traceback" not in res.stdout + res.stderr
+
+
+def test_a_file_without_examples_says_so_and_passes(tmp_path):
+    bare = write(tmp_path, RULES.split('example "no sku')[0])
+    res = invoke("test", bare, "--as-of", "2026-06-30")
+    assert res.exit_code == 0
+    assert f"warning: {bare}: no examples to run" in res.stderr
+    assert "0 passed, 0 failed" in res.stdout
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "bare.tier").write_text(bare.read_text(encoding="utf-8"), encoding="utf-8")
+    (both / "full.tier").write_text(RULES, encoding="utf-8")
+    res = invoke("test", both, "--as-of", "2026-06-30")
+    assert res.exit_code == 0, res.stdout
+    assert "bare.tier: no examples to run" in res.stderr and "full.tier: no examples" not in res.stderr
+    assert "2 passed, 0 failed" in res.stdout

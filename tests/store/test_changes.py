@@ -39,4 +39,20 @@ def test_the_matrix_counts_final_tiers_and_movers_say_which_points_changed(store
     assert [(c.indicator, c.before, c.after) for c in k1.changes] == [("年交易额", 10, 8)]
     assert [(c.indicator, c.delta) for c in k3.changes] == [("年交易额", 2), ("续约率", 3)][::-1]  # biggest first
     assert [(c.indicator, c.before, c.after) for c in k4.changes] == [("续约率", 5, None)]
+    # the score shift per tier before, over the customers scored in both (K4 has no score after)
+    assert [(s.tier, s.customers, s.mean, s.median) for s in ch.shifts] == [("A", 1, -7, -7), ("B", 2, 6.5, 6.5)]
+    store.close()
+
+
+def test_the_median_shift_is_the_middle_of_an_odd_count_and_the_mean_of_the_two_middles_of_an_even_one(store_url):
+    store = Store.open(store_url)
+    before = [rating(f"K{i}", "B", 70) for i in range(7)]
+    store.record(run("q1", 0), before)
+    shifts = [-3, 0, 1, 2, 10, 40, 50]  # 7 customers: the median is 2, the mean 100/7
+    store.record(run("q2", 1), [rating(f"K{i}", "B", 70 + d) for i, d in enumerate(shifts)])
+    [b] = compare_runs(store, store.run("q1"), store.run("q2")).shifts
+    assert (b.customers, b.median, b.mean) == (7, 2, round(100 / 7, 10))
+    store.record(run("q3", 2), [rating(f"K{i}", "B", 70 + d) for i, d in enumerate(shifts[:6])])
+    [b] = compare_runs(store, store.run("q1"), store.run("q3")).shifts
+    assert (b.customers, b.median) == (6, 1.5)
     store.close()

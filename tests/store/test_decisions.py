@@ -91,3 +91,30 @@ def test_a_store_made_by_the_first_migration_upgrades_and_keeps_its_history(stor
     ov = D.request_override(upgraded, "R", "K1", "A", "x", by="甲")
     assert D.overrides(upgraded)[0].id == ov.id
     upgraded.close()
+
+
+def test_a_decision_can_name_the_customer_instead_of_the_id(store_url):
+    store = Store.open(store_url)
+    store.record(run("r1", 0), [])
+    a = D.request_override(store, "R", "K1", "A", "战略客户", by="甲")
+    assert D.approve_override(store, "K1", by="乙").id == a.id  # the customer's one requested override
+    with pytest.raises(DecisionError, match="no override K1 \\(an id, or a customer with a requested override"):
+        D.reject_override(store, "K1", by="乙")  # nothing requested any more
+    assert D.revoke_override(store, "K1", by="乙").status == "revoked"
+    D.request_override(store, "R", "K2", "A", "x", by="甲")
+    D.request_override(store, "R", "K2", "B", "y", by="甲")
+    with pytest.raises(DecisionError, match="customer K2 has 2 requested overrides \\(OV-.*\\): give the id"):
+        D.approve_override(store, "K2", by="乙")
+    from sqlmodel import Session
+
+    with Session(store.engine) as s:
+        D.add_review(s, "r1", "K3", "重大投诉")
+        D.add_review(s, "r1", "K4", "重大投诉")
+        D.add_review(s, "r1", "K4", "交易额下滑")
+        s.commit()
+    assert D.resolve_review(store, "K3", by="王总", note="已回访").customer == "K3"
+    with pytest.raises(DecisionError, match="customer K4 has 2 open review items"):
+        D.resolve_review(store, "K4", by="王总", note="x")
+    with pytest.raises(DecisionError, match="no review item K3"):
+        D.resolve_review(store, "K3", by="王总", note="again")
+    store.close()
