@@ -44,7 +44,7 @@ def clean(x: Any) -> Any:
 
 
 # the vectorised path works where powers of ten are exact doubles and x * 10**k stays below 2**53;
-# anything outside it, and the rare near-tie (x * 10**k within 0.01 of a half), goes through clean()
+# anything outside it, and the rare near-tie (x * 10**k within 2 ulps of a half), goes through clean()
 _LOW, _HIGH = 1e-8, 1e15
 _POW10 = [10.0 ** k for k in range(23)]  # exact doubles
 
@@ -71,7 +71,13 @@ def clean_array(values: Any) -> Any:
             up, down = pow10[np.clip(k, 0, 22)], pow10[np.clip(-k, 0, 22)]
             p = np.where(k >= 0, xs * up, xs / down)
             m = np.rint(p)
-            tie = np.abs(p - np.floor(p) - 0.5) < 0.01  # rint of p may not be the exact rounding of x
+            # p is x * 10**k rounded once (|error| <= half an ulp of p; the fraction below is exact): only
+            # within an ulp or two of a half can rint(p) differ from the exact rounding of x * 10**k
+            tie = np.abs(p - np.floor(p) - 0.5) <= 2 * np.spacing(p)
+            # …and that matters only when half a unit of the n-th digit is within the tolerance: else
+            # both neighbours are too far and the next length is tried (67.28592915 ties at 9 digits)
+            unit = np.where(k >= 0, 1 / up, down)
+            tie &= 0.5 * unit <= 1.01 * TOLERANCE * np.abs(xs)
             d = np.where(k >= 0, m / up, m * down)
             ok = ~tie & (np.abs(d - xs) <= TOLERANCE * np.abs(xs))
             out[todo[ok]] = d[ok]

@@ -146,7 +146,7 @@ class Sheets:
 
 def write_value(ws: Any, row: int, col: int, v: Any, fmt: Any = None) -> None:
     """One cell: text as text (never a formula), numbers cleaned, dates as dates, None blank."""
-    if v is None:
+    if v is None or v == "":  # an empty text is a blank cell (Excel's filter lists it as "(Blanks)")
         if fmt is not None:
             ws.write_blank(row, col, None, fmt)
         return
