@@ -260,6 +260,8 @@ def run_facts(outcome: Any, w: dict[str, str]) -> list[tuple[str, Any]]:
 def write_summary(sheets: Sheets, outcome: Any, w: dict[str, str], colours: dict[str, tuple[str, str]]) -> None:
     """The run's tier distribution (outcome.distribution: Summary's TierCounts) and a column chart of it."""
     ws = sheets.wb.add_worksheet(w["summary"])
+    ws.set_landscape()
+    ws.fit_to_pages(1, 1)  # printed: the table and the chart on one page
     pct = sheets.fmt("rate")
     count = sheets.fmt("count")
     r = 0
@@ -320,6 +322,8 @@ def missing_policy_text(m: P.MissingRule) -> str:
 def write_quality(sheets: Sheets, outcome: Any, w: dict[str, str]) -> None:
     """Missing values per indicator and how they were scored, the data problems, the warnings."""
     ws = sheets.wb.add_worksheet(w["quality"])
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
     pct, count = sheets.fmt("rate"), sheets.fmt("count")
     plan = outcome.plan
     r = 0
