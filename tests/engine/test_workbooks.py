@@ -306,3 +306,31 @@ def test_explain_out_writes_the_rating_form(tmp_path):
     assert lines[0].startswith('"dimension","kind","name"') and len(lines) == len(plan.indicators) + 4 + 1 + 1
     bad = CliRunner().invoke(cli, ["explain", str(ruleset), key, "--out", str(tmp_path / "card.txt")])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_text_stays_text_on_every_sheet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = ["=1+2", "=1+2", '=HYPERLINK("http://x","y")', "K\x01"]  # a duplicate key: in the data problems too
+    pq.write_table(pa.table({"id": keys, "a": [1.0, 2.0, 3.0, 4.0]}), tmp_path / "c.parquet")
+    rules = tmp_path / "r.tier"
+    rules.write_text('source c = parquet("c.parquet") key id\npoints 0..10\nindicator A = c.a weight 100%\n'
+                     'tier T "=SUM(1)" when score >= 2\ntier U otherwise\n', encoding="utf-8")
+    out = tmp_path / "out.xlsx"
+    res = CliRunner().invoke(cli, ["run", str(rules), "--as-of", "2026-06-30", "--out", str(out), "--no-store"])
+    assert res.exit_code == 0, res.output
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["ratings", "summary", "data quality"]  # an English ruleset: English sheets
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and c.value.startswith("=")]
+    assert {c.value for c in cells} >= {"=1+2", '=HYPERLINK("http://x","y")', "=SUM(1)"}
+    assert all(c.data_type == "s" for c in cells)
+    samples = [c.value for row in wb["data quality"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("=1+2" in s for s in samples)
+    res = CliRunner().invoke(cli, ["explain", str(rules), "=1+2", "--as-of", "2026-06-30", "--out",
+                                   str(tmp_path / "card.xlsx")])
+    assert res.exit_code == 0, res.output
+    card = load_workbook(tmp_path / "card.xlsx").worksheets[0]
+    key_cells = [c for row in card.iter_rows() for c in row if c.value == "=1+2"]
+    assert key_cells and all(c.data_type == "s" for c in key_cells)
