@@ -144,18 +144,22 @@ class Sheets:
         return self.wb.add_format(spec)
 
 
-def write_value(ws: Any, row: int, col: int, v: Any, fmt: Any = None) -> None:
-    """One cell: text as text (never a formula), numbers cleaned, dates as dates, None blank."""
+def write_value(ws: Any, row: int, col: int, v: Any, fmt: Any = None, cleaned: bool = False) -> None:
+    """One cell: text as text (never a formula), numbers cleaned (unless ``cleaned`` already), dates as
+    dates, None and empty text blank."""
     if v is None or v == "":  # an empty text is a blank cell (Excel's filter lists it as "(Blanks)")
         if fmt is not None:
             ws.write_blank(row, col, None, fmt)
         return
-    if isinstance(v, str):
+    t = type(v)
+    if t is float:
+        ws.write_number(row, col, v if cleaned else clean(v), fmt)
+    elif t is str:
         ws.write_string(row, col, text_cell(v), fmt)
-    elif isinstance(v, bool):
+    elif t is bool:
         ws.write_boolean(row, col, v, fmt)
     elif isinstance(v, (int, float)):
-        ws.write_number(row, col, clean(float(v)) if isinstance(v, float) else v, fmt)
+        ws.write_number(row, col, clean(float(v)) if isinstance(v, float) and not cleaned else v, fmt)
     elif isinstance(v, datetime):
         ws.write_datetime(row, col, v.replace(tzinfo=None), fmt)
     elif isinstance(v, date):
@@ -215,8 +219,7 @@ def write_sheet(sheets: Sheets, name: str, table: Any, kinds: dict[str, str], he
         cols = [c.to_pylist() for c in batch.columns]
         for values in zip(*cols):
             for j, v in enumerate(values):
-                fmt = tier_fmt.get(v) if j in tier_cols else fmts[j]
-                write_value(ws, r, j, v, fmt)
+                write_value(ws, r, j, v, tier_fmt.get(v) if j in tier_cols else fmts[j], True)  # cleaned above
             r += 1
     return ws
 
