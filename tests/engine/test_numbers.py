@@ -40,6 +40,8 @@ def test_clean_is_the_shortest_decimal_within_the_tolerance(x):
 
 
 @given(st.integers(min_value=-(10**11) + 1, max_value=10**11 - 1), st.integers(min_value=-12, max_value=12))
+@example(99_999_999_999, 9)
+@example(10_000_000_001, -2)
 def test_decimals_of_up_to_11_digits_are_written_as_typed(m, exp):
     x = float(Decimal(m).scaleb(exp))
     assert clean(x) == x
@@ -51,6 +53,13 @@ def test_noise_of_a_few_hundred_ulps_is_removed(m, exp, ulps):
     typed = float(Decimal(m).scaleb(exp))
     noisy = typed + ulps * math.ulp(typed)
     assert clean(noisy) == typed
+
+
+def test_twelve_digits_next_to_a_power_of_ten_are_the_limit():
+    # 999,999,999,999e9 is 1e-12 relative from 1e21 but for the double's own rounding: 12 digits are
+    # kept unless they start 9999 (then the power of ten is within the tolerance); 11 always are
+    assert clean(123456789012.0) == 123456789012.0
+    assert clean(9.99999999999e20) == 1e21
 
 
 def test_the_issue_examples():
@@ -95,3 +104,13 @@ def test_clean_array_restores_a_million_noisy_amounts():
     noisy = money * (1 + 1e-15)  # a few ulps off, as sums leave them
     assert not np.array_equal(noisy, money)
     assert np.array_equal(clean_array(noisy), money)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(finite, st.none(), st.just(math.nan)), max_size=40))
+def test_clean_table_is_clean_of_every_value(xs):
+    got = clean_table(pa.table({"x": pa.array(xs, pa.float64())})).column("x").to_pylist()
+    for x, g in zip(xs, got):
+        want = None if x is None else clean(x)
+        assert (g is None and want is None) or (isinstance(g, float) and math.isnan(g) and math.isnan(want)) \
+            or g == want, x
