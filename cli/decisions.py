@@ -99,6 +99,8 @@ def _decision(verb: str) -> Any:
             _fail(exc)
         console().print(f"override {esc(ov.id)} ({esc(ov.customer)} → tier {esc(ov.tier)}) {ov.status} by "
                         f"{esc(ov.decided_by)}", highlight=False)
+        if verb == "approve" and (ov.until is None or ov.until >= date.today()):
+            _takes_effect(store, ov, by)
 
     command.__doc__ = {
         "approve": "Approve an override (a different person than who requested it).",
@@ -106,6 +108,25 @@ def _decision(verb: str) -> Any:
         "revoke": "Revoke an override: later runs no longer apply it.",
     }[verb] + f"\n\n    Example:\n\n        tierwise override {verb} OV-1A2B3C4D --by 王总\n"
     return override.command(verb)(command)
+
+
+def _takes_effect(store: Any, ov: Any, by: str) -> None:
+    """An approved override is the customer's final tier from now: recorded as a rating, its actions delivered."""
+    from ..engine.override_rating import rate_override
+    from ..engine.plugin_manager import default_registry
+    from ..engine.run import settings_for
+
+    rated = rate_override(store, default_registry(), ov, by, settings_for)
+    if rated is None:
+        console().print(f"{esc(ov.customer)} has no rating yet: the override applies from the next run",
+                        highlight=False)
+        return
+    d = rated.delivered.counts
+    console().print(f"recorded: {esc(ov.customer)} {esc(rated.previous_tier or '—')} → {esc(rated.final_tier)} "
+                    f"(run {rated.run_id[:8]}, reason override {esc(ov.id)}); actions: {d.get('delivered', 0)} "
+                    f"delivered, {d.get('failed', 0)} failed, {d.get('pending', 0)} pending", highlight=False)
+    for line in rated.delivered.log[:5]:
+        console().print(esc(line), highlight=False)
 
 
 for _verb in ("approve", "reject", "revoke"):

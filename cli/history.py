@@ -110,20 +110,57 @@ def history(customer: str, store: Any, out: Path | None) -> None:
     """
     from rich.table import Table
 
+    from ..engine.store.managers import assignments
+
+    rated = store.history(customer.strip())
     rows = [{"run": run.id, "as_of": run.as_of.isoformat(), "ruleset": run.ruleset, "score": g.score,
              "computed_tier": g.computed_tier, "final_tier": g.final_tier, "reason": g.reason}
-            for run, g in store.history(customer.strip())]
+            for run, g in rated]
     if not rows:
         from .main import RuleErrors
 
         raise RuleErrors(f"no ratings of customer '{customer}' in the store")
-    table = Table("as of", "run", "ruleset", "score", "computed tier", "final tier", "reason",
-                  title=esc(f"customer {customer.strip()}"))
+    held = assignments(store, customer=customer.strip(), active_only=False)
+    if held:  # the manager each rating left the customer with (assign_manager)
+        for row, (run, _) in zip(rows, rated):
+            row["manager"] = _manager_after(run, held, {r.id: r.started_at for r, _ in rated})
+    columns = ["as of", "run", "ruleset", "score", "computed tier", "final tier", "reason"]
+    table = Table(*columns, *(["manager"] if held else []), title=esc(f"customer {customer.strip()}"))
     for row in rows:
         table.add_row(row["as_of"], esc(row["run"][:12]), esc(row["ruleset"]), _num(row["score"]),
-                      esc(row["computed_tier"] or "—"), esc(row["final_tier"] or "—"), esc(row["reason"]))
+                      esc(row["computed_tier"] or "—"), esc(row["final_tier"] or "—"), esc(row["reason"]),
+                      *([esc(row["manager"] or "—")] if held else []))
     console().print(table)
+    for a in held:
+        if a.released_at is None:
+            console().print(f"manager: {esc(a.manager)} (pool {esc(a.pool)}, {esc(a.ruleset)}, since "
+                            f"{a.assigned_at:%Y-%m-%d %H:%M} UTC)", highlight=False)
     write_rows(rows, out)
+
+
+def _manager_after(run: Any, held: list[Any], started: dict[str, Any]) -> str | None:
+    """The manager(s) the customer held after ``run``: assigned by it or an earlier run of its ruleset,
+    and not released by it or an earlier one."""
+    def at(run_id: str | None, fallback: Any) -> Any:
+        t = started.get(run_id) if run_id else None
+        return t if t is not None else fallback
+
+    names = []
+    for a in held:
+        if a.ruleset != run.ruleset:
+            continue
+        start = at(a.assigned_by_run, a.assigned_at)
+        end = at(a.released_by_run, a.released_at) if (a.released_by_run or a.released_at) else None
+        if _naive(start) <= _naive(run.started_at) and (end is None or _naive(run.started_at) < _naive(end)):
+            names.append(f"{a.manager} ({a.pool})")
+    return ", ".join(names) or None
+
+
+def _naive(t: Any) -> Any:
+    """Times compared as UTC (SQLite gives them back without the zone)."""
+    from datetime import timezone
+
+    return t.astimezone(timezone.utc).replace(tzinfo=None) if getattr(t, "tzinfo", None) is not None else t
 
 
 @click.command()
@@ -133,7 +170,7 @@ def history(customer: str, store: Any, out: Path | None) -> None:
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True,
               help="How many movers to print (--out writes them all).")
 def changes(run_ids: tuple[str, ...], store: Any, out: Path | None, top: int) -> None:
-    """What changed between two runs (default: the last two): the tier migration matrix with counts
+    """What changed between two runs (default: the last two full runs): the tier migration matrix with counts
     and shares, the customers that moved, and the indicators whose points changed most.
 
     Example:
@@ -154,10 +191,10 @@ def changes(run_ids: tuple[str, ...], store: Any, out: Path | None, top: int) ->
                 raise RuleErrors(f"no run '{ref}' (or more than one starts so): see `tierwise runs`")
         before, after = found
     else:
-        last = [r for r in store.runs() if r.status == "complete"][:2]
+        last = [r for r in store.runs() if r.status == "complete" and r.kind == "periodic"][:2]
         if len(last) < 2:
-            raise RuleErrors("changes needs two recorded runs; the store has "
-                             f"{len(last)} complete run(s)")
+            raise RuleErrors("changes needs two recorded full runs; the store has "
+                             f"{len(last)} complete full run(s) (give RUN_A RUN_B to compare others)")
         after, before = last
     ch = compare_runs(store, before, after)
     matrix = Table(title=esc(f"{before.id[:12]} ({before.as_of}) → {after.id[:12]} ({after.as_of}): "

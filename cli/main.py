@@ -40,9 +40,17 @@ def load(path: Path, show_warnings: bool = True):
     except RuleFileError as exc:  # not text: UTF-16 without a mark, Latin-1, binary, a GBK line in UTF-8
         print_diagnostics(exc.diagnostics)
         raise RuleErrors(f"{len(exc.diagnostics.errors)} error(s) in {path}") from None
-    plan, diags, _ = compile_text(text, str(path), registry())
+    from ..engine.settings import SettingsLookup
+
+    settings = SettingsLookup(path)
+    plan, diags, _ = compile_text(text, str(path), registry(), settings)
     if diags.items and (diags.errors or show_warnings):
         print_diagnostics(diags)
+    if settings.error is not None:  # tierwise.toml, read because an action of this file needs it
+        print_diagnostics(settings.error.diagnostics)
+        bad = len(settings.error.diagnostics.errors)
+        raise RuleErrors(f"{len(diags.errors)} error(s) in {path}, {bad} in {settings.path}" if diags.errors
+                         else f"{bad} error(s) in {settings.path}")
     if plan is None:
         raise RuleErrors(f"{len(diags.errors)} error(s) in {path}")
     return plan
@@ -223,6 +231,10 @@ def check(files):
 @source_options
 @click.option("--out", type=click.Path(path_type=Path), help="Write ratings to .csv, .parquet or .xlsx.")
 @click.option("--log", "log_path", type=click.Path(path_type=Path), help="Write the run log (actions) here.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), metavar="FILE.html",
+              help="Also write the HTML report: the tier distribution against the expected shares, the score "
+                   "and dimension histograms, segments, data quality and, from the rating store, the changes "
+                   "since the previous run. One file that opens offline.")
 @click.option("--columns", "columns", metavar="A,B,…",
               help="Output only these columns (the key always comes first), e.g. score,tier; what is not "
                    "asked for is not computed. Besides the default output: NAME.band, NAME.weight, "
@@ -233,7 +245,8 @@ def check(files):
 @click.option("--by", "by", metavar="USER", help="Who starts the run (recorded with it); default: the OS user.")
 @click.option("--no-store", "no_store", is_flag=True, help="Do not record the run in the rating store.")
 @headers_option
-def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by=None, no_store=False, headers=None):
+def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by=None, no_store=False,
+                report_path=None, headers=None):
     """Rate every customer: score, tier, points per indicator, dimension scores.
 
     Prints the tier distribution against the expected shares and any data
@@ -248,6 +261,7 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
     """
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
         raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
+    check_report_path(report_path)
     plan = load(file)
     chosen = None
     if columns is not None:
@@ -257,23 +271,55 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
             chosen = choose_columns(plan, columns.split(","))
         except ColumnError as exc:
             raise click.BadParameter(str(exc), param_hint="--columns") from None
-    refuse_overwriting_inputs(plan, file, overrides, {"--out": out, "--log": log_path})
+    refuse_overwriting_inputs(plan, file, overrides, {"--out": out, "--log": log_path, "--report": report_path})
+    if report_path is not None and out is not None and report_path.resolve() == out.resolve():
+        raise click.BadParameter("--report and --out name the same file", param_hint="--report")
     recording = None if no_store else recording_for(plan, file, overrides, db, by)
     try:
         # Parquet with Chinese headers is renamed on writing; with the machine names the run writes it itself
-        outcome = evaluate(plan, file, as_of, overrides, out if headers != "zh" else None, chosen, record=recording)
+        outcome = evaluate(plan, file, as_of, overrides, out if headers != "zh" else None, chosen, record=recording,
+                           report=report_path is not None)
+        print_distribution(outcome)
+        finish(outcome, out, log_path, report_path, recording.store if recording is not None else None, headers)
     finally:
         if recording is not None:
             recording.store.close()
-    print_distribution(outcome)
-    finish(outcome, out, log_path, headers)
 
 
-def finish(outcome, out: Path | None, log_path: Path | None, headers: str | None = None) -> None:
-    """After a run or re-rate: data issues, the output file, the action log; exit 1 on unscored customers."""
+def check_report_path(path: Path | None) -> None:
+    if path is not None and path.suffix.lower() not in (".html", ".htm"):
+        raise click.BadParameter("must end in .html", param_hint="--report")
+
+
+def write_report(report, path: Path) -> None:
+    """Write an engine.report.Report as the HTML report at ``path``."""
+    from . import report_html
+    from .progress import progress_for
+
+    try:
+        with progress_for(err_console()).step("writing"):
+            report_html.write(report, path)
+    except OSError as exc:
+        raise RuleErrors(f"cannot write {path}: {exc.strerror or exc}") from None
+    console().print(f"wrote the report to {esc(path)}", highlight=False)
+
+
+def finish(outcome, out: Path | None, log_path: Path | None, report_path: Path | None = None, store=None,
+           headers: str | None = None) -> None:
+    """After a run or re-rate: data issues, the output file, the report, the action log; exit 1 on
+    unscored customers."""
     from ..engine.plugin_api import DataError
 
     print_issues(outcome)
+    if report_path is not None:
+        from ..engine.report import outcome_report
+
+        write_report(outcome_report(outcome, store), report_path)
+    if outcome.deliveries and sum(outcome.deliveries.values()):
+        d = outcome.deliveries
+        console().print(f"actions: {d.get('delivered', 0)} delivered, {d.get('failed', 0)} failed, "
+                        f"{d.get('pending', 0)} pending" + (" (`tierwise actions list`)" if d.get("failed") or
+                                                            d.get("pending") else ""), highlight=False)
     if out is not None:
         from .progress import progress_for
 
@@ -737,9 +783,10 @@ def main() -> None:
 
 
 def _register_store_commands() -> None:
-    from . import decisions, history
+    from . import actions, decisions, history, managers, report
 
-    for command in (*history.COMMANDS, *decisions.COMMANDS):
+    for command in (*history.COMMANDS, *decisions.COMMANDS, *actions.COMMANDS, *managers.COMMANDS,
+                    *report.COMMANDS):
         cli.add_command(command)
 
 

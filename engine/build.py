@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import TYPE_CHECKING
 
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, suggest
@@ -23,6 +24,9 @@ from .infer_types import infer_types
 from .name_checks import tier_hint
 from .options import ENV_PLACEHOLDER, build_options
 from .plugin_manager import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .settings import SettingsLookup
 
 DEFAULT_POINTS = (1.0, 10.0)
 # scheme://user:password@host — a password written into the rule file
@@ -36,7 +40,10 @@ PLAN_CHECKS = (checks.check_bands, checks.check_weights, checks.check_tiers, che
                name_checks.check_cycles, name_checks.check_output_names)
 
 
-def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.Plan | None:
+def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics,
+                    settings: SettingsLookup | None = None) -> P.Plan | None:
+    """``settings``: where the rule file's tierwise.toml is looked for when an action reads it (pools,
+    channels); None: those actions' settings are not checked (a rule text without a file)."""
     c = Compiler(rs, registry, diags)
     c.check_duplicates()
 
@@ -159,7 +166,7 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics) -> P.
                             expected="downgrade 1, downgrade 2, ...")
             effects.append(P.TriggerEffect(eff.effect, eff.tier, eff.steps, eff.span))
         triggers.append(P.TriggerPlan(trg.name, cond, effects, trg.span, trg.name_span))
-    on_rules = [_on_rule(o, registry, rs.tiers, [t.name for t in rs.triggers], list(c.labels), diags)
+    on_rules = [_on_rule(o, registry, rs.tiers, [t.name for t in rs.triggers], list(c.labels), diags, settings)
                 for o in rs.on_rules]
 
     primary = rs.sources[0].name if rs.sources else ""
@@ -321,7 +328,7 @@ def _check_secrets(s: A.SourceDecl, diags: Diagnostics) -> None:
 
 
 def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, labels,
-             diags: Diagnostics) -> P.OnRulePlan:
+             diags: Diagnostics, settings: SettingsLookup | None = None) -> P.OnRulePlan:
     if o.event in ("tier", "enter", "leave") and o.target not in {t.name for t in tiers}:
         _unknown_tier(o.target, o.target_span, tiers, diags)
     if o.event == "trigger" and o.target not in triggers:
@@ -340,9 +347,42 @@ def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, lab
                         hint=f"did you mean '{close}'?" if close else "install a plugin that provides it")
             continue
         opts, _, _ = build_options(cls, "action", call.args, call.options, diags, call.span)
+        if opts is not None and settings is not None and cls.needs_settings:
+            _check_settings(cls, opts, call, settings, registry, diags)
         actions.append(P.ActionPlan(cls.name, opts, call.span))
     text = f"{o.event} {o.target}" if o.target else o.event
     return P.OnRulePlan(o.event, o.target, actions, text, o.span)
+
+
+def _check_settings(cls, opts, call: A.ActionCall, lookup: SettingsLookup, registry: Registry,
+                    diags: Diagnostics) -> None:
+    """What the action names in tierwise.toml (a pool, a channel) is there; errors at the action's option."""
+    from .settings import SETTINGS_FILE, SETTINGS_VARIABLE
+
+    found = lookup.get()
+    if lookup.error is not None:
+        return  # the file's own errors are reported with it
+    if found is None:
+        folder = lookup.rule_file.parent
+        diags.error(f"action '{cls.name}' reads {SETTINGS_FILE}, and there is none for this file", call.span,
+                    expected=f"{SETTINGS_FILE} in {folder if str(folder) != '.' else 'this folder'} or a folder "
+                             f"above it (or {SETTINGS_VARIABLE}=FILE)",
+                    hint="pools of managers go in [managers.POOL], channels in [channels.NAME]")
+        return
+    for problem in cls.check_settings(opts, found, registry):
+        diags.error(problem.message, _option_span(cls, call, problem.option), expected=problem.expected,
+                    hint=problem.hint)
+
+
+def _option_span(cls, call: A.ActionCall, option: str | None) -> A.Span:
+    """The span of the value ``option`` has in the call (named or positional), else the call's."""
+    for opt in call.options:
+        if opt.name == option:
+            return getattr(opt.value, "span", None) or opt.span
+    positional = list(getattr(cls, "positional", ()))
+    if option in positional and positional.index(option) < len(call.args):
+        return call.args[positional.index(option)].span
+    return call.span
 
 
 def typo_of(name: str, candidates: list[str]) -> str | None:
@@ -493,8 +533,10 @@ def _deepest_statement(rs: A.Ruleset) -> A.Span | None:
     return best
 
 
-def compile_text(text: str, filename: str, registry: Registry) -> tuple[P.Plan | None, Diagnostics, A.Ruleset | None]:
-    """Parse + compile. Syntax errors come back as diagnostics, never exceptions."""
+def compile_text(text: str, filename: str, registry: Registry, settings: SettingsLookup | None = None
+                 ) -> tuple[P.Plan | None, Diagnostics, A.Ruleset | None]:
+    """Parse + compile. Syntax errors come back as diagnostics, never exceptions. ``settings``: the rule
+    file's tierwise.toml, checked when an action reads it (its own errors stay in ``settings.error``)."""
     from ..dsl import RuleFileError, parse
     from ..dsl.parser import normalize_newlines, recursion_limit
 
@@ -506,7 +548,7 @@ def compile_text(text: str, filename: str, registry: Registry) -> tuple[P.Plan |
     diags = Diagnostics(filename, text)
     try:
         with recursion_limit():
-            plan = compile_ruleset(rs, registry, diags)
+            plan = compile_ruleset(rs, registry, diags, settings)
     except RecursionError:  # the parser refuses deep trees; this is the last line of defence
         diags.error("expression nested too deeply", _deepest_statement(rs),
                     hint="split it into measures: `measure part1 = ...`, then use part1 in the expression")

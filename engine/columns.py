@@ -58,6 +58,7 @@ def catalogue(plan: P.Plan, overrides: bool = False, points_given: frozenset[str
     add("missing", {ref_name(k, i.name) for i in plan.indicators if i.name not in points_given
                     for k in ("value", "points")})
     add("no_score_reason", {"reason"}, default=False)
+    add("previous_tier", set(), default=False)  # the final tier of the customer's last stored rating
     if plan.triggers:
         add("triggers", {ref_name("trigger", t.name) for t in plan.triggers}, default=False)
     for name in change_indicators(plan):  # what change(NAME) compared: the last stored value and the change

@@ -1,35 +1,163 @@
-"""The deliver step: the `on tier X` / `on label X` lines, each action handler given its batch
-(history-based events — enter, leave, upgrade, downgrade, trigger — need the rating store)."""
+"""Deciding which actions a run owes, and handing deliveries to their handlers.
+
+Deciding reads the run's result: each `on` line selects customers by the final tier (`on tier X`),
+its change against the customer's last stored rating (`enter X`, `leave X`, `upgrade`, `downgrade`:
+a first rating enters its tier), the triggers that fired (`on trigger NAME`) or the labels (`on label
+NAME`). Every (run, customer, action) becomes one delivery with a stable idempotency key. With a rating
+store the deliveries go through its outbox (engine/outbox.py); without one they are handed over at once.
+"""
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from . import plan as P
-from .plugin_api import ActionBatch, ActionItem
+from .plugin_api import PENDING, ActionBatch, ActionContext, ActionItem, DeliveryResult
 from .plugin_manager import Registry
 
-#: result columns the deliver step reads (besides the key)
-COLUMNS = ("tier", "score")
+HISTORY_EVENTS = ("enter", "leave", "upgrade", "downgrade")
+
+
+def history_events(plan: P.Plan) -> bool:
+    """Whether an `on` line compares with the last rating (enter, leave, upgrade, downgrade)."""
+    return any(r.event in HISTORY_EVENTS for r in plan.on_rules)
 
 
 def columns_needed(plan: P.Plan) -> list[str]:
-    return list(COLUMNS) + (["labels"] if any(r.event == "label" for r in plan.on_rules) and plan.labels else [])
+    """The result columns deciding reads (besides the key)."""
+    if not plan.on_rules:
+        return []
+    out = ["score", "tier", "final_tier"]
+    if history_events(plan):
+        out.append("previous_tier")
+    if any(r.event == "label" for r in plan.on_rules) and plan.labels:
+        out.append("labels")
+    if any(r.event == "trigger" for r in plan.on_rules) and plan.triggers:
+        out.append("triggers")
+    return out
 
 
-def deliver(plan: P.Plan, registry: Registry, result: Any, run_id: str, backend: Any) -> list[str]:
-    """Hand each `on` line's customers to its action handlers; the lines they logged."""
-    log: list[str] = []
-    for rule in plan.on_rules:
-        if rule.event == "tier":
-            sel = result.filter(result["tier"] == rule.target)
-        elif rule.event == "label" and "labels" in result.columns:
-            sel = result.filter(result["labels"].split(",").contains(rule.target))
-        else:
+@dataclass(frozen=True)
+class Delivery:
+    """One (run, customer, action) a run owes."""
+
+    key: str  # the idempotency key: "{run id}:{line}.{action}:{customer}"
+    run_id: str
+    customer: str
+    action: str
+    rule: str  # the `on` line's event as written: "enter A", "downgrade", "trigger 重大投诉"
+    options: str  # the handler's options, JSON
+    tier: str | None
+    previous_tier: str | None
+    score: float | None
+
+    def item(self) -> ActionItem:
+        return ActionItem(self.customer, self.tier, self.score, self.rule, self.key, self.previous_tier)
+
+
+def selection(plan: P.Plan, rule: P.OnRulePlan, t: Any) -> Any:
+    """The rows of result ``t`` an `on` line selects (an Ibis boolean over its columns)."""
+    import ibis
+
+    final = t["final_tier"]
+    prev = t["previous_tier"] if "previous_tier" in t.columns else ibis.null("string")
+    order = {tp.name: i for i, tp in enumerate(plan.tiers)}  # 0: the best tier
+
+    def rank(col: Any) -> Any:
+        return col.cases(*order.items(), else_=ibis.null("int64"))
+
+    if rule.event == "tier":
+        return final == rule.target
+    if rule.event == "enter":
+        return (final == rule.target) & (prev.isnull() | (prev != rule.target))
+    if rule.event == "leave":
+        return (prev == rule.target) & (final.isnull() | (final != rule.target))
+    if rule.event == "upgrade":
+        return rank(final) < rank(prev)
+    if rule.event == "downgrade":
+        return rank(final) > rank(prev)
+    if rule.event == "label":
+        return t["labels"].split(",").contains(rule.target) if "labels" in t.columns else ibis.literal(False)
+    if rule.event == "trigger":
+        return t["triggers"].split(",").contains(rule.target) if "triggers" in t.columns else ibis.literal(False)
+    raise ValueError(f"unknown event {rule.event}")  # pragma: no cover - the compiler knows the events
+
+
+def decide(plan: P.Plan, result: Any, run_id: str, backend: Any, registry: Registry | None = None
+           ) -> Iterator[Delivery]:
+    """Every delivery the run owes, line by line, action by action, customer by customer (key order).
+    An `on enter X` action whose handler holds something while the customer is in X (``registry``
+    says: ``held_while_in_tier``) also gets the customers leaving X, with the reason ``leave X``."""
+    for n, rule in enumerate(plan.on_rules, start=1):
+        if not rule.actions:
             continue
-        rows = backend.fetch_rows(sel.select(k=sel[plan.key_column], tier=sel["tier"], score=sel["score"]))
-        for action in rule.actions:
-            handler = registry.actions[action.action]()
-            items = [ActionItem(r["k"], r["tier"], r["score"], rule.text,
-                                f"{run_id}:{r['k']}:{action.action}:{rule.text}") for r in rows]
-            handler.deliver(ActionBatch(run_id, plan.name, action.action, action.options, items, log.append))
-    return log
+        rows = _selected(plan, rule, result, backend)
+        leaving: list[dict[str, Any]] | None = None
+        for m, action in enumerate(rule.actions, start=1):
+            options = action.options.model_dump_json() if hasattr(action.options, "model_dump_json") else "{}"
+            for r in rows:
+                yield Delivery(f"{run_id}:{n}.{m}:{r['k']}", run_id, r["k"], action.action, rule.text, options,
+                               r["tier"], r.get("prev"), r["score"])
+            cls = registry.actions.get(action.action) if registry is not None else None
+            if rule.event == "enter" and cls is not None and getattr(cls, "held_while_in_tier", False):
+                leave = P.OnRulePlan("leave", rule.target, rule.actions, f"leave {rule.target}", rule.span)
+                if leaving is None:
+                    leaving = _selected(plan, leave, result, backend)
+                for r in leaving:  # a customer never enters and leaves X in one rating: the keys stay unique
+                    yield Delivery(f"{run_id}:{n}.{m}:{r['k']}", run_id, r["k"], action.action, leave.text, options,
+                                   r["tier"], r.get("prev"), r["score"])
+
+
+def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Any) -> list[dict[str, Any]]:
+    sel = result.filter(selection(plan, rule, result))
+    cols = {"k": sel[plan.key_column], "tier": sel["final_tier"], "score": sel["score"]}
+    if "previous_tier" in sel.columns:
+        cols["prev"] = sel["previous_tier"]
+    return backend.fetch_rows(sel.select(**cols).order_by("k"))
+
+
+def handle(registry: Registry, action: str, options_json: str, deliveries: list[Delivery], run_id: str,
+           ruleset: str, context: ActionContext, log: Callable[[str], None],
+           each: Callable[[list[DeliveryResult]], None] | None = None) -> list[DeliveryResult]:
+    """Hand deliveries (of one action, one set of options) to the handler, in its batch size (the
+    option ``batch``, else the handler's ``batch_size``); ``each`` gets every batch's results as they
+    come back. A handler that raises leaves its batch pending with the error (a retry sends it again)."""
+    cls = registry.actions.get(action)
+    if cls is None:
+        return [DeliveryResult(d.key, PENDING, f"no plugin provides action '{action}' (installed: "
+                               f"{', '.join(sorted(registry.actions))})") for d in deliveries]
+    options = cls.Options.model_validate(json.loads(options_json or "{}"))
+    size = int(getattr(options, "batch", None) or cls.batch_size)
+    out: list[DeliveryResult] = []
+    for i in range(0, len(deliveries), size):
+        chunk = deliveries[i:i + size]
+        try:
+            results = cls().deliver(ActionBatch(run_id, ruleset, action, options, [d.item() for d in chunk], log,
+                                                context))
+        except Exception as exc:  # a handler's own failure: nothing delivered, tried again later
+            results = [DeliveryResult(d.key, PENDING, f"{action} failed: {type(exc).__name__}: {exc}") for d in chunk]
+        known = {r.idempotency_key: r for r in results}
+        done = [known.get(d.key) or DeliveryResult(d.key, PENDING, f"{action} gave no result for it") for d in chunk]
+        if each is not None:
+            each(done)
+        out += done
+    return out
+
+
+def grouped(deliveries: Iterable[Delivery]) -> dict[tuple[str, str, str], list[Delivery]]:
+    """Deliveries by (run, action, options), in order."""
+    out: dict[tuple[str, str, str], list[Delivery]] = {}
+    for d in deliveries:
+        out.setdefault((d.run_id, d.action, d.options), []).append(d)
+    return out
+
+
+def deliver_now(plan: P.Plan, registry: Registry, deliveries: Iterable[Delivery], context: ActionContext,
+                log: Callable[[str], None]) -> list[DeliveryResult]:
+    """Without a rating store: hand every delivery over at once (nothing is kept to retry)."""
+    out: list[DeliveryResult] = []
+    for (run_id, action, options), ds in grouped(deliveries).items():
+        out += handle(registry, action, options, ds, run_id, plan.name, context, log)
+    return out

@@ -28,6 +28,7 @@ from .scoring import band_condition, cap_at, ref_name  # noqa: F401  (re-exporte
 
 OUTPUT_DECIMALS = 10  # scores, points and dimension scores in the output are rounded to this many decimals
 LAST = "last"  # internal prefix of the previous rating's values: last__年交易额
+PREVIOUS_TIER = "last__tier__"  # the previous rating's final tier (the `tier` column of ``previous``)
 OVERRIDE = "__override_tier"
 
 
@@ -145,7 +146,9 @@ class _Evaluator:
                 raise DataError(f"the previous ratings have no value of '{n}' (change({n}) reads it)"
                                 + (f" — did you mean '{close}'?" if close else ""))
         key = _key_of(previous, self.plan.key_column, "previous ratings", self.backend)
-        t = previous.select(**{KEY: key}, **{ref_name(LAST, n): previous[n].cast("float64") for n in names})
+        last_tier = {PREVIOUS_TIER: previous["tier"].cast("string")} if "tier" in columns else {}
+        t = previous.select(**{KEY: key}, **{ref_name(LAST, n): previous[n].cast("float64") for n in names},
+                            **last_tier)
         if only is not None:
             t = t.filter(t[KEY].isin(only))
         return first_per_key(t.filter(t[KEY].notnull()))
@@ -392,6 +395,8 @@ class _Evaluator:
                 cols[c] = _names_where(t, "label", list(plan.labels))
             elif c == "triggers":
                 cols[c] = _names_where(t, "trigger", [tr.name for tr in plan.triggers])
+            elif c == "previous_tier":
+                cols[c] = t[PREVIOUS_TIER] if PREVIOUS_TIER in t.columns else ibis.null("string")
             elif c == "no_score_reason":
                 cols[c] = t["reason"]
             elif c == "missing":

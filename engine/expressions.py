@@ -25,6 +25,8 @@ def compare(op: str, left: Any, right: Any, const: float | None = None) -> Any:
 
     A missing value equals nothing: ``==`` is false and ``!=`` true for it (so ``not (x == "a")``
     and ``x != "a"`` agree), while ``<``, ``>=``, ... stay unknown (false in a condition)."""
+    if const is None and _numeric(left) and _numeric(right):  # two computed numbers: the same tolerance,
+        return _compare_numbers(op, left, right)          # relative to the right-hand side
     if op in ("==", "!="):
         if const is None:
             eq = ibis_coalesce(left == right, False)  # two missing values are not equal either
@@ -41,6 +43,30 @@ def compare(op: str, left: Any, right: Any, const: float | None = None) -> Any:
     if op == "<=":
         return left <= const + e
     return left < const - e
+
+
+def _numeric(x: Any) -> bool:
+    try:
+        return bool(x.type().is_numeric())
+    except AttributeError:  # a Python value
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _compare_numbers(op: str, left: Any, right: Any) -> Any:
+    """``left op right`` for two numbers: within 1e-9·max(1, |right|) of each other they are equal."""
+    import ibis
+
+    e = REL_EPS * ibis.greatest(ibis.literal(1.0), right.abs())
+    if op in ("==", "!="):
+        eq = ibis_coalesce((left - right).abs() <= e, False)
+        return eq if op == "==" else ~eq
+    if op == ">=":
+        return left >= right - e
+    if op == ">":
+        return left > right + e
+    if op == "<=":
+        return left <= right + e
+    return left < right - e
 
 
 def ibis_coalesce(x: Any, default: Any) -> Any:

@@ -14,10 +14,3 @@ def fetch_rows(expr: Any, backend: Any = None) -> list[dict[str, Any]]:
 def fetch_one(expr: Any, backend: Any = None) -> dict[str, Any]:
     rows = fetch_rows(expr, backend)
     return rows[0] if rows else {}
-
-
-def table_of(con: Any, name: str) -> Any:
-    """The Ibis table for a table or view of a DuckDB connection (see backends.duckdb.duckdb_table)."""
-    from .backends.duckdb import duckdb_table
-
-    return duckdb_table(con, name)

@@ -76,6 +76,14 @@ def build_options(
             ok = False
         raw[opt.name] = literal_value(opt.value, diags, env, opt.name)
         spans[opt.name] = opt.span
+    for name, var in env.items():
+        extra = model.model_fields[name].json_schema_extra if name in model.model_fields else None
+        if isinstance(extra, dict) and extra.get("env_name"):
+            # the option names a variable read at delivery time; env() would put its value (a secret)
+            # into the plan
+            diags.error(f"option '{name}' of {kind} '{plugin_cls.name}' is the name of an environment variable, "
+                        f"not its value", spans.get(name, span), expected=f'{name}: "{var}"')
+            ok = False
     if not ok:
         return None, raw, env
     try:

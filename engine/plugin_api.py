@@ -145,6 +145,15 @@ class ActionContext:
     settings: Any = None  # engine.settings.Settings
     base_dir: Path | None = None
     store: Any = None  # engine.store.Store
+    registry: Any = None  # engine.plugin_manager.Registry: the handlers a handler may hand on to (notify)
+
+    def actions(self) -> dict[str, type["ActionHandler"]]:
+        """The installed action handlers by name (``registry``'s, else the default registry's)."""
+        if self.registry is not None:
+            return self.registry.actions
+        from .plugin_manager import default_registry
+
+        return default_registry().actions
 
 
 @dataclass
@@ -161,6 +170,30 @@ class ActionBatch:
 DELIVERED, FAILED, PENDING = "delivered", "failed", "pending"
 
 
+def closest(name: str, candidates: Any) -> str | None:
+    """The candidate closest to ``name`` if one is close enough: what a did-you-mean offers (as `check` does)."""
+    from ..dsl.diagnostics import suggest
+
+    return suggest(name, candidates)
+
+
+def write_table(table: Any, path: Path) -> None:
+    """Write an Arrow table as a run's output is written: .csv (UTF-8 with a BOM), .xlsx or .parquet."""
+    from .output import write_output
+
+    write_output(table, path)
+
+
+def postgres_password() -> str | None:
+    """The PostgreSQL password from the environment, as the PostgreSQL backend reads it
+    (``TIERWISE_PG_PASSWORD``, else ``PGPASSWORD``); None when neither is set."""
+    import os
+
+    from .backends.postgres import PASSWORD_VARIABLES
+
+    return next((os.environ[v] for v in PASSWORD_VARIABLES if os.environ.get(v)), None)
+
+
 @dataclass
 class DeliveryResult:
     """How one item's delivery ended: ``delivered``; ``failed`` for good (the receiver refused it: its
@@ -175,6 +208,17 @@ class DeliveryResult:
         return self.status == DELIVERED
 
 
+@dataclass
+class SettingsProblem:
+    """What an action's options name that the settings file (``tierwise.toml``) lacks: a check error
+    at the action in the rule file (under ``option``'s value when given)."""
+
+    message: str
+    option: str | None = None
+    expected: str | None = None
+    hint: str | None = None
+
+
 class ActionHandler:
     """Delivers a batch of customers an ``on`` line selected; returns one result per item.
 
@@ -185,6 +229,17 @@ class ActionHandler:
     Options: ClassVar[type[PluginOptions]] = PluginOptions
     positional: ClassVar[tuple[str, ...]] = ()
     batch_size: ClassVar[int] = 500  # items per deliver() call (a handler's option may say otherwise)
+    #: on an `on enter X` line, also hand over the customers leaving X (reason "leave X"): for what a
+    #: customer holds while in the tier (a key-account manager), released when they leave
+    held_while_in_tier: ClassVar[bool] = False
+    #: reads ``tierwise.toml`` (pools, channels): `tierwise check` finds the file beside the rule file and
+    #: hands it to ``check_settings``; a rule file that uses the handler without one is an error
+    needs_settings: ClassVar[bool] = False
+
+    @classmethod
+    def check_settings(cls, options: Any, settings: Any, registry: Any) -> list[SettingsProblem]:
+        """What ``options`` name that ``settings`` (engine.settings.Settings) lacks; checked by `check`."""
+        return []
 
     def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         raise NotImplementedError

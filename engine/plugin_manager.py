@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "tierwise.plugins.connectors",
     "tierwise.plugins.normalizers",
     "tierwise.plugins.actions",
+    "tierwise.plugins.webhook",
     "tierwise.plugins.functions",
 )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl.diagnostics import suggest
 from . import plan as P
-from .coerce import WrongType, coerce, float_text
+from .coerce import Coercion, WrongType, apply_steps, coercion, float_text
 from .plan import walk  # noqa: F401  (re-exported: the one walk over the Plan)
 from .plugin_api import DataError
 
@@ -77,26 +77,28 @@ def text_key(table: Any, key: str) -> Any:
     return float_text(raw) if raw.type().is_floating() else raw.cast("string")
 
 
-def typed_columns(plan: P.Plan, sp: P.SourcePlan, table: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(internal name -> typed column, column -> bad-cell flag) for the columns the rules read of ``sp``;
-    a DataError when the key or a column is absent or cannot be read as the rules use it."""
+def typed_columns(plan: P.Plan, sp: P.SourcePlan, table: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(``table`` with the intermediate values of typing, internal name -> typed column, column ->
+    bad-cell flag; both over that table) for the columns the rules read of ``sp``; a DataError when
+    the key or a column is absent or cannot be read as the rules use it. Text is typed in steps
+    (``coerce.Coercion``), each intermediate value computed once per row."""
     from .backends.base import ROW_ORDER
 
     columns = [c for c in table.columns if c != ROW_ORDER]
     if sp.key not in columns:
         raise _missing_column(sp.name, sp.key, columns, "key column")
-    typed, bad = {}, {}
-    for c in sorted(source_columns(plan, sp.name)):
+    coercions: dict[str, Coercion] = {}
+    for i, c in enumerate(sorted(source_columns(plan, sp.name))):
         if c not in columns:
             raise _missing_column(sp.name, c, columns)
         try:
-            value, flag = coerce(table[c], column_type(plan, sp.name, c))
+            coercions[c] = coercion(c, table[c].type(), column_type(plan, sp.name, c), f"__tw{i}_")
         except WrongType as exc:
             raise DataError(f"source '{sp.name}': column '{c}' {exc}") from None
-        typed[col_name(sp.name, c)] = value
-        if flag is not None:
-            bad[c] = flag
-    return typed, bad
+    staged = apply_steps(table, list(coercions.values()))
+    typed = {col_name(sp.name, c): k.value(staged) for c, k in coercions.items()}
+    bad = {c: k.flag(staged) for c, k in coercions.items() if k.flag is not None}
+    return staged, typed, bad
 
 
 def trim_key(x: Any, backend: Any) -> Any:
@@ -128,11 +130,10 @@ def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts =
                    backend: Any = None) -> Any:
     """The source as (__key, typed columns): keys trimmed, rows without a key dropped and duplicate
     keys reduced to their first row, as far as ``facts`` say that is needed."""
-    typed, _ = typed_columns(plan, sp, table)
+    table, typed, _ = typed_columns(plan, sp, table)
     raw = text_key(table, sp.key)
     key = trim_key(raw, backend) if facts.padded and table[sp.key].type().is_string() else raw
     if facts.duplicates and not sp.multi_row:
-
         out = table.select(**{KEY: key}, **typed, __row=source_order(table))
         if facts.blank:
             out = out.filter(out[KEY].notnull() & (out[KEY] != ""))

@@ -34,12 +34,15 @@ def percent_suspects(plan: P.Plan, sp: P.SourcePlan, table: Any) -> dict[str, st
     return out
 
 
-def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any, backend: Any) -> tuple[dict[str, Any], dict, dict]:
+def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any,
+                    backend: Any) -> tuple[Any, dict[str, Any], dict, dict]:
+    """(the table the metrics read: ``table`` with the intermediate values of typing, the metrics,
+    the bad-cell flags, the percent suspects)."""
     import ibis
 
     from .coerce import WHITESPACE_CLASS as ws
 
-    _, bad = typed_columns(plan, sp, table)
+    table, _, bad = typed_columns(plan, sp, table)
     raw = text_key(table, sp.key)
     is_text = table[sp.key].type().is_string()
     # regular expressions find blank and padded keys without building trimmed strings
@@ -53,7 +56,7 @@ def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any, backend: Any) ->
     percent = percent_suspects(plan, sp, table)
     for i, c in enumerate(percent):  # cells written "95%" that bands with cuts like 90 compare
         metrics[f"p{i}"] = table[c].re_search(r"[%％]\s*$").sum()
-    return metrics, bad, percent
+    return table, metrics, bad, percent
 
 
 def check_data(plan: P.Plan, tables: dict[str, Any], backend: Any) -> DataQuality:
@@ -64,21 +67,24 @@ def check_data(plan: P.Plan, tables: dict[str, Any], backend: Any) -> DataQualit
     for j, sp in enumerate(plan.sources):
         if sp.name not in tables:
             raise DataError(f"no data for source '{sp.name}'")
-        metrics, bad, percent = _source_metrics(plan, sp, tables[sp.name], backend)
-        per_source[sp.name] = (metrics, bad, percent)
-        agg = tables[sp.name].aggregate(**{f"s{j}_{k}": v for k, v in metrics.items()})
+        staged, metrics, bad, percent = _source_metrics(plan, sp, tables[sp.name], backend)
+        per_source[sp.name] = (staged, metrics, bad, percent)
+        agg = staged.aggregate(**{f"s{j}_{k}": v for k, v in metrics.items()})
         one_row = agg if one_row is None else one_row.cross_join(agg)
     row = backend.fetch_one(one_row)
     for j, sp in enumerate(plan.sources):
-        metrics, bad, percent = per_source[sp.name]
+        staged, metrics, bad, percent = per_source[sp.name]
         counts = {k: int(row.get(f"s{j}_{k}") or 0) for k in metrics}  # no rows: sums are NULL
-        out.keys[sp.name] = _report_source(plan, sp, tables[sp.name], counts, bad, percent, backend, out.issues)
+        out.keys[sp.name] = _report_source(plan, sp, tables[sp.name], staged, counts, bad, percent, backend,
+                                           out.issues)
     _report_orphans(plan, tables, out, backend)
     return out
 
 
-def _report_source(plan: P.Plan, sp: P.SourcePlan, table: Any, counts: dict[str, int], bad: dict[str, Any],
-                   percent: dict[str, str], backend: Any, issues: list[DataIssue]) -> KeyFacts:
+def _report_source(plan: P.Plan, sp: P.SourcePlan, table: Any, staged: Any, counts: dict[str, int],
+                   bad: dict[str, Any], percent: dict[str, str], backend: Any, issues: list[DataIssue]) -> KeyFacts:
+    """Issues from the counts; sample rows of bad cells from ``staged`` (``table`` typed, which the
+    flags read); what the keys need."""
     if sp.name == plan.primary and counts["rows"] == 0:
         raise DataError(f"source '{sp.name}' has no data rows: no customers to rate")
     for i, (c, ind) in enumerate(percent.items()):
@@ -91,7 +97,8 @@ def _report_source(plan: P.Plan, sp: P.SourcePlan, table: Any, counts: dict[str,
     for i, (c, flag) in enumerate(bad.items()):
         n = counts[f"b{i}"]
         if n:
-            sample = backend.fetch_rows(table.filter(flag).select(k=table[sp.key].cast("string"), v=table[c]).limit(5))
+            sample = backend.fetch_rows(staged.filter(flag).select(k=staged[sp.key].cast("string"),
+                                                                   v=staged[c]).limit(5))
             issues.append(DataIssue(f"not a {column_type(plan, sp.name, c)} (treated as missing)", f"{sp.name}.{c}", n,
                                     [f"{r['k']}: {r['v']!r}" for r in sample]))
     facts = KeyFacts(padded=counts["padded"] > 0, blank=counts["blank"] > 0, duplicates=False)

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import plan as P
 from .columns import change_indicators
+from .deliver import history_events
 from .plugin_api import DataError
 
 READ_BATCH = 50_000
@@ -57,8 +58,10 @@ def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic",
     indicators = [i.name for i in plan.indicators if i.name in names]
     points = [i.name for i in plan.indicators if f"{i.name}.points" in names]
     segments = [s.name for s in plan.segments if s.name in names]
-    wanted = [c for c in (key, "score", "tier", "final_tier", "labels", "triggers", *indicators,
-                          *(f"{p}.points" for p in points), *segments) if c in names]
+    dimensions = [d.name for d in plan.dimensions if d.name in names]
+    wanted = list(dict.fromkeys(c for c in (key, "score", "tier", "final_tier", "labels", "triggers", *indicators,
+                                            *(f"{p}.points" for p in points), *segments, *dimensions)
+                                if c in names))
     overrides = overrides or {}
     for batch in f.iter_batches(READ_BATCH, columns=wanted):
         n = batch.num_rows
@@ -66,18 +69,19 @@ def rating_rows(plan: P.Plan, result_path: Path, reason: str = "periodic",
         values = json_objects({i: col[i] for i in indicators}, n).to_pylist()
         pts = json_objects({p: col[f"{p}.points"] for p in points}, n).to_pylist()
         segs = json_objects({s: col[s] for s in segments}, n).to_pylist()
+        dims = json_objects({d: col[d] for d in dimensions}, n).to_pylist()
         tiers = col["tier"].to_pylist() if "tier" in col else [None] * n
         final = col["final_tier"].to_pylist() if "final_tier" in col else tiers
         labels = col["labels"].to_pylist() if "labels" in col else [""] * n
         scores = col["score"].to_pylist() if "score" in col else [None] * n
         fired = col["triggers"].to_pylist() if "triggers" in col else [""] * n
-        for k, s, t, ft, lb, v, p, sg, fi in zip(col[key].to_pylist(), scores, tiers, final, labels, values, pts,
-                                                 segs, fired):
+        for k, s, t, ft, lb, v, p, sg, dm, fi in zip(col[key].to_pylist(), scores, tiers, final, labels, values,
+                                                     pts, segs, dims, fired):
             applied = overrides.get(k)
             why = (f"override {applied[0]}" if applied is not None and ft == applied[1]
                    else f"trigger {fi}" if fi else reason)
             yield {"customer": k, "score": s, "computed_tier": t, "final_tier": ft, "labels": lb or "",
-                   "segments": sg, "indicator_values": v, "points": p, "reason": why,
+                   "segments": sg, "dimensions": dm, "indicator_values": v, "points": p, "reason": why,
                    "fired": fi.split(",") if fi else []}
 
 
@@ -114,28 +118,33 @@ def _sha256(files: list[Path]) -> str:
 
 
 def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str]) -> Any:
-    """An Arrow table key -> each named indicator's stored raw value, from (customer, indicator_values
-    JSON, ...) tuples (numbers only; anything else is missing)."""
+    """An Arrow table key -> each named indicator's stored raw value (numbers only; anything else is
+    missing) and ``tier``, the stored final tier, from (customer, indicator_values JSON[, final_tier])
+    tuples."""
     import pyarrow as pa
 
-    keys, cols = [], {n: [] for n in names}
-    for customer, values_json, *_ in latest:
+    keys, tiers, cols = [], [], {n: [] for n in names}
+    for customer, values_json, *rest in latest:
         values = json.loads(values_json or "{}")
         keys.append(customer)
+        tiers.append(rest[0] if rest else None)
         for n in names:
             v = values.get(n)
             cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
     return pa.table({plan.key_column: pa.array(keys, pa.string()),
-                     **{n: pa.array(v, pa.float64()) for n, v in cols.items()}})
+                     **{n: pa.array(v, pa.float64()) for n, v in cols.items()},
+                     "tier": pa.array(tiers, pa.string())})
 
 
 def previous_table(store: Any, plan: P.Plan, customers: list[str] | None = None) -> Any:
     """Each customer's last stored rating (the newest complete run that rated them, periodic or
-    re-rate): the raw values of the indicators ``change()`` reads. None: nothing to compare."""
+    re-rate): the raw values of the indicators ``change()`` reads and the final tier (`on enter X`, ...).
+    None: nothing to compare with."""
     names = change_indicators(plan)
-    if not names:
+    if not names and not history_events(plan):
         return None
-    return previous_values(plan, store.latest_ratings(plan.name, customers), names)
+    return previous_values(plan, store.latest_ratings(plan.name, customers,
+                                                      columns=("customer", "indicator_values", "final_tier")), names)
 
 
 def frozen_calibration(store: Any, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
@@ -196,22 +205,28 @@ class Recording:
                          "tier": pa.array([o.tier for o in active], pa.string())})
 
     def run_record(self, plan: P.Plan, run_id: str, as_of: Any, calibration: Any,
-                   tier_counts: dict[str, int]) -> Any:
+                   tier_counts: dict[str, int], summary: dict[str, Any] | None = None) -> Any:
         from .store import RunRecord
         from .store.store import now
 
         return RunRecord(id=run_id, kind=self.kind, ruleset=plan.name, version=plan.version,
                          text_hash=plan.text_hash, rule_text=self.rule_text, rule_file=self.rule_file, as_of=as_of,
                          started_by=self.started_by, calibration=calibration.to_dict() if calibration else {},
-                         sources=self.sources, started_at=self.started_at or now(), tier_counts=tier_counts)
+                         sources=self.sources, started_at=self.started_at or now(), tier_counts=tier_counts,
+                         summary=summary)
 
 
 def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibration: Any, distribution: Any,
-                result_path: Path) -> int:
-    """The run and its ratings into the store, in one transaction (nothing is visible until it commits)."""
+                result_path: Path, deliveries: Any = (), summary: dict[str, Any] | None = None) -> int:
+    """The run, its ratings, the review items its triggers open and the outbox rows of the actions it
+    caused, in one transaction (nothing is visible until it commits). ``summary``: the run's summary as
+    the store keeps it (engine.report.summary_json)."""
+    from .outbox import queue
     from .store.decisions import open_reviews
 
-    counts = {(t.tier or ""): t.count for t in distribution}
+    counts: dict[str, int] = {}
+    for t in distribution:  # customers without a score and those without a tier are both "" here
+        counts[t.tier or ""] = counts.get(t.tier or "", 0) + t.count
     review = {t.name for t in plan.triggers if any(e.effect == "review" for e in t.effects)}
     pairs: list[tuple[str, str]] = []
 
@@ -222,8 +237,8 @@ def record_step(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, calibrati
             del row["fired"]
             yield row
 
-    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts), rows(),
-                            then=lambda conn: open_reviews(conn, run_id, pairs))
+    return rec.store.record(rec.run_record(plan, run_id, as_of, calibration, counts, summary), rows(),
+                            then=lambda conn: (open_reviews(conn, run_id, pairs), queue(conn, deliveries)))
 
 
 def record_failure(rec: Recording, plan: P.Plan, run_id: str, as_of: Any, error: str) -> None:

@@ -18,12 +18,14 @@ from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
-from .deliver import columns_needed, deliver
+from .deliver import columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
 from .headers import language_for
+from .outbox import Delivered, context_from_run, deliver_pending
 from .output import write_output, write_results  # noqa: F401  (write_output: cli.history imports it here)
+from .plugin_api import ActionContext
 from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
 from .progress import SILENT, Progress
@@ -70,6 +72,8 @@ class RunOutcome:
     unscored: int = 0  # customers without a score because of `missing -> error` (the run fails)
     run_id: str = ""
     columns: list[str] = field(default_factory=list)  # the output columns (the result file may hold more)
+    deliveries: dict[str, int] = field(default_factory=dict)  # the actions it caused: delivered/failed/pending
+    facts: Any = None  # engine.report.ResultFacts: what a report's charts show (a run asked for a report)
 
     @property
     def table(self) -> Any:
@@ -142,6 +146,13 @@ def run_columns(plan: P.Plan, output: list[str], tier_overrides: bool) -> list[s
     return output + [c for c in dict.fromkeys(extra) if c not in output]
 
 
+def stored_summary(summary: Summary, issues: list[DataIssue], warnings: list[str]) -> dict[str, Any]:
+    """The summary as the store keeps it with the run (what a report of the stored run shows)."""
+    from .report import summary_json
+
+    return summary_json(summary.distribution, summary.missing_counts, issues, warnings)
+
+
 def _is_arrow(t: Any) -> bool:
     return type(t).__module__.startswith("pyarrow")
 
@@ -152,6 +163,15 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, StoreError)
 
 
+def settings_for(rule_file: Path) -> Any:
+    """The settings (tierwise.toml) that apply to a rule file, None when there are none."""
+    try:
+        from .settings import settings_for_delivery
+    except ImportError:  # the settings file comes with the handlers that read it
+        return None
+    return settings_for_delivery(rule_file)  # a file with errors holds back only the deliveries that read it
+
+
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
@@ -160,14 +180,16 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         overrides: dict[str, str] | None = None, parquet_out: Path | None = None, *,
         columns: list[str] | None = None, calibration: Calibration | None = None, previous: Any = None,
         tier_overrides: Any = None, backend: str | None = None, progress: Progress = SILENT,
-        record: Recording | None = None, rerate: bool = False) -> RunOutcome:
+        record: Recording | None = None, rerate: bool = False, report: bool = False) -> RunOutcome:
     """Rate everyone. With ``record``, the run and every rating go into the rating store (one
     transaction, between summarising and delivering; a failed run is recorded as failed). ``columns``: the output columns (the default output without). With
     ``parquet_out`` the results stream straight into that file (written beside it and renamed once
     complete), saving a copy of a large result. ``calibration``: fitted parameters to use instead of
     fitting; ``previous``/``tier_overrides``: tables as ``evaluate`` takes them. ``rerate``: an off-cycle
     re-rating: everyone is evaluated with ``calibration`` (required: frozen from the last full run), and
-    only the customers whose triggers fire are kept — summarised, recorded, delivered and written."""
+    only the customers whose triggers fire are kept — summarised, recorded, delivered and written.
+    ``report``: also gather what a report's charts show (``RunOutcome.facts``: histograms of the score
+    and the dimensions, segment sizes), by queries over the result."""
     if rerate and calibration is None:
         raise ValueError("a re-rating scores with the frozen calibration of a full run: give calibration")
     if rerate and not plan.triggers:
@@ -179,6 +201,10 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     wanted = run_columns(plan, output, tier_overrides is not None)
     if (record is not None or rerate) and plan.triggers and "triggers" not in wanted:
         wanted.append("triggers")  # a rating's reason names the triggers that fired
+    if report:
+        from .report import report_columns
+
+        wanted += [c for c in report_columns(plan) if c not in wanted]
     run_id = new_run_id()
     info = {"ruleset": plan.name, "version": plan.version, "as_of": as_of.isoformat(), "text_hash": plan.text_hash,
             "sources": {s.name: s.connector for s in plan.sources}, "run_id": run_id}
@@ -215,10 +241,21 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                                                    registry=registry, backend=be, keys=quality.keys,
                                                    columns=[plan.key_column, *needed]).table, be)
+        facts = None
+        if report:
+            from .report import result_facts
+
+            with progress.step("reporting", be.query_progress):
+                facts = result_facts(plan, computed.table, be)
+        issues = opened.issues + quality.issues + summary.issues
+        warnings = summary.warnings + not_applied_yet(plan, record is not None)
+        owed = decide(plan, computed.table, run_id, be, registry)
         if record is not None:
-            with progress.step("recording"):
-                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path)
-        log = deliver(plan, registry, computed.table, run_id, be)
+            with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
+                record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed,
+                            summary=stored_summary(summary, issues, warnings))
+        else:
+            owed = list(owed)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
                 partial = parquet_out.with_name(f".{parquet_out.name}.partial")
@@ -241,11 +278,22 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         raise
     finally:
         be.close()
+    log: list[str] = []
+    if record is not None:  # after the commit: what the outbox holds for this run
+        with progress.step("delivering"):
+            delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for),
+                                        log.append)
+    else:
+        delivered = Delivered()
+        for r in deliver_now(plan, registry, owed, ActionContext(settings_for(base_dir / "x.tier"), base_dir),
+                             log.append):
+            delivered.counts[r.status] = delivered.counts.get(r.status, 0) + 1
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": summary.rows,
                                                               "tiers": {t.tier: t.count for t in summary.distribution}})
     outcome = RunOutcome(plan, as_of, result_path, summary.rows, summary.distribution,
-                         opened.issues + quality.issues + summary.issues, summary.warnings + not_applied_yet(plan, record is not None),
-                         summary.missing_counts, log, calibration, summary.unscored, run_id, output)
+                         issues, warnings,
+                         summary.missing_counts, log, calibration, summary.unscored, run_id, output,
+                         delivered.counts, facts=facts)
     weakref.finalize(outcome, shutil.rmtree, scratch, True)
     return outcome
 
@@ -335,9 +383,10 @@ def not_applied_yet(plan: P.Plan, recorded: bool = True) -> list[str]:
     if review and not recorded:
         out.append(f"trigger(s) {', '.join(review)}: `review` puts customers on the review list of the rating "
                    f"store; this run records nothing (--no-store), so nobody was put on it")
-    later = sorted({r.event for r in plan.on_rules if r.event not in ("tier", "label")})
-    if later:
-        out.append(f"`on {'/'.join(later)}` lines checked, not run: they need the rating history")
+    later = sorted({r.event for r in plan.on_rules if r.event in ("enter", "leave", "upgrade", "downgrade")})
+    if later and not recorded:
+        out.append(f"`on {'/'.join(later)}`: without the rating store (--no-store) there is no last rating, so "
+                   f"every customer enters its tier")
     return out
 
 

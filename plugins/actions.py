@@ -1,4 +1,6 @@
-"""Built-in action handlers. ``log`` writes one line per affected customer to the run's log."""
+"""Built-in action handlers. ``log`` writes one line per affected customer to the run's log; ``export``
+(plugins/export.py), ``sql`` (plugins/sql_writeback.py), ``assign_manager`` (plugins/managers.py) and
+``notify`` (plugins/notify.py) are registered here too."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -29,4 +31,9 @@ class LogAction(ActionHandler):
 
 @hookimpl
 def tierwise_register_actions():
-    return [LogAction]
+    from .export import ExportAction
+    from .managers import AssignManagerAction
+    from .notify import NotifyAction
+    from .sql_writeback import SqlWriteBack
+
+    return [LogAction, ExportAction, SqlWriteBack, AssignManagerAction, NotifyAction]

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from tierwise.engine.plugin_api import Connector, ConnectorContext, DataError, PluginOptions
 
-from .connector_util import USE, check_unique_columns, existing_file, file_kind, unique_name
+from .connector_util import USE, check_unique_columns, existing_file, file_kind, text_table
 from .text_encoding import bom_encoding
 
 EXACT_INT = 2 ** 53  # floats below this that are whole numbers print as integers, exactly
@@ -150,7 +150,6 @@ class XlsxConnector(Connector):
     suffixes = (".xlsx", ".xlsm", ".xls")
 
     def open(self, options: XlsxOptions, ctx: ConnectorContext):
-        import pyarrow as pa
         from python_calamine import CalamineWorkbook, SheetTypeEnum
 
         path = existing_file(ctx, options.path)
@@ -175,8 +174,7 @@ class XlsxConnector(Connector):
         if errors:
             ctx.report("Excel error value (#DIV/0!, #N/A, ...) read as missing", f"sheet {title}", len(errors),
                        errors[:5])
-        table = pa.table({c: pa.array(v, pa.string()) for c, v in zip(columns, data)})
-        return ctx.con.create_table(unique_name("xlsx"), table, temp=True)
+        return text_table(ctx, "xlsx", dict(zip(columns, data)))
 
 
 ERROR_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?\bt="e"|<c\b[^>]*?\bt="e"[^>]*?\br="([A-Z]+[0-9]+)"')

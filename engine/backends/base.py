@@ -102,8 +102,9 @@ class Backend(ABC):
         return None
 
     def prepared(self, table: Any, source: str) -> Any:
-        """A source with its columns typed (text parsed as numbers and dates): kept as an expression
-        where the engine computes a repeated subexpression once (DuckDB), else materialised once."""
+        """A source with its columns typed (text parsed as numbers and dates, in steps: see
+        ``coerce.Coercion``): kept as an expression where a query computes it cheaply (DuckDB), else
+        materialised once."""
         return table
 
     # ---- running expressions --------------------------------------------------------------------
@@ -183,3 +184,18 @@ class Backend(ABC):
     @abstractmethod
     def local_timestamp(self, zone: str, ts: Any) -> Any:
         """The wall-clock time in ``zone`` of a time-zone aware timestamp."""
+
+
+class PortableBuiltins:
+    """trim and try_strptime written with Ibis's portable operations (engines without DuckDB's
+    functions: PostgreSQL, Spark); put before Backend in the bases."""
+
+    def trim(self, s: Any, characters: str) -> Any:
+        from .portable import btrim
+
+        return btrim(s, characters)
+
+    def try_strptime(self, s: Any, formats: list[str]) -> Any:
+        from .portable import regex_strptime
+
+        return regex_strptime(s, formats)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .base import ROW_ORDER, Backend, Limits, out_of_memory_message
+from .base import ROW_ORDER, Backend, Limits, PortableBuiltins, out_of_memory_message
 
 PASSWORD_VARIABLES = ("TIERWISE_PG_PASSWORD", "PGPASSWORD")
 _names = itertools.count()
@@ -54,7 +54,7 @@ def pg_type(dtype: Any) -> str | None:
     return None
 
 
-class PostgresBackend(Backend):
+class PostgresBackend(PortableBuiltins, Backend):
     name = "postgresql"
 
     def __init__(self, con: Any, where: dict[str, Any], limits: Limits):
@@ -234,16 +234,6 @@ class PostgresBackend(Backend):
             shutil.rmtree(self._scratch, ignore_errors=True)
 
     # ---- built-ins ---------------------------------------------------------------------------------
-    def trim(self, s: Any, characters: str) -> Any:
-        from .portable import btrim
-
-        return btrim(s, characters)
-
-    def try_strptime(self, s: Any, formats: list[str]) -> Any:
-        from .portable import regex_strptime
-
-        return regex_strptime(s, formats)
-
     def local_timestamp(self, zone: str, ts: Any) -> Any:
         from .portable import pg_timezone
 

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .base import ROW_ORDER, Backend, Limits, out_of_memory_message
+from .base import ROW_ORDER, Backend, Limits, PortableBuiltins, out_of_memory_message
 
 DEFAULT_MASTER = "local[2]"
 _names = itertools.count()
@@ -92,7 +92,7 @@ def default_master() -> str:
     return DEFAULT_MASTER
 
 
-class SparkBackend(Backend):
+class SparkBackend(PortableBuiltins, Backend):
     name = "spark"
 
     def __init__(self, spark: Any, limits: Limits):
@@ -214,16 +214,6 @@ class SparkBackend(Backend):
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     # ---- built-ins ------------------------------------------------------------------------------------
-    def trim(self, s: Any, characters: str) -> Any:
-        from .portable import btrim
-
-        return btrim(s, characters)
-
-    def try_strptime(self, s: Any, formats: list[str]) -> Any:
-        from .portable import regex_strptime
-
-        return regex_strptime(s, formats)
-
     def local_timestamp(self, zone: str, ts: Any) -> Any:
         from .portable import spark_from_utc
 

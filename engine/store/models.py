@@ -33,6 +33,9 @@ class Run(SQLModel, table=True):
     rows: int = 0
     tier_counts: str = Field(default="{}", sa_type=Text)  # JSON: {tier or "": count}
     error: str | None = Field(default=None, sa_type=Text)
+    #: JSON: the run's summary (engine.report.summary_json): tier distribution, missing values, data
+    #: problems with sample rows, warnings. None: recorded before migration 0004
+    summary: str | None = Field(default=None, sa_type=Text)
 
 
 class Rating(SQLModel, table=True):
@@ -49,6 +52,7 @@ class Rating(SQLModel, table=True):
     segments: str = Field(default="{}", sa_type=Text)  # JSON: {segment: value}
     indicator_values: str = Field(default="{}", sa_type=Text)  # JSON: {indicator: raw value}
     points: str = Field(default="{}", sa_type=Text)  # JSON: {indicator: points}
+    dimensions: str | None = Field(default=None, sa_type=Text)  # JSON: {dimension: score}; None before 0004
     reason: str = "periodic"  # "periodic", "trigger NAME" or "override ID"
 
 
@@ -106,7 +110,7 @@ class OutboxItem(SQLModel, table=True):
     transaction, delivered after the commit. ``status``: pending -> delivered | failed (for good)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_action", "status", "action"),)
+    __table_args__ = (Index("ix_outbox_status_key", "status", "key"),)
 
     key: str = Field(primary_key=True)  # the idempotency key: "{run id}:{on-line}.{action}:{customer}"
     run_id: str = Field(foreign_key="run.id", index=True)

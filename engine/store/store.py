@@ -18,7 +18,7 @@ from .models import Rating, Run
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the newest migration (migrations/versions/); a store already there opens without starting Alembic
-HEAD = "0003"
+HEAD = "0004"
 DB_FILE = "tierwise.db"
 
 
@@ -52,8 +52,15 @@ class RunRecord:
     sources: list[dict[str, Any]] = field(default_factory=list)
     started_at: datetime = field(default_factory=now)
     tier_counts: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None  # the run's summary (engine.report.summary_json)
 
     def row(self, status: str, rows: int, error: str | None = None) -> dict[str, Any]:
+        row = self._row(status, rows, error)
+        if self.summary is not None:  # left out otherwise: a run without one writes what 0001's schema has
+            row["summary"] = json.dumps(self.summary, ensure_ascii=False)
+        return row
+
+    def _row(self, status: str, rows: int, error: str | None) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "ruleset": self.ruleset, "version": self.version,
                 "text_hash": self.text_hash, "rule_text": self.rule_text, "rule_file": self.rule_file,
                 "as_of": self.as_of, "calibration": json.dumps(self.calibration, ensure_ascii=False),
@@ -183,6 +190,21 @@ class Store:
         with Session(self.engine) as s:
             return list(s.exec(select(Rating).where(Rating.run_id == run_id).order_by(Rating.customer)))
 
+    # ---- key-account managers (assign_manager; engine/store/managers.py) ----------------------------
+    def assign_managers(self, ruleset: str, pool: str, managers: list[str], capacity: Callable[[str], int | None],
+                        customers: Iterable[str], run_id: str) -> list[Any]:
+        """Managers for these customers, balanced by load, sticky (see managers.assign)."""
+        from .managers import assign
+
+        return assign(self, ruleset, pool, managers, capacity, customers, run_id)
+
+    def release_managers(self, ruleset: str, customers: Iterable[str], run_id: str,
+                         pool: str | None = None) -> list[tuple[str, str, str]]:
+        """End these customers' active assignments (see managers.release_managers)."""
+        from .managers import release_managers
+
+        return release_managers(self, ruleset, customers, run_id, pool)
+
     def history(self, customer: str, ruleset: str | None = None) -> list[tuple[Run, Rating]]:
         """One customer's ratings over time, oldest first (complete runs only)."""
         with Session(self.engine) as s:
@@ -197,6 +219,9 @@ def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:
     cur = dbapi_con.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA journal_mode = WAL")  # readers (history, changes) never wait for a run being recorded
+    # WAL's recommended durability: a commit is atomic and survives the process dying; only a power cut can
+    # lose the last commits (an outbox result then re-sent with its key), never corrupt the store
+    cur.execute("PRAGMA synchronous = NORMAL")
     cur.execute("PRAGMA busy_timeout = 10000")
     cur.close()
 

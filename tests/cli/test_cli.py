@@ -150,19 +150,45 @@ def test_check_does_not_import_ibis_or_duckdb():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_the_actions_example_parses_and_checks_up_to_the_handlers_still_to_come(tmp_path):
-    actions = shared_example("actions.tier")
-    res = invoke("check", actions)
+ACTIONS_TOML = """\
+# beside actions.tier: the pool its assign_manager names and the channels its notify lines name
+[managers.KA]
+managers = ["张三", "李四", "王五"]
+capacity = 40
+
+[channels.sales]
+kind = "{sales}"
+{sales_options}
+
+[channels.risk]
+kind = "export"
+path = "risk_alerts.xlsx"
+"""
+WEBHOOK = 'url = "https://crm.example.com/hooks/tierwise"\nsecret_env = "TIERWISE_SALES_SECRET"'
+
+
+def test_the_actions_example_checks_clean_with_a_settings_file_beside_it(tmp_path):
+    (tmp_path / ".git").mkdir()  # the search for tierwise.toml stops here
+    copy = tmp_path / "actions.tier"
+    copy.write_text(shared_example("actions.tier").read_text(encoding="utf-8"), encoding="utf-8")
+    # every handler is there; what is missing is the settings file its pools and channels live in
+    res = invoke("check", copy)
     assert res.exit_code == 1
     errors = [line for line in res.stderr.splitlines() if ": error: " in line]
-    assert len(errors) == 6
-    assert all("no plugin provides action" in e for e in errors)
-    assert {e.rsplit("'", 2)[1] for e in errors} == {"assign_manager", "notify", "export"}
-    # with the one handler that exists, the whole file is clean: triggers, on-lines and all
-    text = re.sub(r"(assign_manager|notify|export)\([^)]*\)", "log()", actions.read_text(encoding="utf-8"))
-    only_log = tmp_path / "actions.tier"
-    only_log.write_text(text, encoding="utf-8")
-    assert invoke("check", only_log).exit_code == 0
+    assert not [e for e in errors if "no plugin provides action" in e]
+    assert len(errors) == 5 and all("reads tierwise.toml, and there is none for this file" in e for e in errors)
+    toml = tmp_path / "tierwise.toml"
+    toml.write_text(ACTIONS_TOML.format(sales="log", sales_options='message = "A 类客户变化"'), encoding="utf-8")
+    res = invoke("check", copy)
+    assert res.exit_code == 0, res.stderr
+    # the sales channel as a webhook, as the example's comment says
+    toml.write_text(ACTIONS_TOML.format(sales="webhook", sales_options=WEBHOOK), encoding="utf-8")
+    res = invoke("check", copy)
+    assert res.exit_code == 0, res.stderr
+    # a webhook channel without what the webhook handler needs: at the two notify lines that name it
+    toml.write_text(ACTIONS_TOML.format(sales="webhook", sales_options='url = "https://h/x"'), encoding="utf-8")
+    errors = [line for line in invoke("check", copy).stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 2 and all("channel 'sales' in tierwise.toml: webhook needs secret_env" in e for e in errors)
 
 
 def test_the_readme_ruleset_checks_clean_in_20_lines(tmp_path):

@@ -104,18 +104,20 @@ def test_cells_padded_by_exports_still_read_as_numbers_and_keys(tmp_path):
     assert outcome.find("K1")["v"] == 9.0 and outcome.find("K2")["v"] == 1.0
 
 
-def test_table_of_reads_the_same_schema_as_ibis():
+def test_the_duckdb_backend_table_reads_the_same_schema_as_ibis():
     import ibis
 
-    from tierwise.engine.fetch import fetch_rows, table_of
+    from tierwise.engine.backends.duckdb import DuckDBBackend
+    from tierwise.engine.fetch import fetch_rows
 
     con = ibis.duckdb.connect()
+    table_of = DuckDBBackend(con).table
     con.raw_sql('''CREATE TEMP VIEW "客户 ""v""" AS SELECT 1::INTEGER AS i, 2::BIGINT AS b, 1.5::DOUBLE AS d,
                    3.25::DECIMAL(12, 2) AS m, 'x' AS s, DATE '2026-01-01' AS dt, TIMESTAMP '2026-01-01 10:00' AS ts,
                    true AS f, [1, 2] AS l, NULL::VARCHAR AS n''')
     name = '客户 "v"'
-    assert table_of(con, name).schema() == con.table(name).schema()
-    [row] = fetch_rows(table_of(con, name))
+    assert table_of(name).schema() == con.table(name).schema()
+    [row] = fetch_rows(table_of(name))
     assert row["m"] == 3.25 and row["l"] == [1, 2] and row["n"] is None
 
 

@@ -379,3 +379,14 @@ def test_two_missing_values_are_not_equal():
     rows = rate("missing -> points 0\nindicator i = c.a weight 100%\nlabel same when c.a == c.b\n"
                 "label differ when c.a != c.b\n", a=[None, 1.0, 2.0], b=[None, 1.0, None])
     assert [set(filter(None, s.split(","))) for s in column(rows, "labels")] == [{"differ"}, {"same"}, {"differ"}]
+
+
+def test_two_computed_numbers_within_float_noise_compare_as_equal():
+    # the mean of three 0.1s is 0.10000000000000002 in floating point: each customer IS the mean
+    rows = rate("label 高于均值 when c.r >= mean(c.r)\nlabel 等于均值 when c.r == mean(c.r)\n"
+                "label 低于均值 when c.r < mean(c.r)\n"
+                "indicator r = c.r weight 100%\n", r=[0.1, 0.1, 0.1])
+    assert column(rows, "labels") == ["高于均值,等于均值"] * 3
+    # a real difference still counts: 0.1 against the mean 0.4 of (0.1, 0.1, 1.0)
+    rows = rate("label 高于均值 when c.r >= mean(c.r)\nindicator r = c.r weight 100%\n", r=[0.1, 0.1, 1.0])
+    assert column(rows, "labels") == ["", "", "高于均值"]

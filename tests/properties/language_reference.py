@@ -6,7 +6,8 @@ customer (`evaluate`). Arithmetic is exact (fractions); only the z-score's σ is
 on a cut in exact arithmetic is on it, whatever floating point makes of it, and the engine has to agree.
 
 Semantics, as the language defines them:
-- a number compared with a number literal counts as equal to it within 1e-9·max(1, |literal|);
+- a number compared with a number literal counts as equal to it within 1e-9·max(1, |literal|), and two
+  computed numbers within 1e-9·max(1, |right-hand side|) of each other are equal;
 - a missing value equals nothing (`==`, `in` false; `!=`, `not in` true); order comparisons with a missing
   value are unknown, and logic is three-valued (unknown and false is false, unknown or true is true, not
   unknown is unknown); a condition that ends unknown is false;
@@ -214,7 +215,14 @@ def cmp_const(op: str, x: Any, c: Any) -> Any:
 
 
 def cmp_values(op: str, a: Any, b: Any) -> Any:
-    """``a op b`` for two computed values (no literal): exact."""
+    """``a op b`` for two computed values (no literal): numbers within 1e-9·max(1, |b|) are equal; other
+    values exactly."""
+    if isinstance(a, (int, float, F)) and isinstance(b, (int, float, F)) and not isinstance(a, bool) and not isinstance(b, bool):
+        t = tol(b)
+        if op in ("==", "!="):
+            eq = abs(a - b) <= t
+            return eq if op == "==" else not eq
+        return {">=": a >= b - t, ">": a > b + t, "<=": a <= b + t, "<": a < b - t}[op]
     if op in ("==", "!="):
         eq = a is not None and b is not None and a == b
         return eq if op == "==" else not eq

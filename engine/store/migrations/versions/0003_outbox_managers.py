@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_outbox_run_id", "outbox", ["run_id"])
-    op.create_index("ix_outbox_status_action", "outbox", ["status", "action"])
+    op.create_index("ix_outbox_status_key", "outbox", ["status", "key"])
     op.create_table(
         "manager_assignment",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -56,6 +56,6 @@ def downgrade() -> None:
     op.drop_index("ix_manager_assignment_customer", "manager_assignment")
     op.drop_index("ix_manager_assignment_ruleset", "manager_assignment")
     op.drop_table("manager_assignment")
-    op.drop_index("ix_outbox_status_action", "outbox")
+    op.drop_index("ix_outbox_status_key", "outbox")
     op.drop_index("ix_outbox_run_id", "outbox")
     op.drop_table("outbox")
