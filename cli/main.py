@@ -100,6 +100,15 @@ def typed_location(value: str) -> str:
     return value if "://" in value else str(Path(value).expanduser().absolute())
 
 
+def headers_option(fn):
+    """--headers en|zh: the language of an output file's column headers."""
+    return click.option(
+        "--headers", "headers", type=click.Choice(["en", "zh"]),
+        help="Column headers of --out: en (score, tier, …) or zh (综合得分, 等级, …). Default: .xlsx in the "
+             "ruleset's language (zh when its indicator names are Chinese), .csv and .parquet the machine "
+             "names (en).")(fn)
+
+
 def source_options(fn):
     """--source NAME=PATH_OR_URL (repeatable) and --as-of DATE."""
 
@@ -239,12 +248,16 @@ def check(files):
                    "Default: TIERWISE_DB, else tierwise.db beside the rule file.")
 @click.option("--by", "by", metavar="USER", help="Who starts the run (recorded with it); default: the OS user.")
 @click.option("--no-store", "no_store", is_flag=True, help="Do not record the run in the rating store.")
+@headers_option
 def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by=None, no_store=False,
-                report_path=None):
+                report_path=None, headers=None):
     """Rate every customer: score, tier, points per indicator, dimension scores.
 
     Prints the tier distribution against the expected shares and any data
-    problems (bad cells, duplicate keys, values no band matched).
+    problems (bad cells, duplicate keys, values no band matched). An .xlsx
+    output is a workbook: the ratings (number formats, tiers coloured), the
+    summary (the distribution against the expected shares, with a chart) and
+    the data quality (missing values per indicator, bad cells).
 
     Example:
 
@@ -268,10 +281,11 @@ def run_command(file, overrides, as_of, out, log_path, columns=None, db=None, by
         raise click.BadParameter("--report and --out name the same file", param_hint="--report")
     recording = None if no_store else recording_for(plan, file, overrides, db, by)
     try:
-        outcome = evaluate(plan, file, as_of, overrides, out, chosen, record=recording,
+        # Parquet with Chinese headers is renamed on writing; with the machine names the run writes it itself
+        outcome = evaluate(plan, file, as_of, overrides, out if headers != "zh" else None, chosen, record=recording,
                            report=report_path is not None)
         print_distribution(outcome)
-        finish(outcome, out, log_path, report_path, recording.store if recording is not None else None)
+        finish(outcome, out, log_path, report_path, recording.store if recording is not None else None, headers)
     finally:
         if recording is not None:
             recording.store.close()
@@ -295,7 +309,8 @@ def write_report(report, path: Path) -> None:
     console().print(f"wrote the report to {esc(path)}", highlight=False)
 
 
-def finish(outcome, out: Path | None, log_path: Path | None, report_path: Path | None = None, store=None) -> None:
+def finish(outcome, out: Path | None, log_path: Path | None, report_path: Path | None = None, store=None,
+           headers: str | None = None) -> None:
     """After a run or re-rate: data issues, the output file, the report, the action log; exit 1 on
     unscored customers."""
     from ..engine.plugin_api import DataError
@@ -315,7 +330,7 @@ def finish(outcome, out: Path | None, log_path: Path | None, report_path: Path |
 
         try:
             with progress_for(err_console()).step("writing"):
-                outcome.write(out)
+                outcome.write(out, headers)
         except DataError as exc:
             raise RuleErrors(str(exc)) from None
         except OSError as exc:
@@ -509,7 +524,11 @@ def not_found(plan, rated, customer: str) -> RuleErrors:
 @click.argument("customer")
 @source_options
 @calibration_option
-def explain(file, customer, overrides, as_of, calibration_run=None, db=None):
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Also write the scorecard as a rating form (.xlsx, with formulas that recompute when a points "
+                   "cell is edited) or its lines as .csv / .parquet.")
+@headers_option
+def explain(file, customer, overrides, as_of, calibration_run=None, db=None, out=None, headers=None):
     """Show one customer's scorecard: value, band, points × weight, subtotals, tier.
 
     The contributions add up to the score (with additive scoring: the base, the
@@ -520,15 +539,21 @@ def explain(file, customer, overrides, as_of, calibration_run=None, db=None):
     normalizers score with the calibration of the last full run in the rating
     store (or --calibration RUN_ID); without one they are fitted on the data.
     Exit code 1 when the customer has no score (a value missing under
-    `missing -> error`).
+    `missing -> error`). --out card.xlsx writes the scorecard as the rating
+    form (客户关系评级表): the customer, each dimension with its weight, each
+    indicator's value, points, weight and weighted score, the subtotals, the
+    total, the tier and its label, as formulas over the points cells.
 
     Example:
 
-        tierwise explain relationship_rating.tier KH00042 --as-of 2026-06-30
+        tierwise explain relationship_rating.tier KH00042 --as-of 2026-06-30 --out card.xlsx
     """
     from ..engine.explain import scorecard as build_scorecard
 
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
+        raise click.BadParameter("must end in .csv, .parquet or .xlsx", param_hint="--out")
     plan = load(file, show_warnings=False)
+    refuse_overwriting_inputs(plan, file, overrides, {"--out": out})
     key = customer.strip()
     basis = stored_basis(plan, file, db, calibration_run, [key], as_of, required=False)
     rated = rate_these(plan, file, [key], overrides, as_of, basis)
@@ -537,6 +562,17 @@ def explain(file, customer, overrides, as_of, calibration_run=None, db=None):
     card = build_scorecard(plan, rated.calibration, rated.rows[key], as_of)
     scorecard(card)
     console().print(esc(basis_text(basis)), highlight=False)
+    if out is not None:
+        from ..engine.output import write_scorecard
+        from ..engine.plugin_api import DataError
+
+        try:
+            write_scorecard(plan, card, out, headers)
+        except DataError as exc:
+            raise RuleErrors(str(exc)) from None
+        except OSError as exc:
+            raise RuleErrors(f"cannot write {out}: {exc.strerror or exc}") from None
+        console().print(f"wrote the scorecard of {esc(card.key)} to {esc(out)}", highlight=False)
     if card.unscored_by_error:  # as `run`: only missing -> error fails
         sys.exit(1)
 

@@ -22,8 +22,9 @@ from .deliver import columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
+from .headers import language_for
 from .outbox import Delivered, context_from_run, deliver_pending
-from .output import write_output
+from .output import write_output, write_results  # noqa: F401  (write_output: cli.history imports it here)
 from .plugin_api import ActionContext
 from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
@@ -90,15 +91,17 @@ class RunOutcome:
                               filters=pc.field(self.plan.key_column) == key)
         return table.to_pylist()[0] if table.num_rows else None
 
-    def write(self, path: Path) -> None:
-        """Write results as .parquet, .csv (UTF-8 with BOM, so Excel shows Chinese) or .xlsx."""
-        if path.suffix.lower() == ".parquet" and self._file_is_output():
+    def write(self, path: Path, headers: str | None = None) -> None:
+        """Write results as .parquet, .csv (UTF-8 with BOM, so Excel shows Chinese) or .xlsx (the ratings
+        workbook); ``headers`` en|zh, default: the ruleset's language in .xlsx, machine names elsewhere."""
+        if path.suffix.lower() == ".parquet" and language_for(self.plan, path, headers) == "en" \
+                and self._file_is_output():
             if path.exists() and path.resolve() == self.result_path.resolve():
                 return  # the run wrote its results there directly
             path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.result_path, path)
         else:
-            write_output(self.table, path)
+            write_results(self, path, headers)
 
     def _file_is_output(self) -> bool:
         import pyarrow.parquet as pq

@@ -107,8 +107,9 @@ def test_run_rates_a_gbk_export_and_writes_every_format(tmp_path, gbk_csv):
     assert set(k3["missing"].split(",")) == {"年交易额", "续约率", "新产品采购意向"}
     wb = load_workbook(tmp_path / "ratings.xlsx", read_only=True)
     header = next(wb.active.iter_rows(values_only=True))
-    assert header[:3] == ("客户编号", "score", "tier")
+    assert header[:3] == ("客户编号", "综合得分", "等级")  # xlsx: the ruleset's language
     csv_text = (tmp_path / "ratings.csv").read_bytes()
+    assert csv_text.decode("utf-8-sig").startswith('"客户编号","score","tier"')  # csv: the machine names
     assert csv_text.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 with BOM correctly
 
 

@@ -135,7 +135,8 @@ def ratings(tmp_path_factory):
     out = d / "stages.xlsx"
     log = d / "actions.log"
     res = CliRunner().invoke(cli, ["run", str(RULESET), "--source", f"crm={crm}", "--source", f"orders={orders}",
-                                   "--as-of", "2026-06-30", "--out", str(out), "--log", str(log)])
+                                   "--as-of", "2026-06-30", "--out", str(out), "--log", str(log),
+                                   "--headers", "en"])  # the machine names (a Chinese ruleset's xlsx: 综合得分, …)
     assert res.exit_code == 0, res.stdout + res.stderr
     from openpyxl import load_workbook
 
