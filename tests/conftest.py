@@ -3,19 +3,11 @@ the PostgreSQL server programs are not installed — except in CI, where .ci/run
 TIERWISE_REQUIRE_POSTGRES=1, so a missing server fails)."""
 import contextlib
 import os
-from pathlib import Path
 
 import pytest
 from pg_server import PostgresUnavailable, postgres_server
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_example(name: str) -> Path:
-    """A rule file of shared/examples: the workspace's own copy when the clone sits beside it,
-    else the copy kept in tests/shared_examples (a clone on its own, e.g. in /tmp)."""
-    beside = ROOT.parent / "shared" / "examples" / name
-    return beside if beside.exists() else ROOT / "tests" / "shared_examples" / name
+from example_paths import ROOT, shared_example  # noqa: F401  (re-exported for the tests' fixtures)
 
 
 def _unavailable(reason: str):

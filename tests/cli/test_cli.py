@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from tierwise.cli.docs import render
 from tierwise.cli.main import cli
 
-from conftest import ROOT, shared_example
+from example_paths import ROOT, shared_example
 
 SEED = shared_example("customer_rating.tier")
 

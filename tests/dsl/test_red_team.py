@@ -11,7 +11,7 @@ from tierwise.dsl import RuleFileError, decode_rule_bytes, parse, read_rule_file
 from tierwise.engine.build import compile_text
 from tierwise.engine.plugin_manager import default_registry
 
-from conftest import shared_example
+from example_paths import shared_example
 
 SEED = shared_example("customer_rating.tier")
 REGISTRY = default_registry()
