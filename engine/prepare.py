@@ -122,8 +122,15 @@ def first_per_key(table: Any) -> Any:
     """Each key's first row in the table's order (duplicate keys: the first row is used)."""
 
     numbered = table.mutate(__row=source_order(table))
-    first = numbered["__row"].min().over(group_by=numbered[KEY])
-    return numbered.filter(numbered["__row"] == first).drop("__row")
+    return _first_rows(numbered)
+
+
+def _first_rows(numbered: Any) -> Any:
+    """The rows of ``numbered`` (with ``__row``) that come first for their key. The window is a column of
+    its own before the filter: a filter on a window expression makes Ibis nest a subquery that PostgreSQL's
+    SQL then names out of scope ("missing FROM-clause entry")."""
+    marked = numbered.mutate(__first=numbered["__row"].min().over(group_by=numbered[KEY]))
+    return marked.filter(marked["__row"] == marked["__first"]).drop("__row", "__first")
 
 
 def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts = UNKNOWN_KEYS,
@@ -137,8 +144,7 @@ def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts =
         out = table.select(**{KEY: key}, **typed, __row=source_order(table))
         if facts.blank:
             out = out.filter(out[KEY].notnull() & (out[KEY] != ""))
-        first = out["__row"].min().over(group_by=out[KEY])
-        out = out.filter(out["__row"] == first).drop("__row")
+        out = _first_rows(out)
         return backend.prepared(out, sp.name) if backend is not None else out
     out = table.select(**{KEY: key}, **typed)
     out = out.filter(out[KEY].notnull() & (out[KEY] != "")) if facts.blank else out
