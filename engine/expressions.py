@@ -21,28 +21,34 @@ def tolerance(c: float) -> float:
 
 
 def compare(op: str, left: Any, right: Any, const: float | None = None) -> Any:
-    """``left op right``; when ``right`` is the numeric constant ``const`` the cut is widened by the tolerance.
+    """``left op right``, numbers within the tolerance of each other counting as equal: of the constant
+    ``const`` when ``right`` is one (1e-9·max(1, |const|)), else of ``right`` when both are numbers.
 
     A missing value equals nothing: ``==`` is false and ``!=`` true for it (so ``not (x == "a")``
     and ``x != "a"`` agree), while ``<``, ``>=``, ... stay unknown (false in a condition)."""
-    if const is None and _numeric(left) and _numeric(right):  # two computed numbers: the same tolerance,
-        return _compare_numbers(op, left, right)          # relative to the right-hand side
-    if op in ("==", "!="):
-        if const is None:
+    if const is None and isinstance(right, (int, float)) and not isinstance(right, bool):
+        const = float(right)  # a Python number on the right is a constant
+    if const is not None:
+        target, e = const, tolerance(const)
+    elif _numeric(left) and _numeric(right):
+        import ibis
+
+        target, e = right, REL_EPS * ibis.greatest(ibis.literal(1.0), right.abs())
+    else:  # text, dates, booleans: exactly
+        if op in ("==", "!="):
             eq = ibis_coalesce(left == right, False)  # two missing values are not equal either
-        else:
-            eq = ibis_coalesce((left - const).abs() <= tolerance(const), False)
-        return eq if op == "==" else ~eq
-    if const is None:
+            return eq if op == "==" else ~eq
         return {">=": left >= right, ">": left > right, "<=": left <= right, "<": left < right}[op]
-    e = tolerance(const)
+    if op in ("==", "!="):
+        eq = ibis_coalesce((left - target).abs() <= e, False)
+        return eq if op == "==" else ~eq
     if op == ">=":
-        return left >= const - e
+        return left >= target - e
     if op == ">":
-        return left > const + e
+        return left > target + e
     if op == "<=":
-        return left <= const + e
-    return left < const - e
+        return left <= target + e
+    return left < target - e
 
 
 def _numeric(x: Any) -> bool:
@@ -50,23 +56,6 @@ def _numeric(x: Any) -> bool:
         return bool(x.type().is_numeric())
     except AttributeError:  # a Python value
         return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _compare_numbers(op: str, left: Any, right: Any) -> Any:
-    """``left op right`` for two numbers: within 1e-9·max(1, |right|) of each other they are equal."""
-    import ibis
-
-    e = REL_EPS * ibis.greatest(ibis.literal(1.0), right.abs())
-    if op in ("==", "!="):
-        eq = ibis_coalesce((left - right).abs() <= e, False)
-        return eq if op == "==" else ~eq
-    if op == ">=":
-        return left >= right - e
-    if op == ">":
-        return left > right + e
-    if op == "<=":
-        return left <= right + e
-    return left < right - e
 
 
 def ibis_coalesce(x: Any, default: Any) -> Any:
