@@ -296,14 +296,14 @@ def check_report_path(path: Path | None) -> None:
         raise click.BadParameter("must end in .html", param_hint="--report")
 
 
-def write_report(report, path: Path) -> None:
-    """Write an engine.report.Report as the HTML report at ``path``."""
+def write_report(report, path: Path, headers: str | None = None) -> None:
+    """Write an engine.report.Report as the HTML report at ``path`` (``headers``: en|zh tables)."""
     from . import report_html
     from .progress import progress_for
 
     try:
         with progress_for(err_console()).step("writing"):
-            report_html.write(report, path)
+            report_html.write(report, path, headers)
     except OSError as exc:
         raise RuleErrors(f"cannot write {path}: {exc.strerror or exc}") from None
     console().print(f"wrote the report to {esc(path)}", highlight=False)
@@ -319,7 +319,7 @@ def finish(outcome, out: Path | None, log_path: Path | None, report_path: Path |
     if report_path is not None:
         from ..engine.report import outcome_report
 
-        write_report(outcome_report(outcome, store), report_path)
+        write_report(outcome_report(outcome, store), report_path, headers)
     if outcome.deliveries and sum(outcome.deliveries.values()):
         d = outcome.deliveries
         console().print(f"actions: {d.get('delivered', 0)} delivered, {d.get('failed', 0)} failed, "

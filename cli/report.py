@@ -14,7 +14,9 @@ from .history import store_options
 @store_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, metavar="FILE.html",
               help="Where to write the report (.html).")
-def report_command(run_id: str | None, store: Any, out: Path) -> None:
+@click.option("--headers", "headers", type=click.Choice(["en", "zh"]),
+              help="Table headers: en or zh (综合得分, 等级, …). Default: the ruleset's language.")
+def report_command(run_id: str | None, store: Any, out: Path, headers: str | None = None) -> None:
     """Write the HTML report of a stored run (default: the newest complete run).
 
     The tier distribution against the expected shares, the score histogram
@@ -46,7 +48,7 @@ def report_command(run_id: str | None, store: Any, out: Path) -> None:
         report = stored_report(store, run, registry())
     except DataError as exc:
         raise RuleErrors(str(exc)) from None
-    write_report(report, out)
+    write_report(report, out, headers)
 
 
 COMMANDS = (report_command,)

@@ -73,12 +73,25 @@ class Headings:
           "Segments": "客户分群", "Data quality": "数据质量", "Changes since the previous run": "评级变动",
           "Biggest movers": "变动最大的客户", "Missing values": "缺失值", "Data problems": "数据问题"}
 
-    def __init__(self, chinese: bool):
+    #: table column headers in Chinese (a Chinese ruleset's tables read as its rating forms do)
+    ZH_COLUMNS = {"tier": "等级", "label": "等级名称", "customers": "客户数", "share": "占比",
+                  "expected": "预期占比", "within": "是否在区间", "indicator": "指标", "missing": "缺失数",
+                  "how it was scored": "计分方式", "where": "位置", "what": "问题", "rows": "行数",
+                  "sample rows": "示例行", "customer": "客户", "score": "综合得分",
+                  "points that changed most": "得分变化最大的指标"}
+
+    def __init__(self, chinese: bool, headers: str | None = None):
         self.chinese = chinese
+        self.zh_columns = headers == "zh" or (headers is None and chinese)
 
     def __call__(self, text: str) -> str:
         zh = self.ZH.get(text)
         return _e(f"{text} · {zh}" if self.chinese and zh else text)
+
+    def columns(self, *names: str) -> str:
+        """A table's header row, in the ruleset's language (or the one --headers chose)."""
+        return "<tr>" + "".join(f"<th>{_e(self.ZH_COLUMNS.get(n, n) if self.zh_columns else n)}</th>"
+                                for n in names) + "</tr>"
 
 
 def tier_name(tier: str | None, label: str | None) -> str:
@@ -87,10 +100,11 @@ def tier_name(tier: str | None, label: str | None) -> str:
     return f"{tier} {label}" if label else tier
 
 
-def render(report: Report) -> str:
-    """The whole report as one HTML document."""
+def render(report: Report, headers: str | None = None) -> str:
+    """The whole report as one HTML document; ``headers`` en|zh: the tables' column headers (default:
+    the ruleset's language)."""
     chinese = bool(CJK.search(report.ruleset or "")) or any(CJK.search(t.label or "") for t in report.distribution)
-    h = Headings(chinese)
+    h = Headings(chinese, headers)
     title = " ".join(filter(None, [report.ruleset, report.version]))
     meta = [f"as of {report.as_of}", f"{report.rows:,} customers"]
     if report.run_id:
@@ -100,7 +114,7 @@ def render(report: Report) -> str:
     if report.started_at is not None:
         meta.append(f"started {report.started_at:%Y-%m-%d %H:%M} UTC" + (f" by {report.started_by}"
                                                                         if report.started_by else ""))
-    sections = [("tiers", h("Tier distribution"), _tiers(report)),
+    sections = [("tiers", h("Tier distribution"), _tiers(report, h)),
                 ("scores", h("Score distribution"), _scores(report)),
                 ("dimensions", h("Dimension scores"), _dimensions(report)),
                 ("segments", h("Segments"), _segments(report)),
@@ -119,21 +133,20 @@ def render(report: Report) -> str:
               "the rating store</footer></body></html>\n")
 
 
-def write(report: Report, path: Path) -> None:
+def write(report: Report, path: Path, headers: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(report), encoding="utf-8")
+    path.write_text(render(report, headers), encoding="utf-8")
 
 
 # ---- sections --------------------------------------------------------------------------------------
 
-def _tiers(report: Report) -> str:
+def _tiers(report: Report, h: Headings) -> str:
     if not report.distribution:
         return '<p class="note">no customers were rated</p>'
     rows = [(tier_name(t.tier, t.label), t.share, t.count, t.expect, t.within) for t in report.distribution]
     out = [f'<p class="sub">the computed tier of each customer, against each tier\'s expected share '
            f'(the shaded band)</p><div class="chart">{svg.tier_bars(rows)}</div>']
-    out.append("<table><tr><th>tier</th><th>label</th><th>customers</th><th>share</th><th>expected</th>"
-               "<th>within</th></tr>")
+    out.append("<table>" + h.columns("tier", "label", "customers", "share", "expected", "within"))
     for t in report.distribution:
         within = "" if t.within is None else ('<span class="ok">yes</span>' if t.within
                                               else '<span class="bad">no — out of band</span>')
@@ -199,7 +212,7 @@ def _quality(report: Report, h: Headings) -> str:
     if missing:
         items = [(m.indicator, m.count) for m in missing]
         out.append(f'<div class="chart">{svg.hbars(items, report.rows, color=svg.RED, label="missing values")}</div>')
-        out.append("<table><tr><th>indicator</th><th>missing</th><th>share</th><th>how it was scored</th></tr>")
+        out.append("<table>" + h.columns("indicator", "missing", "share", "how it was scored"))
         for m in missing:
             share = m.count / report.rows if report.rows else 0.0
             out.append(f"<tr><td>{_e(m.indicator)}</td><td class=\"n\">{m.count:,}</td><td class=\"n\">{_pct(share)}"
@@ -210,7 +223,7 @@ def _quality(report: Report, h: Headings) -> str:
     out.append(f"<h3>{h('Data problems')}</h3>")
     issues = report.issues or []
     if issues:
-        out.append("<table><tr><th>where</th><th>what</th><th>rows</th><th>sample rows</th></tr>")
+        out.append("<table>" + h.columns("where", "what", "rows", "sample rows"))
         for i in issues:
             samples = "; ".join(f"<code>{_e(s)}</code>" for s in i.samples[:5])
             out.append(f"<tr><td>{_e(i.where)}</td><td>{_e(i.what)}</td><td class=\"n\">{i.count:,}</td>"
@@ -244,7 +257,7 @@ def _history(report: Report, h: Headings) -> str:
     if not report.movers:
         out.append('<p class="ok">nobody moved</p>')
         return "".join(out)
-    out.append("<table><tr><th>customer</th><th>tier</th><th>score</th><th>points that changed most</th></tr>")
+    out.append("<table>" + h.columns("customer", "tier", "score", "points that changed most"))
     for m in report.movers:
         changes = ", ".join(f"{c.indicator} {svg.num(c.before)} → {svg.num(c.after)}" for c in m.changes)
         out.append(f"<tr><td>{_e(m.customer)}</td><td>{_e(m.tier_before or '—')} → {_e(m.tier_after or '—')}</td>"

@@ -242,3 +242,13 @@ def test_the_report_of_a_run_on_postgresql_is_the_report_of_the_run_on_duckdb(pr
         pages[name] = re.sub(r'<div class="meta">.*?</div>', "", html)
     assert pages["pg"] == pages["duckdb"]
     assert pages["pg"].count('class="chart"') == 6
+
+
+def test_the_report_tables_follow_the_rulesets_language_or_headers(project):
+    for headers, want, not_want in ((None, "<th>等级</th>", "<th>tier</th>"), ("en", "<th>tier</th>", "<th>等级</th>")):
+        out = project / f"r_{headers}.html"
+        args = ["run", project / "r.tier", "--as-of", "2026-06-30", "--no-store", "--report", out]
+        res = invoke(*args, *(["--headers", headers] if headers else []))
+        assert res.exit_code == 0, res.output
+        html = out.read_text(encoding="utf-8")
+        assert want in html and not_want not in html
