@@ -81,7 +81,7 @@ def retry(store: Any, run_id: str | None) -> None:
 
     from ..engine.outbox import context_from_run, deliver_pending
     from ..engine.plugin_manager import default_registry
-    from ..engine.run import settings_for
+    from ..engine.settings import settings_for_delivery
 
     if run_id is not None:
         found = store.run(run_id)
@@ -90,7 +90,7 @@ def retry(store: Any, run_id: str | None) -> None:
 
             raise RuleErrors(f"no run '{run_id}' (or more than one starts so): see `tierwise runs`")
         run_id = found.id
-    done = deliver_pending(store, default_registry(), run_id, context_from_run(store, settings_for))
+    done = deliver_pending(store, default_registry(), run_id, context_from_run(store, settings_for_delivery))
     for line in done.log[:5]:
         console().print(esc(line), highlight=False)
     console().print(f"retried {done.total} deliveries: {done.counts.get('delivered', 0)} delivered, "

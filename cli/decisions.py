@@ -123,9 +123,9 @@ def _takes_effect(store: Any, ov: Any, by: str) -> None:
     """An approved override is the customer's final tier from now: recorded as a rating, its actions delivered."""
     from ..engine.override_rating import rate_override
     from ..engine.plugin_manager import default_registry
-    from ..engine.run import settings_for
+    from ..engine.settings import settings_for_delivery
 
-    rated = rate_override(store, default_registry(), ov, by, settings_for)
+    rated = rate_override(store, default_registry(), ov, by, settings_for_delivery)
     if rated is None:
         console().print(f"{esc(ov.customer)} has no rating yet: the override applies from the next run",
                         highlight=False)

@@ -451,9 +451,8 @@ def stored_basis(plan, file: Path, db: str | None, calibration_run: str | None, 
     """The basis from the rating store (--db, TIERWISE_DB, or tierwise.db beside the rule file). Without a
     store (or a full run in it) and not ``required``: an empty basis (the caller fits on the data)."""
     from ..engine.plugin_api import DataError
-    from ..engine.record import frozen_calibration, previous_table
+    from ..engine.record import frozen_calibration, overrides_table, previous_table
     from ..engine.store import Store, default_url
-    from ..engine.store.decisions import active_overrides
     from ..engine.store.store import StoreError
 
     url = db or default_url(file)
@@ -473,14 +472,8 @@ def stored_basis(plan, file: Path, db: str | None, calibration_run: str | None, 
             if required or calibration_run:
                 raise RuleErrors(str(exc)) from None
             calibration = run = None
-        active = [o for o in active_overrides(store, plan.name, as_of) if o.customer in set(customers)]
-        overrides_table = None
-        if active:
-            import pyarrow as pa
-
-            overrides_table = pa.table({plan.key_column: pa.array([o.customer for o in active], pa.string()),
-                                        "tier": pa.array([o.tier for o in active], pa.string())})
-        return Basis(calibration, run, previous_table(store, plan, customers), overrides_table)
+        tier_overrides, _ = overrides_table(store, plan, as_of, customers)
+        return Basis(calibration, run, previous_table(store, plan, customers), tier_overrides)
     finally:
         store.close()
 

@@ -202,6 +202,23 @@ def frozen_calibration(store: Any, plan: P.Plan, run_ref: str | None = None) -> 
         raise DataError(f"run {found.id[:8]}: its stored calibration is unreadable: {exc}") from None
 
 
+def overrides_table(store: Any, plan: P.Plan, as_of: Any, customers: list[str] | None = None) -> tuple[Any, list[Any]]:
+    """(an Arrow table key -> ``tier`` of the approved, unexpired overrides of this ruleset on ``as_of``,
+    of ``customers`` when given — None when there are none; those overrides)."""
+    import pyarrow as pa
+
+    from .store.decisions import active_overrides
+
+    active = active_overrides(store, plan.name, as_of)
+    if customers is not None:
+        wanted = set(customers)
+        active = [o for o in active if o.customer in wanted]
+    if not active:
+        return None, active
+    return pa.table({plan.key_column: pa.array([o.customer for o in active], pa.string()),
+                     "tier": pa.array([o.tier for o in active], pa.string())}), active
+
+
 @dataclass
 class Recording:
     """Where and how a run records itself: the store, the rule text as run, and who started it."""
@@ -223,17 +240,11 @@ class Recording:
         return frozen_calibration(self.store, plan, run_ref)
 
     def overrides_table(self, plan: P.Plan, as_of: Any) -> Any:
-        """The approved, unexpired overrides of this ruleset on ``as_of`` (None: there are none)."""
-        import pyarrow as pa
-
-        from .store.decisions import active_overrides
-
-        active = active_overrides(self.store, plan.name, as_of)
+        """The approved, unexpired overrides of this ruleset on ``as_of`` (None: there are none); which
+        were applied is kept for the ratings' reasons."""
+        table, active = overrides_table(self.store, plan, as_of)
         self.applied = {o.customer: (o.id, o.tier) for o in active}
-        if not active:
-            return None
-        return pa.table({plan.key_column: pa.array([o.customer for o in active], pa.string()),
-                         "tier": pa.array([o.tier for o in active], pa.string())})
+        return table
 
     def run_record(self, plan: P.Plan, run_id: str, as_of: Any, calibration: Any,
                    tier_counts: dict[str, int], summary: dict[str, Any] | None = None) -> Any:

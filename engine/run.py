@@ -30,6 +30,7 @@ from .plugin_api import DataError, DataIssue
 from .plugin_manager import Registry
 from .progress import SILENT, Progress
 from .quality import check_data
+from .settings import settings_for_delivery
 from .record import Recording, record_failure, record_step
 from .sources import open_sources
 from .summary import NO_SCORE, NO_TIER, Summary, TierCount, summarise  # noqa: F401  (re-exported)
@@ -163,15 +164,6 @@ def _is_store_error(exc: Exception) -> bool:
     return isinstance(exc, StoreError)
 
 
-def settings_for(rule_file: Path) -> Any:
-    """The settings (tierwise.toml) that apply to a rule file, None when there are none."""
-    try:
-        from .settings import settings_for_delivery
-    except ImportError:  # the settings file comes with the handlers that read it
-        return None
-    return settings_for_delivery(rule_file)  # a file with errors holds back only the deliveries that read it
-
-
 def new_run_id() -> str:
     return str(uuid.uuid4())
 
@@ -283,11 +275,11 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     log: list[str] = []
     if record is not None:  # after the commit: what the outbox holds for this run
         with progress.step("delivering"):
-            delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for),
+            delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for_delivery),
                                         log.append)
     else:
         delivered = Delivered()
-        for r in deliver_now(plan, registry, owed, ActionContext(settings_for(base_dir / "x.tier"), base_dir),
+        for r in deliver_now(plan, registry, owed, ActionContext(settings_for_delivery(base_dir / "x.tier"), base_dir),
                              log.append):
             delivered.counts[r.status] = delivered.counts.get(r.status, 0) + 1
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": summary.rows,
