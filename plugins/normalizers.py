@@ -6,7 +6,8 @@ value, or all equal) maps everyone to the middle of the range.
 
 Ties (percentile, quintile): ``ties: low`` (default) ranks a value by how many
 values are strictly below it, so equal values share the lowest rank they
-reach; ``ties: high`` ranks by how many are at or below it, minus one.
+reach; ``ties: high`` ranks by how many are at or below it, minus one. Values equal but for
+floating-point noise (``0.1 + 0.2`` and ``0.3``) are equal here too.
 """
 from __future__ import annotations
 
@@ -22,15 +23,35 @@ class RankOptions(NormalizerOptions):
     ties: Literal["low", "high"] = Field("low", description="rank of tied values: the lowest or the highest they reach")
 
 
-def _rank(column, ties: str):
-    """Rank within the non-null population: low = #values below, high = #values at or below - 1."""
+# Values closer than this part of the population's largest magnitude rank as equal (see _rank).
+RANK_QUANTUM = 1e-12
+
+
+def _rank_fit(column):
+    return {"n": column.count(), "scale": column.abs().max()}
+
+
+def _rank(column, params, ties: str):
+    """Rank within the non-null population: low = #values below, high = #values at or below - 1.
+
+    Values are ranked as numbers equal in exact arithmetic are: 0.1 + 0.2 (0.30000000000000004 in doubles)
+    ties with 0.3. Each value is snapped to a multiple of RANK_QUANTUM × the population's largest |value|
+    (the fitted ``scale``) before ranking, so float noise (a few units in the last place) never orders two
+    equal values, while values apart by more than 1e-12 of the population's scale keep their order. A
+    calibration stored before ``scale`` existed ranks the values as they are."""
     import ibis
 
     group = column.isnull()
+    scale = params.get("scale")
+    key = column
+    if scale is not None:
+        # clamped so that a value far beyond a frozen calibration's scale cannot overflow the integer
+        steps = ibis.greatest(ibis.least(column / (scale * RANK_QUANTUM), 1e15), -1e15)
+        key = ibis.cases((scale > 0, (steps + 0.5).floor().cast("float64")), else_=column)
     if ties == "low":
-        return ibis.rank().over(group_by=group, order_by=column)
+        return ibis.rank().over(group_by=group, order_by=key)
     n = column.count()
-    return n - 1 - ibis.rank().over(group_by=group, order_by=column.desc())
+    return n - 1 - ibis.rank().over(group_by=group, order_by=key.desc())
 
 
 class MinMax(Normalizer):
@@ -80,13 +101,13 @@ class Percentile(Normalizer):
     description = "percent rank in the population onto the points range (ties: low|high)"
 
     def fit(self, column, options):
-        return {"n": column.count()}
+        return _rank_fit(column)
 
     def apply(self, column, params, lo, hi, options):
         import ibis
 
         n = params["n"]
-        r = _rank(column, options.ties)
+        r = _rank(column, params, options.ties)
         return ibis.cases((column.isnull(), ibis.null("float64")), (n <= 1, (lo + hi) / 2.0),
                           else_=lo + r.cast("float64") / (n - 1) * (hi - lo))
 
@@ -99,13 +120,13 @@ class Quintile(Normalizer):
     description = "quintile 1..5 by rank (ties: low|high) mapped onto the points range"
 
     def fit(self, column, options):
-        return {"n": column.count()}
+        return _rank_fit(column)
 
     def apply(self, column, params, lo, hi, options):
         import ibis
 
         n = params["n"]
-        r = _rank(column, options.ties)
+        r = _rank(column, params, options.ties)
         q = (r.cast("float64") * 5 / n).floor() + 1
         return ibis.cases((column.isnull(), ibis.null("float64")),
                           else_=lo + (q.cast("float64") - 1) / 4.0 * (hi - lo))

@@ -246,6 +246,27 @@ def test_percentile_of_two_and_quintiles_of_ten():
     assert column(rows, "q.points") == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8]  # q = 1 + floor(5r/10): two per quintile
 
 
+def test_values_equal_but_for_float_noise_tie_in_a_rank():
+    # 0.1 + 0.2 is 0.30000000000000004 in doubles, 0.3 + 0 is 0.3: equal numbers, so they share a rank
+    # (ranking the raw doubles put them 1 apart: points 0 and 4 of 0..8 instead of 0 and 0); the same for
+    # noise near zero against an exact 0 (3·0.1 - 0.3 is 5.6e-17)
+    header = 'source c = csv("c.csv") key id\npoints 0..8\n'
+    body = ("indicator p = c.x + c.y weight 25% scale percentile\nindicator ph = c.x + c.y weight 25% scale percentile(ties: high)\n"
+            "indicator q = c.x + c.y weight 25% scale quintile\nindicator qh = c.x + c.y weight 25% scale quintile(ties: high)\n")
+    rows = rate(body, header=header, x=[0.1, 0.3, 1.0, 2.0, 3.0], y=[0.2, 0.0, 0.0, 0.0, 0.0])
+    assert column(rows, "p")[:2] == [0.30000000000000004, 0.3]
+    assert column(rows, "p.points") == pytest.approx([0, 0, 4, 6, 8])
+    assert column(rows, "ph.points") == pytest.approx([2, 2, 4, 6, 8])
+    assert column(rows, "q.points") == pytest.approx([0, 0, 4, 6, 8])  # q = 1 + floor(5r/5): ranks 0,0,2,3,4
+    assert column(rows, "qh.points") == pytest.approx([2, 2, 4, 6, 8])  # ties high: ranks 1,1,2,3,4
+    rows = rate("indicator p = c.x * 3 - c.y weight 100% scale percentile\n", header=header,
+                x=[0.1, 0.0, 1.0], y=[0.3, 0.0, 0.0])
+    assert rows["k0"]["p"] != 0 and column(rows, "p.points") == pytest.approx([0, 0, 8])
+    # values apart by more than the noise stay apart
+    rows = rate("indicator p = c.x weight 100% scale percentile\n", header=header, x=[0.3, 0.3000000001, 1.0])
+    assert column(rows, "p.points") == pytest.approx([0, 4, 8])
+
+
 # ---- scoring: weights, missing policies, additive caps -----------------------------------------------------
 
 def test_exclude_re_spreads_weights_and_error_leaves_no_score():
