@@ -450,17 +450,20 @@ def stored_basis(plan, file: Path, db: str | None, calibration_run: str | None, 
                  as_of: date, required: bool) -> Basis:
     """The basis from the rating store (--db, TIERWISE_DB, or tierwise.db beside the rule file). Without a
     store (or a full run in it) and not ``required``: an empty basis (the caller fits on the data)."""
-    from ..engine.plugin_api import DataError
-    from ..engine.record import frozen_calibration, overrides_table, previous_table
-    from ..engine.store import Store, default_url
-    from ..engine.store.store import StoreError
+    from ..engine.store_location import default_url, missing_sqlite_file
 
     url = db or default_url(file)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+    absent = missing_sqlite_file(url)
+    if absent is not None:  # nothing stored: the store (and SQLAlchemy) is not even imported
         if required or calibration_run:
-            raise RuleErrors(f"no rating store at {url[len('sqlite:///'):]}: `tierwise run` rates the whole "
+            raise RuleErrors(f"no rating store at {absent}: `tierwise run` rates the whole "
                              f"population and records the calibration this uses (or give --db URL)")
         return Basis()
+    from ..engine.plugin_api import DataError
+    from ..engine.record import frozen_calibration, overrides_table, previous_table
+    from ..engine.store import Store
+    from ..engine.store.store import StoreError
+
     try:
         store = Store.open(url)
     except StoreError as exc:

@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import plan as P
-from .plugin_api import PENDING, ActionBatch, ActionContext, ActionItem, DeliveryResult
+from .plugin_api import DELIVERED, FAILED, PENDING, ActionBatch, ActionContext, ActionItem, DeliveryResult
 from .plugin_manager import Registry
 
 HISTORY_EVENTS = ("enter", "leave", "upgrade", "downgrade")
+
+
+@dataclass
+class Delivered:
+    """What one delivery pass did: counts by how the deliveries ended, and the log lines handlers wrote."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {DELIVERED: 0, FAILED: 0, PENDING: 0})
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
 
 
 def history_events(plan: P.Plan) -> bool:

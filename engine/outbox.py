@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from .deliver import Delivery, grouped, handle
-from .plugin_api import DELIVERED, FAILED, PENDING, ActionContext
+from .deliver import Delivered, Delivery, grouped, handle
+from .plugin_api import PENDING, ActionContext
 from .plugin_manager import Registry
 from .store.bulk import insert_rows
 from .store.models import OutboxItem, Run
@@ -41,18 +40,6 @@ def queue(conn: sa.Connection, deliveries: Iterable[Delivery]) -> int:
 
 def _delivery(row: Any) -> Delivery:
     return Delivery(*row)  # the columns in Delivery's order
-
-
-@dataclass
-class Delivered:
-    """What one delivery pass did: counts by how the deliveries ended, and the log lines handlers wrote."""
-
-    counts: dict[str, int] = field(default_factory=lambda: {DELIVERED: 0, FAILED: 0, PENDING: 0})
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
 
 
 def pending(store: Any, run_id: str | None = None, chunk: int = 10_000) -> Iterator[list[Delivery]]:

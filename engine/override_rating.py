@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .outbox import Delivered, context_from_run, deliver_pending, queue
+from .deliver import Delivered
+from .outbox import context_from_run, deliver_pending, queue
 from .plugin_manager import Registry
 from .store.store import RunRecord, now
 

@@ -12,18 +12,17 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
-from .deliver import columns_needed, decide, deliver_now
+from .deliver import Delivered, columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
 from .headers import language_for
-from .outbox import Delivered, context_from_run, deliver_pending
 from .output import write_output, write_results  # noqa: F401  (write_output: cli.history imports it here)
 from .plugin_api import ActionContext
 from .plugin_api import DataError, DataIssue
@@ -31,9 +30,10 @@ from .plugin_manager import Registry
 from .progress import SILENT, Progress
 from .quality import check_data
 from .settings import settings_for_delivery
-from .record import Recording, record_failure, record_step
 from .sources import open_sources
-from .summary import NO_SCORE, NO_TIER, Summary, TierCount, summarise  # noqa: F401  (re-exported)
+if TYPE_CHECKING:
+    from .record import Recording
+from .summary import NO_SCORE, NO_TIER, Summary, TierCount, indicator_columns, summarise, tier_columns  # noqa: F401  (re-exported)
 
 #: result columns the summarise step reads, besides each indicator's value and points
 SUMMARY_COLUMNS = ("score", "tier")
@@ -141,6 +141,21 @@ def summary_columns(plan: P.Plan) -> list[str]:
     return [*SUMMARY_COLUMNS, *(c for i in plan.indicators for c in (i.name, f"{i.name}.points"))]
 
 
+def summarise_step(plan: P.Plan, result: Any, backend: Backend, written: list[str], whole: bool,
+                   evaluate_columns: Callable[[list[str]], Any]) -> Summary:
+    """Summarise the run from its ``result`` (which holds the ``written`` columns); ``whole``: summarise
+    what was written whatever it holds (a re-rating's fired customers). A narrow output (`--columns
+    score,tier`) lacks the indicators' columns: they are evaluated on their own — the values need none of
+    the normalizers' windows, so that costs a fraction of scoring again — and the score and the tier read
+    from the result; without the tier side either, the summary's columns are evaluated again."""
+    have = set(written)
+    if whole or set(summary_columns(plan)) <= have:
+        return summarise(plan, result, backend)
+    if set(tier_columns(plan)) <= have:
+        return summarise(plan, result, backend, values=evaluate_columns(indicator_columns(plan)))
+    return summarise(plan, evaluate_columns(summary_columns(plan)), backend)
+
+
 def run_columns(plan: P.Plan, output: list[str], tier_overrides: bool) -> list[str]:
     """The output columns plus what deliver reads (the result the run writes)."""
     extra = [*SUMMARY_COLUMNS, *columns_needed(plan)] + (["final_tier"] if tier_overrides else [])
@@ -228,13 +243,10 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 fired = fired.order_by(evaluation.key_column)
                 computed = Computed(be.save(fired, result_path, "tierwise_fired_" + run_id[:8]), result_path,
                                     computed.columns)
-            needed = summary_columns(plan)
-            if set(needed) <= set(wanted) or rerate:  # the default output: summarised from what was written
-                summary = summarise(plan, computed.table, be)
-            else:  # a narrow output: evaluating the summary's columns again costs less than writing them
-                summary = summarise(plan, evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
-                                                   registry=registry, backend=be, keys=quality.keys,
-                                                   columns=[plan.key_column, *needed]).table, be)
+            summary = summarise_step(plan, computed.table, be, wanted, rerate,
+                                     lambda cols: evaluate(plan, opened.tables, as_of, calibration, previous,
+                                                           tier_overrides, registry=registry, backend=be,
+                                                           keys=quality.keys, columns=[plan.key_column, *cols]).table)
         facts = None
         if report:
             from .report import result_facts
@@ -245,6 +257,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         warnings = summary.warnings + not_applied_yet(plan, record is not None)
         owed = decide(plan, computed.table, run_id, be, registry) if deliver else iter(())
         if record is not None:
+            from .record import record_step  # the store (SQLAlchemy) is imported only by runs that record
+
             with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
                 record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed,
                             summary=stored_summary(summary, issues, warnings))
@@ -266,6 +280,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         failure = cannot_evaluate(exc) if isinstance(exc, Exception) and not isinstance(exc, (DataError, OSError)) \
             else exc
         if record is not None and isinstance(exc, Exception) and not _is_store_error(exc):
+            from .record import record_failure
+
             record_failure(record, plan, run_id, as_of, str(failure))
         if failure is not exc:
             raise failure from exc
@@ -274,6 +290,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         be.close()
     log: list[str] = []
     if record is not None:  # after the commit: what the outbox holds for this run
+        from .outbox import context_from_run, deliver_pending
+
         with progress.step("delivering"):
             delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for_delivery),
                                         log.append)

@@ -41,25 +41,47 @@ class Summary:
         return sum(t.count for t in self.distribution)
 
 
-def summarise(plan: P.Plan, result: Any, backend: Any) -> Summary:
+def tier_columns(plan: P.Plan) -> list[str]:
+    """The result columns the tier side of the summary reads: the score, the tier, and the points of the
+    indicators under `missing -> error` (a customer they leave without a score is an error)."""
+    return ["score", "tier", *(f"{i.name}.points" for i in plan.indicators if i.missing.policy == "error")]
+
+
+def indicator_columns(plan: P.Plan) -> list[str]:
+    """The result columns the indicator side of the summary reads: each indicator's value, and the points
+    of those whose value is used as points (checked against the points range)."""
+    return [c for ind in plan.indicators
+            for c in (ind.name, *([f"{ind.name}.points"] if _raw_points(plan, ind) else []))]
+
+
+def _raw_points(plan: P.Plan, ind: P.IndicatorPlan) -> bool:
+    return not ind.bands and not ind.normalizer and plan.scoring == "weighted"
+
+
+def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None) -> Summary:
     """Tier distribution, missing values per indicator, data problems, customers left without a score
-    by `missing -> error` — one aggregate query over the result (which carries the score, the tier and
-    each indicator's value and points)."""
+    by `missing -> error` — aggregate queries over the result (which carries the columns of
+    ``tier_columns`` and ``indicator_columns``). ``values``: when ``result`` carries only the tier side
+    (a narrow output), a table of the same customers with the indicator side's columns — each side is
+    then one aggregate query of its own."""
     import ibis
 
     lo, hi = plan.points_range
+    values = result if values is None else values
     metrics: dict[str, Any] = {"__n": result.count()}
+    ind_metrics: dict[str, Any] = {}
     for i, ind in enumerate(plan.indicators):
-        v, p = result[ind.name], result[f"{ind.name}.points"]
-        metrics[f"m{i}"] = v.isnull().sum()
+        v = values[ind.name]
+        ind_metrics[f"m{i}"] = v.isnull().sum()
         unmatched = matched_no_band(ind, v)
         if unmatched is not None:
-            metrics[f"u{i}"] = unmatched.sum()
+            ind_metrics[f"u{i}"] = unmatched.sum()
         if ind.percent_compared:
-            metrics[f"pc{i}"] = (v > 1).sum()
-            metrics[f"px{i}"] = v.max()
-        if not ind.bands and not ind.normalizer and plan.scoring == "weighted":
-            metrics[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
+            ind_metrics[f"pc{i}"] = (v > 1).sum()
+            ind_metrics[f"px{i}"] = v.max()
+        if _raw_points(plan, ind):
+            p = values[f"{ind.name}.points"]
+            ind_metrics[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
     # a missing score comes from `missing -> error` (an error: exit 1) or from every indicator excluded
     err_missing = None
     for ind in plan.indicators:
@@ -75,7 +97,11 @@ def summarise(plan: P.Plan, result: Any, backend: Any) -> Summary:
         metrics[f"tn{j}"] = here.sum()
         metrics[f"tu{j}"] = (here & no_score & ~by_error).sum()
         metrics[f"te{j}"] = (here & by_error).sum()
-    row = backend.fetch_one(result.aggregate(**metrics))
+    if values is result:
+        row = backend.fetch_one(result.aggregate(**metrics, **ind_metrics))
+    else:
+        row = backend.fetch_one(result.aggregate(**metrics))
+        row.update(backend.fetch_one(values.aggregate(**ind_metrics)) if ind_metrics else {})
     n = int(row["__n"])
     issues: list[DataIssue] = []
     warnings: list[str] = []

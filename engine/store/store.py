@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -13,22 +12,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..plugin_api import DataError
+from ..store_location import default_url  # noqa: F401  (re-exported: the store's home)
 from .bulk import Columns, insert_rows
 from .models import Rating, Run
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the newest migration (migrations/versions/); a store already there opens without starting Alembic
 HEAD = "0004"
-DB_FILE = "tierwise.db"
-
-
-def default_url(rule_file: Path | None = None) -> str:
-    """``TIERWISE_DB``, else ``tierwise.db`` beside the rule file (else in the working directory)."""
-    env = os.environ.get("TIERWISE_DB")
-    if env:
-        return env
-    base = rule_file.resolve().parent if rule_file is not None else Path.cwd()
-    return f"sqlite:///{base / DB_FILE}"
 
 
 def now() -> datetime:

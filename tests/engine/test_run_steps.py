@@ -73,3 +73,54 @@ def test_a_given_calibration_is_used_instead_of_fitting(ruleset):
     outcome = run(plan, reg, d, AS_OF, calibration=stored)
     assert outcome.calibration == stored
     assert outcome.find("K2")["量.points"] == 10.0  # 20 is the top of the stored range
+
+
+SUMMARY_RULES = '''source c = csv("c.csv") key id
+points 0..10
+missing -> exclude
+indicator 额 = c.额 weight 30% {
+  >= 100 -> 10
+  >= 10 -> 5
+}
+indicator 率 = c.率 weight 20% {
+  >= 90% -> 10
+  else -> 3
+}
+indicator 分 = c.分 weight 20%
+indicator 量 = c.量 weight 30% scale percentile
+tier A "核心" when score >= 7
+tier B when score >= 4
+'''
+SUMMARY_ERROR_RULES = SUMMARY_RULES.replace("indicator 分 = c.分 weight 20%",
+                                            "indicator 分 = c.分 weight 20% missing -> error")
+
+
+@pytest.mark.parametrize("rules", [SUMMARY_RULES, SUMMARY_ERROR_RULES], ids=["exclude", "error"])
+def test_the_summary_does_not_depend_on_the_columns_written(tmp_path, rules):
+    # every metric the summary has fires here: missing values, a value no band matched (额 = 5), a
+    # percentage above 1 (率 = 95), raw points outside 0..10 (分 = 12), customers without a score or a tier,
+    # and (second case) a customer left without a score by `missing -> error`
+    (tmp_path / "c.csv").write_text("id,额,率,分,量\nK1,200,0.95,9,3\nK2,5,95,12,1\nK3,,,,\nK4,50,0.5,,7\n"
+                                    "K5,20,0.2,1,2\n", encoding="utf-8")
+    reg = default_registry()
+    plan, diags, _ = compile_text(rules, str(tmp_path / "r.tier"), reg)
+    assert plan is not None, diags.format()
+
+    def summary(columns):
+        try:
+            o = run(plan, reg, tmp_path, AS_OF, columns=columns)
+        except Exception as exc:  # missing -> error fails the run: its message carries the summary's count
+            return str(exc)
+        return (o.rows, o.distribution, o.missing_counts, [(i.what, i.where, i.count) for i in o.issues],
+                o.warnings, o.unscored)
+
+    full = summary(None)
+    if rules is SUMMARY_RULES:
+        rows, dist, missing, issues, warnings, unscored = full
+        assert rows == 5 and missing == {"额": 1, "率": 1, "分": 2, "量": 1}
+        assert ("value matched no band (scored as missing)", "额", 1) in issues
+        assert ("points outside 0..10 (the value is used as points)", "分", 1) in issues
+        assert any("率 is compared with percentages" in w for w in warnings)
+        assert [t.tier for t in dist][-1] is None  # K3 has no score
+    for columns in (["score", "tier"], ["tier", "score"], ["tier"], ["score"], ["tier_label"], ["分.points"]):
+        assert summary(columns) == full, columns
