@@ -17,6 +17,7 @@ from ..dsl.diagnostics import suggest
 from . import columns as C
 from . import plan as P
 from . import scoring as S
+from .aggregates import ZERO_WHEN_NO_ROWS, source_aggregates
 from .calibration import Calibration
 from .coerce import finite
 from .columns import change_indicators
@@ -110,21 +111,16 @@ class _Evaluator:
         for a in aggs.values():
             by_source.setdefault(a.source, []).append(a)
         for src, items in by_source.items():
-            t = prepared[src]
-            builder = ExprBuilder(lambda c, t=t: t[col_name(c.source, c.column)], self._no_ref, self._no_agg,
-                                  self.reg.functions, self.as_of)
-            metrics = {}
-            for a in items:
-                where = builder(a.where) if a.where is not None else None
-                if a.func == "count" and a.arg is None:
-                    metrics[a.id] = t.count(where=where) if where is not None else t.count()
-                    continue
-                arg = builder(a.arg)
-                fn = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "count": "count",
-                      "count_distinct": "nunique"}[a.func]
-                metrics[a.id] = getattr(arg, fn)(where=where)
-            base = left_join(base, t.group_by(KEY).aggregate(**metrics))
-            fills = {a.id: ibis.coalesce(base[a.id], 0) for a in items if a.func in ("sum", "count", "count_distinct")}
+            census = facts.get(src, UNKNOWN_KEYS).census
+            if census is not None:  # computed by quality's scan of the source: read, not aggregated again
+                agg = census.filter(census[KEY].notnull() & (census[KEY] != "")).select(KEY, *[a.id for a in items])
+                if only is not None:
+                    agg = agg.filter(agg[KEY].isin(only))
+            else:
+                t = prepared[src]
+                agg = t.group_by(KEY).aggregate(**source_aggregates(t, items, self.reg, self.as_of))
+            base = left_join(base, agg)
+            fills = {a.id: ibis.coalesce(base[a.id], 0) for a in items if a.func in ZERO_WHEN_NO_ROWS}
             if fills:
                 base = base.mutate(**fills)
         # one-row-per-customer sources other than the primary, when a wanted value reads them
@@ -162,12 +158,6 @@ class _Evaluator:
         if only is not None:
             t = t.filter(t[KEY].isin(only))
         return first_per_key(t.filter(t[KEY].notnull() & t[OVERRIDE].notnull()))
-
-    def _no_ref(self, e: Any) -> Any:  # pragma: no cover - the compiler forbids refs inside aggregates
-        raise DataError("a named value cannot be used inside an aggregate over a source's rows")
-
-    def _no_agg(self, e: Any) -> Any:  # pragma: no cover
-        raise DataError("aggregates cannot be nested")
 
     # ---- named values in dependency levels ------------------------------------------------------
     def _node_exprs(self, name: str) -> list[P.Expr]:

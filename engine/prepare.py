@@ -3,7 +3,7 @@ as far as the data needs it) and the columns the rules read, typed. Builds expre
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..dsl.diagnostics import suggest
@@ -23,6 +23,10 @@ class KeyFacts:
     padded: bool = True
     blank: bool = True
     duplicates: bool = True
+    #: a source with many rows per customer: its census, computed while counting its bad data — one row
+    #: per (trimmed) key with every aggregate the rules read of it (by id); evaluation reads it instead of
+    #: aggregating the rows again. Rows without a key are its group of a missing or empty key.
+    census: Any = field(default=None, compare=False, hash=False)
 
 
 UNKNOWN_KEYS = KeyFacts()

@@ -8,10 +8,12 @@ keys that need neither.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from . import plan as P
+from .aggregates import plan_aggregates, source_aggregates
 from .prepare import KEY, KeyFacts, column_type, prepare_source, text_key, typed_columns
 from .plugin_api import DataError, DataIssue
 
@@ -34,49 +36,92 @@ def percent_suspects(plan: P.Plan, sp: P.SourcePlan, table: Any) -> dict[str, st
     return out
 
 
-def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any,
-                    backend: Any) -> tuple[Any, dict[str, Any], dict, dict]:
+def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any, backend: Any,
+                    registry: Any, as_of: date | None) -> tuple[Any, dict[str, Any], dict, dict, Any]:
     """(the table the metrics read: ``table`` with the intermediate values of typing, the metrics,
-    the bad-cell flags, the percent suspects)."""
+    the bad-cell flags, the percent suspects, the census of a source with many rows per customer)."""
     import ibis
 
     from .coerce import WHITESPACE_CLASS as ws
 
-    table, _, bad = typed_columns(plan, sp, table)
+    table, typed, bad = typed_columns(plan, sp, table)
     raw = text_key(table, sp.key)
     is_text = table[sp.key].type().is_string()
+    percent = percent_suspects(plan, sp, table)
+    if sp.multi_row and sp.name != plan.primary and registry is not None and as_of is not None:
+        census = _census(plan, sp, table, typed, bad, percent, raw, backend, registry, as_of)
+        key, n = census[KEY], census["__rows"]
+        metrics: dict[str, Any] = {"rows": n.sum(),  # blank and padded keys found among the distinct keys
+                                   "blank": ibis.cases((key.isnull() | key.re_search(f"^{ws}*$"), n), else_=0).sum(),
+                                   "padded": (ibis.cases((key.re_search(f"^{ws}|{ws}$"), n), else_=0).sum()
+                                              if is_text else ibis.literal(0))}
+        metrics.update({f"b{i}": census[f"__b{i}"].sum() for i in range(len(bad))})
+        metrics.update({f"p{i}": census[f"__p{i}"].sum() for i in range(len(percent))})
+        return table, metrics, bad, percent, census
     # regular expressions find blank and padded keys without building trimmed strings
-    metrics: dict[str, Any] = {"rows": table.count(),
-                               "blank": (raw.isnull() | raw.re_search(f"^{ws}*$")).sum(),
-                               "padded": raw.re_search(f"^{ws}|{ws}$").sum() if is_text else ibis.literal(0)}
+    metrics = {"rows": table.count(),
+               "blank": (raw.isnull() | raw.re_search(f"^{ws}*$")).sum(),
+               "padded": raw.re_search(f"^{ws}|{ws}$").sum() if is_text else ibis.literal(0)}
     if not sp.multi_row:
         metrics["keys"] = raw.nullif("").nunique()
     for i, flag in enumerate(bad.values()):
         metrics[f"b{i}"] = flag.sum()
-    percent = percent_suspects(plan, sp, table)
     for i, c in enumerate(percent):  # cells written "95%" that bands with cuts like 90 compare
         metrics[f"p{i}"] = table[c].re_search(r"[%％]\s*$").sum()
-    return table, metrics, bad, percent
+    return table, metrics, bad, percent, None
 
 
-def check_data(plan: P.Plan, tables: dict[str, Any], backend: Any) -> DataQuality:
-    """The data problems of ``tables`` and what their keys need; DataError when there is nothing to rate."""
+def _census(plan: P.Plan, sp: P.SourcePlan, table: Any, typed: dict[str, Any], bad: dict[str, Any],
+            percent: dict[str, str], raw: Any, backend: Any, registry: Any, as_of: date) -> Any:
+    """A log's census, materialised: one row per key as written with its rows, their bad cells and cells
+    written with %, and every aggregate the rules read of the source — the one scan of the log a run
+    makes. Grouped by the key as written (trimming every row's key costs more than the rest of the
+    scan); when some keys turn out padded, evaluation aggregates the trimmed rows itself instead."""
+    import ibis
+
+    def one(flag: Any) -> Any:  # 1 where the flag holds (PostgreSQL casts no boolean to a number)
+        return ibis.cases((flag, 1), else_=0)
+
+    rows = table.select(**{KEY: raw}, **typed,
+                        **{f"__b{i}": one(flag) for i, flag in enumerate(bad.values())},
+                        **{f"__p{i}": one(table[c].re_search(r"[%％]\s*$")) for i, c in enumerate(percent)})
+    counts = {"__rows": rows.count(),
+              **{f"__b{i}": rows[f"__b{i}"].sum() for i in range(len(bad))},
+              **{f"__p{i}": rows[f"__p{i}"].sum() for i in range(len(percent))}}
+    aggregates = source_aggregates(rows, plan_aggregates(plan, sp.name), registry, as_of)
+    census = rows.group_by(KEY).aggregate(**counts, **aggregates)
+    return backend.materialise(census, unique_census_name(sp.name))
+
+
+def unique_census_name(source: str) -> str:
+    import re
+    import uuid
+
+    return f"tierwise_census_{re.sub(r'[^A-Za-z0-9_]', '_', source)}_{uuid.uuid4().hex[:8]}"
+
+
+def check_data(plan: P.Plan, tables: dict[str, Any], backend: Any, *, registry: Any = None,
+               as_of: date | None = None) -> DataQuality:
+    """The data problems of ``tables`` and what their keys need; DataError when there is nothing to rate.
+    With ``registry`` and ``as_of`` (a run's), each source with many rows per customer is counted in its
+    census, which also aggregates it for evaluation (``KeyFacts.census``): one scan of the log."""
     out = DataQuality()
     per_source = {}
     one_row = None
     for j, sp in enumerate(plan.sources):
         if sp.name not in tables:
             raise DataError(f"no data for source '{sp.name}'")
-        staged, metrics, bad, percent = _source_metrics(plan, sp, tables[sp.name], backend)
-        per_source[sp.name] = (staged, metrics, bad, percent)
-        agg = staged.aggregate(**{f"s{j}_{k}": v for k, v in metrics.items()})
+        staged, metrics, bad, percent, census = _source_metrics(plan, sp, tables[sp.name], backend, registry, as_of)
+        per_source[sp.name] = (staged, metrics, bad, percent, census)
+        agg = (census if census is not None else staged).aggregate(**{f"s{j}_{k}": v for k, v in metrics.items()})
         one_row = agg if one_row is None else one_row.cross_join(agg)
     row = backend.fetch_one(one_row)
     for j, sp in enumerate(plan.sources):
-        staged, metrics, bad, percent = per_source[sp.name]
+        staged, metrics, bad, percent, census = per_source[sp.name]
         counts = {k: int(row.get(f"s{j}_{k}") or 0) for k in metrics}  # no rows: sums are NULL
-        out.keys[sp.name] = _report_source(plan, sp, tables[sp.name], staged, counts, bad, percent, backend,
-                                           out.issues)
+        facts = _report_source(plan, sp, tables[sp.name], staged, counts, bad, percent, backend, out.issues)
+        # a census by the keys as written serves evaluation when no key needs trimming
+        out.keys[sp.name] = replace(facts, census=census) if census is not None and not facts.padded else facts
     _report_orphans(plan, tables, out, backend)
     return out
 
@@ -133,9 +178,15 @@ def _report_orphans(plan: P.Plan, tables: dict[str, Any], out: DataQuality, back
     orphans = {}
     one_row = None
     for j, sp in enumerate(others):
-        keys = prepare_source(plan, sp, tables[sp.name], out.keys[sp.name], backend).select(KEY)
-        orphans[sp.name] = keys.anti_join(population, KEY)
-        agg = orphans[sp.name].aggregate(**{f"o{j}": orphans[sp.name].count()})
+        census = out.keys[sp.name].census
+        if census is not None:  # the log's keys, counted once: its rows per key
+            keys = census.filter(census[KEY].notnull() & (census[KEY] != "")).select(KEY, "__rows")
+            orphans[sp.name] = keys.anti_join(population, KEY)
+            agg = orphans[sp.name].aggregate(**{f"o{j}": orphans[sp.name]["__rows"].sum()})
+        else:
+            keys = prepare_source(plan, sp, tables[sp.name], out.keys[sp.name], backend).select(KEY)
+            orphans[sp.name] = keys.anti_join(population, KEY)
+            agg = orphans[sp.name].aggregate(**{f"o{j}": orphans[sp.name].count()})
         one_row = agg if one_row is None else one_row.cross_join(agg)
     row = backend.fetch_one(one_row)
     for j, sp in enumerate(others):

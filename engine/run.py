@@ -230,7 +230,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     try:
         result_path.parent.mkdir(parents=True, exist_ok=True)
         with progress.step("reading", be.query_progress):
-            quality = check_data(plan, opened.tables, be)
+            quality = check_data(plan, opened.tables, be, registry=registry, as_of=as_of)
         if calibration is None:
             with progress.step("fitting", be.query_progress):
                 calibration = fit(plan, opened.tables, as_of, be, registry=registry, keys=quality.keys)
