@@ -17,8 +17,12 @@ demo: setup  ## write sample data into demo/ and rate it end to end
 test: setup  ## run the whole test suite
 	$(PY) -m pytest -q -p no:cacheprovider
 
-lint: setup  ## ruff over the repository (CI runs it after the tests)
+lint: setup  ## ruff over the repository, then mypy over the package (CI runs it after the tests)
 	$(VENV)/bin/ruff check .
+	@# mypy checks the installed package `tierwise`, whose folder is this one (setup.py's package_dir):
+	@# it cannot follow setuptools' editable-install finder, so a link named tierwise stands in for it
+	mkdir -p $(VENV)/mypy && ln -sfn "$(CURDIR)" $(VENV)/mypy/tierwise
+	MYPYPATH=$(VENV)/mypy $(VENV)/bin/mypy
 
 docs: setup  ## regenerate docs/cli.md from --help
 	$(PY) -m tierwise.cli.docs > docs/cli.md
