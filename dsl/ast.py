@@ -170,11 +170,14 @@ class MissingPolicy(Node):
     points: float | None = None
 
 
+BandOp = Literal[">=", ">", "<=", "<", "==", "!=", "in", "range", "else"]
+
+
 class Band(Node):
     """One line of a band block. ``op`` is ``>=``, ``>``, ``<=``, ``<``, ``==``, ``!=``,
     ``in``, ``range`` (low <= x < high) or ``else``."""
 
-    op: Literal[">=", ">", "<=", "<", "==", "!=", "in", "range", "else"]
+    op: BandOp
     values: list[Number | String] = []
     points: float
 

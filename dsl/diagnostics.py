@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Iterable, Literal, TypedDict, Unpack
 
 from .ast import Span
 
@@ -57,6 +57,14 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
         if len(name) >= 2 and (c.startswith(name) or name.startswith(c) or name in c):
             return c
     return None
+
+
+class Details(TypedDict, total=False):
+    """What ``Diagnostics.error`` and ``warning`` pass on to a Diagnostic besides the message and span."""
+
+    expected: str | None
+    hint: str | None
+    code: str
 
 
 @dataclass
@@ -124,10 +132,10 @@ class Diagnostics:
     text: str | None
     items: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, message: str, span: Span | None = None, **kw) -> None:
+    def error(self, message: str, span: Span | None = None, **kw: Unpack[Details]) -> None:
         self.items.append(Diagnostic("error", message, span, **kw))
 
-    def warning(self, message: str, span: Span | None = None, **kw) -> None:
+    def warning(self, message: str, span: Span | None = None, **kw: Unpack[Details]) -> None:
         self.items.append(Diagnostic("warning", message, span, **kw))
 
     @property

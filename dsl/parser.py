@@ -12,9 +12,10 @@ from copy import copy
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeGuard
 
 from lark import Lark, Token, Tree
+from lark.lark import PostLex
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.parsers.lalr_parser_state import ParserState
 
@@ -52,14 +53,14 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-def _is_keyword(tok: Token, word: str | None = None) -> bool:
+def _is_keyword(tok: Token | None, word: str | None = None) -> TypeGuard[Token]:
     """A keyword token (not a name that happens to read 'weight'), optionally a given one."""
     if tok is None or tok.type in TEXT_TOKENS or tok.type.startswith("_"):
         return False
     return tok.value == word if word is not None else bool(IDENT.match(str(tok.value)))
 
 
-class LineJoiner:
+class LineJoiner(PostLex):
     """Post-lexer: turns line breaks into statement ends (see grammar.lark).
 
     It never holds a token back (the contextual lexer lexes each token in the
@@ -108,7 +109,7 @@ class LineJoiner:
             return _is_keyword(stmt, "tier")
         if word in ("missing", "cap") and _is_keyword(stmt, "indicator"):
             in_dimension = bool(outer) and _is_keyword(outer[-1], "dimension")
-            return in_dimension or self._column(at) > stmt.column
+            return in_dimension or (stmt.column is not None and self._column(at) > stmt.column)
         return False
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
@@ -119,7 +120,10 @@ class LineJoiner:
         outer: list[Token | None] = []  # the statements around each open '{'
         skip_to = -1
         for tok in stream:
-            if skip_to >= 0 and tok.start_pos is not None and tok.start_pos < skip_to:
+            # the lexer's tokens carry their positions (lark types them Optional, for tokens made by hand)
+            assert tok.start_pos is not None and tok.end_pos is not None and tok.line is not None
+            assert tok.column is not None
+            if skip_to >= 0 and tok.start_pos < skip_to:
                 continue
             if tok.type == "_NL":
                 if depth > 0 or prev is None or prev.type == "_NL":
@@ -134,10 +138,12 @@ class LineJoiner:
             if _is_keyword(tok) and tok.end_pos < len(self.text) and re.match(r"[A-Za-z_]", self.text[tok.end_pos]):
                 # the lexer took a keyword from the front of a longer word (`in` of `indicator`, `weight` of
                 # `weights`, `and` of `andy`): the parser gets the whole word, and rejects it
-                word = WORD.match(self.text, tok.start_pos).group(0)
+                whole = WORD.match(self.text, tok.start_pos)
+                assert whole is not None  # a keyword starts with a letter
+                word = whole.group(0)
+                skip_to = tok.start_pos + len(word)
                 tok = Token("NAME", word, start_pos=tok.start_pos, line=tok.line, column=tok.column,
-                            end_line=tok.line, end_column=tok.column + len(word), end_pos=tok.start_pos + len(word))
-                skip_to = tok.end_pos
+                            end_line=tok.line, end_column=tok.column + len(word), end_pos=skip_to)
             if tok.type == "RBRACE":
                 if prev is not None and prev.type != "_NL" and prev.value != "{":
                     yield Token.new_borrow_pos("_NL", "\n", tok)
@@ -178,7 +184,7 @@ def lark_parser() -> Lark:
 
 
 @contextmanager
-def recursion_limit(limit: int = RECURSION_LIMIT):
+def recursion_limit(limit: int = RECURSION_LIMIT) -> Iterator[None]:
     """Deep expressions recurse in the transformer and the compiler: a moderately higher limit."""
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, limit))
@@ -188,7 +194,7 @@ def recursion_limit(limit: int = RECURSION_LIMIT):
         sys.setrecursionlimit(old)
 
 
-def tree_depth(tree: Tree) -> int:
+def tree_depth(tree: Tree[Token]) -> int:
     """How deep a parse tree nests, counted without recursion."""
     deepest, stack = 0, [(tree, 1)]
     while stack:
@@ -205,11 +211,11 @@ def too_deep(text: str, filename: str, where: Span | None, depth: int | None = N
     return RuleFileError(diags)
 
 
-def parse_tree(text: str, filename: str = "<string>") -> Tree:
+def parse_tree(text: str, filename: str = "<string>") -> Tree[Token]:
     """Parse text into a Lark tree, or raise RuleFileError with one diagnostic."""
     text = normalize_newlines(text)
     parser = lark_parser()
-    parser.options.postlex.text = text
+    _joiner().text = text
     try:
         tree = parser.parse(text)
     except UnexpectedInput as exc:
@@ -224,7 +230,7 @@ def parse_tree(text: str, filename: str = "<string>") -> Tree:
     return tree
 
 
-def tree_span(tree: Tree) -> Span | None:
+def tree_span(tree: Tree[Token]) -> Span | None:
     meta = tree.meta
     if getattr(meta, "empty", True):
         return None
@@ -276,7 +282,7 @@ def describe_expected(names: set[str]) -> tuple[str, list[str]]:
     return ", ".join(words), keywords
 
 
-def parser_accepts(state) -> set[str]:
+def parser_accepts(state: object) -> set[str]:
     """The terminals the parser can really take next in ``state`` (reductions simulated): an LALR
     state's own lookahead set also lists what may follow only in other contexts."""
     if not isinstance(state, ParserState):
@@ -305,7 +311,9 @@ def _line_start(text: str, pos: int) -> int:
 
 
 def _joiner() -> LineJoiner:
-    return lark_parser().options.postlex
+    joiner = lark_parser().options.postlex
+    assert isinstance(joiner, LineJoiner)
+    return joiner
 
 
 def _open_brace_hint() -> str | None:
@@ -320,7 +328,8 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
     if lines and not lines[-1]:  # the text ends with a line break: no line after it
         lines.pop()
     if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream
+        # lark declares `pos_in_stream = None` on the class; UnexpectedCharacters sets the lexer's position
+        pos: int = exc.pos_in_stream  # type: ignore[assignment]
         accepts = parser_accepts(getattr(exc, "state", None)) or set(exc.allowed or ())
         expected, _ = describe_expected(accepts)
         special = character_diagnostic(text, pos, exc.line, exc.column, accepts)
@@ -340,9 +349,11 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
             span = _span_at(last, len(lines[-1]) + 1 if lines else 1)
             return Diagnostic("error", "unexpected end of file", span, expected=expected, code="syntax",
                               hint=_open_brace_hint())
+        # the parser's tokens come from the lexer (or LineJoiner), with their positions
+        assert tok.line is not None and tok.column is not None and tok.start_pos is not None
         if tok.type == "_NL":
             last_tok = _joiner().last
-            if last_tok is not None and last_tok.end_line:
+            if last_tok is not None and last_tok.end_line and last_tok.end_column is not None:
                 span = _span_at(last_tok.end_line, last_tok.end_column)  # right after the last token
             else:
                 line_text = lines[tok.line - 1] if 0 < tok.line <= len(lines) else ""
@@ -451,6 +462,7 @@ def character_diagnostic(text: str, pos: int, line: int, column: int, accepts: s
 def token_diagnostic(text: str, tok: Token, accepts: set[str], keywords: list[str], expected: str
                      ) -> Diagnostic | None:
     """Common slips the parser meets as a wrong token: `=>`, `-》`, `//`, 1,000, 500w, 3千, 1e6."""
+    assert tok.start_pos is not None and tok.line is not None and tok.column is not None  # a lexer's token
     pos, value = tok.start_pos, str(tok.value)
     nxt = text[tok.end_pos:tok.end_pos + 1] if tok.end_pos is not None else ""
     if value == "=" and nxt == ">":
@@ -501,13 +513,14 @@ def _spellings(n: Decimal) -> str:
 
 def number_word_diagnostic(tok: Token, number: str, word: str) -> Diagnostic:
     """A number written with a suffix the language does not know: 500w, 3千, 5百万, 500万元, 1e6, 12个月."""
+    assert tok.line is not None and tok.column is not None  # a lexer's token
     whole = number + word
     span = _span_at(tok.line, tok.column - len(number), len(whole))
     msg = f"'{whole}' is not a number the rules can read"
     expected = "a number like 1_000_000, 30%, 500万 or 1.2亿"
     try:
-        base = Decimal(number.rstrip("%万亿").replace("_", "")) * {"%": Decimal("0.01"), "万": 10_000,
-                                                                   "亿": 100_000_000}.get(number[-1], 1)
+        unit: dict[str, Decimal | int] = {"%": Decimal("0.01"), "万": 10_000, "亿": 100_000_000}
+        base = Decimal(number.rstrip("%万亿").replace("_", "")) * unit.get(number[-1], 1)
     except InvalidOperation:  # pragma: no cover - NUMBER_AT_END matched digits
         base = None
     lower = word.lower()
