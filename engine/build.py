@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, suggest
@@ -23,12 +23,14 @@ from .compile import Compiler, Context, _string_bands, text_hash
 from .infer_types import infer_types
 from .name_checks import tier_hint
 from .options import ENV_PLACEHOLDER, build_options
+from .plugin_api import ActionHandler
 from .plugin_manager import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .settings import SettingsLookup
 
 DEFAULT_POINTS = (1.0, 10.0)
+Range = tuple[float, float]  # a points or score range: LOW..HIGH
 # scheme://user:password@host — a password written into the rule file
 URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:[^/\s@]+@")
 SECRET_OPTIONS = re.compile(r"^(password|passwd|pwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
@@ -48,14 +50,14 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics,
     c.check_duplicates()
 
     # settings
-    mode = "weighted"
+    mode: Literal["weighted", "additive"] = "weighted"
     if rs.scoring is not None:
         if rs.scoring.mode not in ("weighted", "additive"):
             close = suggest(rs.scoring.mode, ["weighted", "additive"])
             diags.error(f"unknown scoring '{rs.scoring.mode}'", rs.scoring.mode_span, expected="weighted or additive",
                         hint=f"did you mean '{close}'?" if close else None)
         else:
-            mode = rs.scoring.mode
+            mode = "additive" if rs.scoring.mode == "additive" else "weighted"
     if rs.scoring is not None and rs.scoring.base is not None and mode != "additive":
         diags.error("'base' belongs to additive scoring", rs.scoring.span, expected="scoring additive base N")
     if rs.cap is not None and mode != "additive":
@@ -119,7 +121,8 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics,
                                   d.cap.value if d.cap else None, d.name_span, _written(d.weight))
                   for d in rs.dimensions]
     if mode == "weighted":
-        for node in [*rs.dimensions, *rs.all_indicators()]:
+        capped: list[A.Dimension | A.Indicator] = [*rs.dimensions, *rs.all_indicators()]
+        for node in capped:
             if node.cap is not None:
                 diags.error("caps belong to additive scoring", node.cap.span)
     top_level = [("dimension", d.name, d.weight.value if d.weight else None) for d in rs.dimensions]
@@ -133,7 +136,7 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics,
         cond = c.expr(t.condition, Context("tier", t.name), "bool") if t.condition is not None else None
         tiers.append(P.TierPlan(t.name, t.label, t.rule, cond, t.top.value if t.top else None,
                                 bool(t.top and t.top.percent),
-                                (t.expect_low, t.expect_high) if t.expect_low is not None else None,
+                                (t.expect_low, t.expect_high) if t.expect_low is not None and t.expect_high is not None else None,
                                 span=t.span, name_span=t.name_span, top_text=t.top.text if t.top else "",
                                 top_span=t.top.span if t.top else None, expect_span=t.expect_span))
     labels = [P.LabelPlan(lb.name, c.expr(lb.condition, Context("label", lb.name), "bool"), lb.span, lb.name_span)
@@ -161,7 +164,7 @@ def compile_ruleset(rs: A.Ruleset, registry: Registry, diags: Diagnostics,
                 _unknown_tier(eff.tier, eff.span, rs.tiers, diags)
             if eff.effect == "downgrade" and (eff.steps or 0) < 1:
                 diags.error("downgrade takes a number of tiers, 1 or more", eff.span)
-            elif eff.effect == "downgrade" and not float(eff.steps).is_integer():
+            elif eff.effect == "downgrade" and eff.steps is not None and not float(eff.steps).is_integer():
                 diags.error(f"downgrade {checks.fmt(eff.steps)}: a whole number of tiers", eff.span,
                             expected="downgrade 1, downgrade 2, ...")
             effects.append(P.TriggerEffect(eff.effect, eff.tier, eff.steps, eff.span))
@@ -233,21 +236,21 @@ def dependencies(plan: P.Plan) -> dict[tuple[str, str], frozenset[tuple[str, str
     return {k: frozenset(v) for k, v in graph.items()}
 
 
-def _missing(m: A.MissingPolicy, check_range, diags: Diagnostics) -> P.MissingRule:
-    if m.policy == "points" and check_range is not None and not (
+def _missing(m: A.MissingPolicy, check_range: Range | None, diags: Diagnostics) -> P.MissingRule:
+    if m.policy == "points" and m.points is not None and check_range is not None and not (
             check_range[0] - checks.EPS <= m.points <= check_range[1] + checks.EPS):
         diags.error(f"missing -> points {checks.fmt(m.points)} is outside the points range "
                     f"{checks.fmt(check_range[0])}..{checks.fmt(check_range[1])}", m.span)
     return P.MissingRule(m.policy, m.points)
 
 
-def _indicator(c: Compiler, ind: A.Indicator, mode: str, points_range, check_range,
+def _indicator(c: Compiler, ind: A.Indicator, mode: str, points_range: Range, check_range: Range | None,
                global_missing: P.MissingRule) -> P.IndicatorPlan:
     d = c.d
     ctx = Context("indicator", ind.name)
     if ind.bands is not None and ind.scale is not None:
         d.error(f"indicator '{ind.name}' has both bands and a scale; choose one", ind.scale.span)
-    text_bands = bool(ind.bands) and _string_bands(ind.bands)
+    text_bands = _string_bands(ind.bands) if ind.bands else False
     expr = c.expr(ind.expr, ctx, "string" if text_bands else "number")
     normalizer = None
     norm_opts = None
@@ -285,7 +288,7 @@ def _value_text(v: A.Number | A.String) -> str:
 
 
 def _band_text(b: A.Band) -> str:
-    def t(v):
+    def t(v: A.Number | A.String) -> str:
         return v.text if isinstance(v, A.Number) else f'"{v.value}"'
     pts = checks.fmt(b.points)
     if b.op == "range":
@@ -297,7 +300,7 @@ def _band_text(b: A.Band) -> str:
     return f"{b.op} {t(b.values[0])} -> {pts}"
 
 
-def _unknown_tier(name, span, tiers: list[A.Tier], diags):
+def _unknown_tier(name: str | None, span: A.Span | None, tiers: list[A.Tier], diags: Diagnostics) -> None:
     tier_names = [t.name for t in tiers]
     diags.error(f"unknown tier '{name}'", span, expected="one of: " + ", ".join(tier_names) if tier_names else
                 "a tier declared with `tier NAME ...`", hint=tier_hint(name or "", tiers))
@@ -307,6 +310,8 @@ def _check_global_missing(rs: A.Ruleset, diags: Diagnostics) -> None:
     """`missing ->` on the line right after a standalone indicator, not indented: it reads like the
     indicator's own policy but is the global one (an indented line continues the indicator)."""
     m = rs.missing
+    if m is None:
+        return
     for ind in rs.indicators:
         if ind.span.end_line == m.span.line - 1:
             diags.warning(f"this `missing` applies to every indicator, not only '{ind.name}' above it", m.span,
@@ -327,7 +332,7 @@ def _check_secrets(s: A.SourceDecl, diags: Diagnostics) -> None:
                              f'where tierwise runs')
 
 
-def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, labels,
+def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers: list[str], labels: list[str],
              diags: Diagnostics, settings: SettingsLookup | None = None) -> P.OnRulePlan:
     if o.event in ("tier", "enter", "leave") and o.target not in {t.name for t in tiers}:
         _unknown_tier(o.target, o.target_span, tiers, diags)
@@ -354,7 +359,7 @@ def _on_rule(o: A.OnRule, registry: Registry, tiers: list[A.Tier], triggers, lab
     return P.OnRulePlan(o.event, o.target, actions, text, o.span)
 
 
-def _check_settings(cls, opts, call: A.ActionCall, lookup: SettingsLookup, registry: Registry,
+def _check_settings(cls: type[ActionHandler], opts: Any, call: A.ActionCall, lookup: SettingsLookup, registry: Registry,
                     diags: Diagnostics) -> None:
     """What the action names in tierwise.toml (a pool, a channel) is there; errors at the action's option."""
     from .settings import SETTINGS_FILE, SETTINGS_VARIABLE
@@ -374,7 +379,7 @@ def _check_settings(cls, opts, call: A.ActionCall, lookup: SettingsLookup, regis
                     hint=problem.hint)
 
 
-def _option_span(cls, call: A.ActionCall, option: str | None) -> A.Span:
+def _option_span(cls: type[ActionHandler], call: A.ActionCall, option: str | None) -> A.Span:
     """The span of the value ``option`` has in the call (named or positional), else the call's."""
     for opt in call.options:
         if opt.name == option:
@@ -429,7 +434,7 @@ def population_aggregates(plan: P.Plan, roots: list[tuple[str, str]]) -> list[st
     return sorted(found)
 
 
-def _example(ex: A.Example, c: Compiler, plan: P.Plan, tiers: list[A.Tier], check_range,
+def _example(ex: A.Example, c: Compiler, plan: P.Plan, tiers: list[A.Tier], check_range: Range | None,
              diags: Diagnostics) -> P.ExamplePlan:
     tier_names = {t.name for t in tiers}
     as_of = ex.as_of
@@ -452,7 +457,7 @@ def _example(ex: A.Example, c: Compiler, plan: P.Plan, tiers: list[A.Tier], chec
                         f"{checks.fmt(check_range[0])}..{checks.fmt(check_range[1])}", pv.span,
                         expected=f"points between {checks.fmt(check_range[0])} and {checks.fmt(check_range[1])}")
         points[pv.indicator] = pv.points
-    rows: dict[str, list[dict]] = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
     used = _used_columns(plan)
     for row in ex.rows:
         if row.source not in c.sources:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Sequence
 
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, article, source_line, suggest
@@ -43,7 +43,7 @@ class Compiler:
         self.dimensions = {d.name: d for d in ruleset.dimensions}
         self.labels = {lb.name: lb for lb in ruleset.labels}
         self.segments = {s.name: s for s in ruleset.segments}
-        self.column_types: dict[tuple[str, str], str] = {}
+        self.column_types: dict[tuple[str, str], P.Type] = {}
         self.column_spans: dict[tuple[str, str], A.Span] = {}  # first use of each column
         self.single_row: set[str] = set()
         self.multi_row: set[str] = set()
@@ -59,8 +59,9 @@ class Compiler:
 
     def check_duplicates(self) -> None:
         seen: dict[str, tuple[str, A.Span]] = {}
-        groups = [("indicator", self.rs.all_indicators()), ("measure", self.rs.measures),
-                  ("dimension", self.rs.dimensions), ("label", self.rs.labels), ("segment", self.rs.segments)]
+        groups: list[tuple[str, Sequence[A.Indicator | A.Measure | A.Dimension | A.Label | A.Segment]]] = [
+            ("indicator", self.rs.all_indicators()), ("measure", self.rs.measures),
+            ("dimension", self.rs.dimensions), ("label", self.rs.labels), ("segment", self.rs.segments)]
         # in file order: the second declaration is the one reported, pointing back at the first
         named = sorted(((kind, node) for kind, nodes in groups for node in nodes),
                        key=lambda kn: (kn[1].name_span.line, kn[1].name_span.column))
@@ -75,20 +76,20 @@ class Compiler:
                                                   "segments must be unique")
             else:
                 seen[node.name] = (kind, node.name_span)
-        for kind, nodes in (("source", self.rs.sources), ("tier", self.rs.tiers), ("trigger", self.rs.triggers)):
+        for kind, decls in (("source", self.rs.sources), ("tier", self.rs.tiers), ("trigger", self.rs.triggers)):
             names: dict[str, A.Span] = {}
-            for node in nodes:
-                if node.name in names:
-                    self.d.error(f"duplicate {kind} '{node.name}' (first at line {names[node.name].line})",
-                                 node.name_span)
-                names.setdefault(node.name, node.name_span)
+            for decl in decls:
+                if decl.name in names:
+                    self.d.error(f"duplicate {kind} '{decl.name}' (first at line {names[decl.name].line})",
+                                 decl.name_span)
+                names.setdefault(decl.name, decl.name_span)
         for what, span in self.rs.duplicates:
             self.d.error(f"'{what}' is given twice", span, hint="keep one")
-        names = set()
+        example_names: set[str] = set()
         for ex in self.rs.examples:
-            if ex.name in names:
+            if ex.name in example_names:
                 self.d.error(f"duplicate example \"{ex.name}\"", ex.span)
-            names.add(ex.name)
+            example_names.add(ex.name)
 
     # ---- source usage (single- vs multi-row) ------------------------------------------------
     def scan_usage(self, expr: Any, agg: A.Call | None) -> None:
@@ -129,7 +130,7 @@ class Compiler:
         return out
 
     # ---- expressions --------------------------------------------------------------------
-    def hint_type(self, e: P.Expr, t: str) -> P.Expr:
+    def hint_type(self, e: P.Expr, t: P.Type) -> P.Expr:
         """Record that a column is used as type ``t``."""
         if t in ("any", "bool") or not isinstance(e, (P.Col, P.RowCol)):
             return e
@@ -139,20 +140,20 @@ class Compiler:
             self.column_types[key] = t  # what later uses are resolved against; engine.infer_types settles it
         return replace(e, type=t)
 
-    def type_of(self, e: P.Expr) -> str:
-        def value_type(name: str) -> str:
+    def type_of(self, e: P.Expr) -> P.Type:
+        def value_type(name: str) -> P.Type:
             ind = self.indicators.get(name)
             return "string" if ind is not None and ind.bands and _string_bands(ind.bands) else "number"
         return expr_type(e, lambda c: self.column_types.get((c.source, c.column), "any"), value_type,
                          self.reg.functions)
 
-    def expr(self, node: A.Node, ctx: Context, expect: str = "any") -> P.Expr:
+    def expr(self, node: A.Node, ctx: Context, expect: P.Type = "any") -> P.Expr:
         e = self._expr(node, ctx, expect)
         if e.span is None:  # every node of the plan keeps where it is written
             e = replace(e, span=node.span)
         return self.hint_type(e, expect)
 
-    def _expr(self, node: A.Node, ctx: Context, expect: str) -> P.Expr:
+    def _expr(self, node: A.Node, ctx: Context, expect: P.Type) -> P.Expr:
         if isinstance(node, A.Number):
             return P.Lit(node.value, "number", node.percent)
         if isinstance(node, A.String):
@@ -289,7 +290,7 @@ class Compiler:
                      f"if {src} has one row per customer and {used.func}(...) at line {used.span.line} is meant "
                      f"over all customers, name the value first: measure M = {ref}, then {used.func}(M)")
 
-    def call(self, node: A.Call, ctx: Context, expect: str) -> P.Expr:
+    def call(self, node: A.Call, ctx: Context, expect: P.Type) -> P.Expr:
         f = node.func
         if node.options:
             self.d.error(f"{f}() takes no named options", node.options[0].span)
@@ -347,13 +348,13 @@ class Compiler:
         # one known, so a text column in coalesce(c.h, 0) is read as a number
         untyped = [i for i in range(len(args)) if (fn.arg_types[min(i, n_types - 1)] if n_types else "any") == "any"]
         if untyped:
-            common = expect if expect not in ("any", "bool") else next(
+            common: P.Type = expect if expect not in ("any", "bool") else next(
                 (t for t in (self.type_of(args[i]) for i in untyped) if t not in ("any", "bool")), "any")
             for i in untyped:
                 args[i] = self.hint_type(args[i], common)
         return P.Func(f, tuple(args))
 
-    def aggregate(self, node: A.Call, ctx: Context, expect: str) -> P.Expr:
+    def aggregate(self, node: A.Call, ctx: Context, expect: P.Type) -> P.Expr:
         f, arg = node.func, node.args[0]
         source = None
         if isinstance(arg, A.Name) and arg.name in self.sources:

@@ -9,19 +9,20 @@ expression, shared by resolution and the checks.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Callable, Mapping
 
 from ..dsl.ast import Span
 from ..dsl.diagnostics import Diagnostics
 from . import plan as P
+from .plugin_api import Function
 
 CONDITIONS = (P.Cmp, P.Logic, P.Not, P.InList, P.Between, P.Within)
 COUNTING = ("count", "count_distinct", "sum", "avg")
 WORDS = {"number": "a number", "date": "a date", "string": "text", "bool": "a condition (true/false)"}
 
 
-def expr_type(e: P.Expr, col_type: Callable[[P.Expr], str], value_type: Callable[[str], str],
-              functions: dict[str, Any]) -> str:
+def expr_type(e: P.Expr, col_type: Callable[[P.Col | P.RowCol], P.Type], value_type: Callable[[str], P.Type],
+              functions: Mapping[str, type[Function]]) -> P.Type:
     """The type of ``e``: "number", "string", "date", "bool" or "any" (not known: a column read as
     nothing in particular, or a function that returns what it is given)."""
     if isinstance(e, P.Lit):
@@ -52,7 +53,7 @@ def expr_type(e: P.Expr, col_type: Callable[[P.Expr], str], value_type: Callable
     return "number"
 
 
-def plan_type(plan: P.Plan, functions: dict[str, Any]) -> Callable[[P.Expr], str]:
+def plan_type(plan: P.Plan, functions: Mapping[str, type[Function]]) -> Callable[[P.Expr], P.Type]:
     """``expr_type`` over a typed plan: columns carry their type, measures are typed by their expression."""
     values = {i.name: i.value_type for i in plan.indicators}
     return lambda e: expr_type(e, lambda c: c.type, lambda n: values.get(n, "number"), functions)
@@ -60,7 +61,7 @@ def plan_type(plan: P.Plan, functions: dict[str, Any]) -> Callable[[P.Expr], str
 
 def infer_types(plan: P.Plan, diags: Diagnostics) -> P.Plan:
     """Give every use of a column the type the rules read it as; a column used as two types is an error."""
-    types: dict[tuple[str, str], list[str]] = {}
+    types: dict[tuple[str, str], list[P.Type]] = {}
     first: dict[tuple[str, str], Span | None] = {}
     for n in plan.nodes():
         if isinstance(n, (P.Col, P.RowCol)):
@@ -79,7 +80,7 @@ def infer_types(plan: P.Plan, diags: Diagnostics) -> P.Plan:
 
     def typed(n: P.Expr) -> P.Expr:
         if isinstance(n, (P.Col, P.RowCol)):
-            t = final.get((n.source, n.column), "any")
+            t: P.Type = final.get((n.source, n.column), "any")
             return n if n.type == t else replace(n, type=t)
         return n
 

@@ -2,6 +2,9 @@
 with a tier or segment case that does not exist. Each reads only the Plan and the spans it carries."""
 from __future__ import annotations
 
+from typing import Sequence
+
+from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, suggest
 from . import plan as P
 
@@ -111,7 +114,7 @@ def check_named_values(plan: P.Plan, d: Diagnostics) -> None:
                               hint=f"did you mean '{close}'?" if close else None)
 
 
-def tier_hint(name: str, tiers: list[P.TierPlan]) -> str | None:
+def tier_hint(name: str, tiers: Sequence[P.TierPlan | A.Tier]) -> str | None:
     """did you mean: a tier whose label this is (`核心客户` for A), or a close name (`a` for A)."""
     by_label = next((t for t in tiers if t.label is not None and t.label == name), None)
     if by_label is not None:

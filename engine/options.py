@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, suggest
@@ -36,8 +37,8 @@ def literal_value(expr: A.Node, diags: Diagnostics, env: dict[str, str], option:
 def build_options(
     plugin_cls: Any,
     kind: str,
-    args: list[A.Node],
-    options: list[A.NamedArg],
+    args: Sequence[A.Node],
+    options: Sequence[A.NamedArg],
     diags: Diagnostics,
     span: A.Span,
 ) -> tuple[Any, dict[str, Any], dict[str, str]]:
@@ -77,8 +78,8 @@ def build_options(
         raw[opt.name] = literal_value(opt.value, diags, env, opt.name)
         spans[opt.name] = opt.span
     for name, var in env.items():
-        extra = model.model_fields[name].json_schema_extra if name in model.model_fields else None
-        if isinstance(extra, dict) and extra.get("env_name"):
+        schema_extra = model.model_fields[name].json_schema_extra if name in model.model_fields else None
+        if isinstance(schema_extra, dict) and schema_extra.get("env_name"):
             # the option names a variable read at delivery time; env() would put its value (a secret)
             # into the plan
             diags.error(f"option '{name}' of {kind} '{plugin_cls.name}' is the name of an environment variable, "
@@ -104,7 +105,7 @@ def build_options(
         return None, raw, env
 
 
-def validation_message(err: dict[str, Any]) -> str:
+def validation_message(err: ErrorDetails) -> str:
     """A pydantic error's message without the "Value error, " pydantic puts before a validator's own text."""
     msg = str(err.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):

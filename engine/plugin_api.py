@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from .plan import Type
+    from .plugin_manager import Registry
+    from .settings import Settings
+    from .store import Store
 
 
 class PluginOptions(BaseModel):
@@ -142,10 +148,10 @@ class ActionContext:
     """What a handler may use besides its batch: the settings file (``tierwise.toml``) beside the rule
     file, the directory relative paths are read from, and the rating store (None: a run without one)."""
 
-    settings: Any = None  # engine.settings.Settings
+    settings: Settings | None = None
     base_dir: Path | None = None
-    store: Any = None  # engine.store.Store
-    registry: Any = None  # engine.plugin_manager.Registry: the handlers a handler may hand on to (notify)
+    store: Store | None = None
+    registry: Registry | None = None  # the handlers a handler may hand on to (notify)
 
     def actions(self) -> dict[str, type["ActionHandler"]]:
         """The installed action handlers by name (``registry``'s, else the default registry's)."""
@@ -262,9 +268,9 @@ class Function:
     """
 
     name: ClassVar[str]
-    arg_types: ClassVar[tuple[str, ...]] = ("number",)
+    arg_types: ClassVar[tuple[Type, ...]] = ("number",)
     variadic: ClassVar[bool] = False
-    returns: ClassVar[str] = "number"
+    returns: ClassVar[Type] = "number"
     description: ClassVar[str] = ""
 
     def build(self, args: list[Any], ctx: Any) -> Any:

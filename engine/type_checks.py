@@ -7,11 +7,12 @@ another population aggregate. Reads only the Plan (types on its nodes, spans on 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..dsl.diagnostics import Diagnostics
 from . import plan as P
 from .infer_types import WORDS, expr_type
+from .plugin_api import Function
 
 #: days in each unit of `within`; a window reaches back at most this many days (dates run from year 1)
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0, "months": 30.44, "years": 365.25}
@@ -23,12 +24,12 @@ def _what(t: str) -> str:
     return WORDS.get(t, t)
 
 
-def typer(plan: P.Plan, functions: dict[str, Any]) -> Callable[[P.Expr], str]:
+def typer(plan: P.Plan, functions: Mapping[str, type[Function]]) -> Callable[[P.Expr], P.Type]:
     """``expr_type`` over the plan, a measure typed by its expression (a circle of measures: "any")."""
     values = {i.name: i.value_type for i in plan.indicators}
-    memo: dict[str, str] = {}
+    memo: dict[str, P.Type] = {}
 
-    def of(e: P.Expr) -> str:
+    def of(e: P.Expr) -> P.Type:
         if isinstance(e, P.Ref) and e.kind == "measure":
             if e.name not in memo:
                 memo[e.name] = "any"  # while it is being typed
