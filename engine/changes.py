@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .store import Store
-from .store.models import Rating, Run
+from .store.models import Rating, Run, table_of
 
 NO_TIER = ""  # a customer without a tier, in the matrix
 
@@ -146,7 +146,7 @@ def _float(x: Any) -> float | None:
 
 def compare_runs(store: Store, before: Run, after: Run, top: int = 3) -> RunChanges:
     """The migration matrix of final tiers from ``before`` to ``after`` and every customer that moved."""
-    r = Rating.__table__
+    r = table_of(Rating)
     side = f"select customer, final_tier as tier, score from {r.name} where run_id = "
     with_runs = f"with a as ({side}:before), b as ({side}:after) "
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..dsl.diagnostics import Diagnostics
 from . import plan as P
@@ -228,7 +228,8 @@ def _check_band_block(ind: P.IndicatorPlan, points_range: tuple[float, float] | 
 def check_weights(plan: P.Plan, d: Diagnostics) -> None:
     """Weighted scoring: a weight at every level, none negative, each level's summing to 100%."""
     if plan.scoring == "additive":
-        for node in [*plan.dimensions, *plan.indicators]:
+        weighted: list[P.DimensionPlan | P.IndicatorPlan] = [*plan.dimensions, *plan.indicators]
+        for node in weighted:
             if node.weight_written is not None:
                 d.warning(f"weight of '{node.name}' is ignored: additive scoring sums points", node.weight_written.span)
         return
@@ -239,13 +240,15 @@ def check_weights(plan: P.Plan, d: Diagnostics) -> None:
         members.append(plan.indicators[at:at + len(dim.indicators)])
         at += len(dim.indicators)
     standalone = plan.indicators[at:]
-    levels: list[tuple[str, list]] = [("the top level", [*plan.dimensions, *standalone])]
+    levels: list[tuple[str, Sequence[P.DimensionPlan | P.IndicatorPlan]]] = [
+        ("the top level", [*plan.dimensions, *standalone])]
     levels += [(f"dimension '{dim.name}'", inds) for dim, inds in zip(plan.dimensions, members)]
     for where, nodes in levels:
         if not nodes:
             continue
         total = 0.0
         missing = False
+        weighed: list[tuple[P.DimensionPlan | P.IndicatorPlan, P.Written, float]] = []  # node, as written, weight
         for n in nodes:
             w = n.weight_written
             if w is None or n.weight is None:
@@ -257,20 +260,21 @@ def check_weights(plan: P.Plan, d: Diagnostics) -> None:
                 if n.weight < 0:
                     d.error(f"negative weight {w.text}", w.span)
                 total += n.weight
+                weighed.append((n, w, n.weight))
         names = [n.name for n in nodes]
         if len(set(names)) < len(names):
             continue  # a name declared twice is reported as such; its weight counted twice is no news
-        if not missing and abs(total - 1.0) > 1e-9:
-            first = nodes[0]
-            parts = " + ".join(n.weight_written.text for n in nodes)
-            plain = [n for n in nodes if not n.weight_written.percent and n.weight > 1]
+        if not missing and abs(total - 1.0) > 1e-9:  # not missing: every node is weighed
+            first = weighed[0][1]
+            parts = " + ".join(w.text for _, w, _ in weighed)
+            plain = [(w, weight) for _, w, weight in weighed if not w.percent and weight > 1]
             hint = f"{parts} = {total * 100:g}%"
             if plain:  # `weight 30` for 30%: a weight without % is a fraction (30 = 3000%)
-                fixed = ", ".join(f"{n.weight_written.text}%" for n in plain)
-                hint = f"did you mean {fixed}? a weight without % is a fraction: {plain[0].weight_written.text} = " \
-                       f"{plain[0].weight * 100:g}%"
-                first = plain[0]
-            d.error(f"weights in {where} add up to {total * 100:g}%, not 100%", first.weight_written.span,
+                fixed = ", ".join(f"{w.text}%" for w, _ in plain)
+                hint = f"did you mean {fixed}? a weight without % is a fraction: {plain[0][0].text} = " \
+                       f"{plain[0][1] * 100:g}%"
+                first = plain[0][0]
+            d.error(f"weights in {where} add up to {total * 100:g}%, not 100%", first.span,
                     expected="weights that sum to 100%", hint=hint)
 
 
@@ -312,9 +316,9 @@ def check_tiers(plan: P.Plan, d: Diagnostics) -> None:
     covered = IntervalSet()
     outside = IntervalSet()  # scores outside the reachable range are "covered" already
     if bounds is not None:
-        for iv in ((-INF, False, bounds[0] - EPS, False), (bounds[1] + EPS, False, INF, False)):
-            covered.add(iv)
-            outside.add(iv)
+        for edge in ((-INF, False, bounds[0] - EPS, False), (bounds[1] + EPS, False, INF, False)):
+            covered.add(edge)
+            outside.add(edge)
     otherwise_seen = None
     for t in tiers:
         if otherwise_seen is not None:
@@ -349,6 +353,7 @@ def check_tiers(plan: P.Plan, d: Diagnostics) -> None:
     lows = highs = 0.0
     with_expect = [t for t in tiers if t.expect is not None]
     for t in with_expect:
+        assert t.expect is not None
         low, high = t.expect
         if not (0 <= low <= high <= 1):
             d.error(f"expect {fmt(low * 100)}%..{fmt(high * 100)}% is not a share range",

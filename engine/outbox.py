@@ -21,10 +21,10 @@ from .deliver import Delivered, Delivery, grouped, handle
 from .plugin_api import PENDING, ActionContext
 from .plugin_manager import Registry
 from .store.bulk import insert_rows
-from .store.models import OutboxItem, Run
+from .store.models import OutboxItem, Run, table_of
 from .store.store import now
 
-TABLE = OutboxItem.__table__
+TABLE = table_of(OutboxItem)
 DELIVERY_COLUMNS = ("key", "run_id", "customer", "action", "rule", "options", "tier", "previous_tier", "score")
 
 
@@ -75,8 +75,8 @@ def deliver_pending(store: Any, registry: Registry, run_id: str | None = None,
     def ruleset(rid: str) -> str:
         if rid not in rulesets:
             with store.engine.connect() as conn:
-                rulesets[rid] = conn.execute(sa.select(Run.__table__.c.ruleset)
-                                             .where(Run.__table__.c.id == rid)).scalar() or ""
+                rulesets[rid] = conn.execute(sa.select(table_of(Run).c.ruleset)
+                                             .where(table_of(Run).c.id == rid)).scalar() or ""
         return rulesets[rid]
 
     for chunk in pending(store, run_id):
@@ -143,7 +143,7 @@ def context_from_run(store: Any, load_settings: Callable[[Path], Any] | None = N
     """An ActionContext per run: the settings beside its rule file, that directory, the store."""
     def make(run_id: str) -> ActionContext:
         with store.engine.connect() as conn:
-            rule_file = conn.execute(sa.select(Run.__table__.c.rule_file).where(Run.__table__.c.id == run_id)).scalar()
+            rule_file = conn.execute(sa.select(table_of(Run).c.rule_file).where(table_of(Run).c.id == run_id)).scalar()
         base = Path(rule_file).parent if rule_file else None
         settings = load_settings(Path(rule_file)) if load_settings is not None and rule_file else None
         return ActionContext(settings=settings, base_dir=base, store=store)
@@ -153,6 +153,7 @@ def context_from_run(store: Any, load_settings: Callable[[Path], Any] | None = N
 
 def options_of(row: Any) -> dict[str, Any]:
     try:
-        return json.loads(row.options or "{}")
+        options: dict[str, Any] = json.loads(row.options or "{}")
+        return options
     except ValueError:
         return {}

@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 from . import plan as P
-from .plugin_api import DataError
-from .report import (Report, add_history, distribution_from_json, issues_from_json, missing_lines, result_facts,
-                     score_axis, tier_cuts)
+from .plugin_api import DataError, DataIssue
+from .report import (MissingLine, Report, add_history, distribution_from_json, issues_from_json, missing_lines,
+                     result_facts, score_axis, tier_cuts)
 from .summary import NO_TIER, TierCount
 
 READ_BATCH = 50_000
@@ -44,6 +44,8 @@ def stored_report(store: Any, run: Any, registry: Any, *, history: bool = True) 
                      "or its --columns left them out)")
     if plan.segments and not kept["segments"]:
         notes.append("segments: not in the store for this run (its --columns left them out)")
+    missing: list[MissingLine] | None
+    issues: list[DataIssue] | None
     if summary is not None:
         distribution = distribution_from_json(summary.get("distribution") or [])
         missing = missing_lines(plan, summary.get("missing") or {})
@@ -90,11 +92,11 @@ def _facts(store: Any, run: Any, plan: P.Plan) -> tuple[Any, dict[str, bool]]:
     import sqlalchemy as sa
 
     from .backends import open_backend
-    from .store.models import Rating
+    from .store.models import Rating, table_of
 
-    r = Rating.__table__
+    r = table_of(Rating)
     batches = []
-    wanted = [("score", r.c.score, pa.float64()), ("tier", r.c.computed_tier, pa.string())]
+    wanted: list[tuple[str, sa.Column[Any], pa.DataType]] = [("score", r.c.score, pa.float64()), ("tier", r.c.computed_tier, pa.string())]
     if plan.segments:  # only what the ruleset has: every column read is a million values through Python
         wanted.append(("segments", r.c.segments, pa.string()))
     if plan.dimensions:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from ..dsl.ast import Span
 from ..dsl.diagnostics import Diagnostics, suggest
@@ -74,14 +75,14 @@ class Pool(_Model):
 
     @field_validator("capacity")
     @classmethod
-    def _positive(cls, capacity):
+    def _positive(cls, capacity: int | dict[str, int] | None) -> int | dict[str, int] | None:
         values = capacity.values() if isinstance(capacity, dict) else [] if capacity is None else [capacity]
         if any(v < 1 for v in values):
             raise ValueError("a capacity is a number of customers, 1 or more")
         return capacity
 
     @model_validator(mode="after")
-    def _capacity_names(self):
+    def _capacity_names(self) -> Pool:
         if isinstance(self.capacity, dict):
             unknown = [m for m in self.capacity if m not in self.managers]
             if unknown:
@@ -318,7 +319,7 @@ def parse_settings(raw: bytes | str, filename: str = SETTINGS_FILE) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         where = locate(text)
-        seen: set[tuple] = set()
+        seen: set[Loc] = set()
         for err in exc.errors():
             _report(err, data, where, seen, diags)
         raise SettingsError(diags) from None
@@ -340,12 +341,14 @@ def _toml_span(exc: Exception, text: str) -> Span:
 
 
 # ---- errors -----------------------------------------------------------------------------------------
+#: a place in the file: the keys (and list indexes) from the top, as pydantic's error locations give them
+Loc = tuple[str | int, ...]
 TOP = {"managers": "[managers.POOL] tables: managers = [\"张三\", \"李四\"], capacity = N",
        "channels": "[channels.NAME] tables: kind = \"webhook\" | \"export\" | \"log\" and that kind's options"}
 OPTIONS = {"webhook": list(WEBHOOK_OPTIONS), "export": ["path"], "log": ["message"]}
 
 
-def _report(err: dict[str, Any], data: dict[str, Any], where: dict[tuple, Span], seen: set[tuple],
+def _report(err: ErrorDetails, data: dict[str, Any], where: dict[Loc, Span], seen: set[Loc],
             diags: Diagnostics) -> None:
     loc = tuple(err.get("loc") or ())
     kind = err.get("type", "")
@@ -382,8 +385,8 @@ def _report(err: dict[str, Any], data: dict[str, Any], where: dict[tuple, Span],
         diags.error(f"unknown {what} '{key}' in {where_text}", span,
                     expected="one of: " + ", ".join(allowed), hint=hint)
     elif kind == "missing":
-        parent = ".".join(str(p) for p in loc[:-1])
-        diags.error(f"[{parent}] needs '{loc[-1]}'", span, expected=_expected(loc))
+        table = ".".join(str(p) for p in loc[:-1])
+        diags.error(f"[{table}] needs '{loc[-1]}'", span, expected=_expected(loc))
     elif kind == "union_tag_invalid" or kind == "union_tag_not_found":
         got = _get(data, loc + ("kind",))
         close = suggest(str(got), CHANNEL_KINDS) if got is not None else None
@@ -396,7 +399,7 @@ def _report(err: dict[str, Any], data: dict[str, Any], where: dict[tuple, Span],
         diags.error(f"{name}: {msg}", span, expected=_expected(loc))
 
 
-def _real_part(loc: tuple, data: Any) -> tuple:
+def _real_part(loc: Loc, data: Any) -> Loc:
     """``loc`` up to the first part that is no key of the data (pydantic's names of a union's forms);
     a last part that is missing from the data (a required key) stays."""
     node = data
@@ -412,7 +415,7 @@ def _real_part(loc: tuple, data: Any) -> tuple:
     return loc
 
 
-def _pinpoint(loc: tuple, msg: str, data: dict[str, Any]) -> tuple:
+def _pinpoint(loc: Loc, msg: str, data: dict[str, Any]) -> Loc:
     """The element of a list or table the error is about, where the validator could only name the whole:
     the second of a name listed twice, the capacity that is below 1 or names someone not in the pool."""
     value = _get(data, loc)
@@ -429,7 +432,7 @@ def _pinpoint(loc: tuple, msg: str, data: dict[str, Any]) -> tuple:
     return loc
 
 
-def _expected(loc: tuple) -> str | None:
+def _expected(loc: Loc) -> str | None:
     if not loc:
         return None
     if loc[0] == "managers":
@@ -437,17 +440,17 @@ def _expected(loc: tuple) -> str | None:
             return 'capacity = N (customers per manager), or { "张三" = N, ... }'
         return f'[managers.{loc[1] if len(loc) > 1 else "POOL"}] with managers = ["张三", "李四", ...]'
     if loc[0] == "channels":
-        field = loc[2] if len(loc) > 2 else None
+        field = str(loc[2]) if len(loc) > 2 else ""
         return {"url": 'url = "https://host/path"', "secret_env": 'secret_env = "VARIABLE_NAME"',
                 "timeout": "timeout = SECONDS (above 0)", "batch": "batch = N (deliveries per request, 1 or more)",
                 "max_attempts": "max_attempts = N (1 or more)", "backoff": "backoff = SECONDS (above 0)",
                 "max_backoff": "max_backoff = SECONDS (above 0)",
                 "path": 'path = "file.csv" or "file.xlsx"', "message": 'message = "text"'}.get(
             field, 'kind = "webhook" | "export" | "log" and that kind\'s options')
-    return TOP.get(loc[0])
+    return TOP.get(str(loc[0]))
 
 
-def _get(data: Any, loc: tuple) -> Any:
+def _get(data: Any, loc: Loc) -> Any:
     for part in loc:
         if isinstance(data, dict) and part in data:
             data = data[part]
@@ -458,7 +461,7 @@ def _get(data: Any, loc: tuple) -> Any:
     return data
 
 
-def _span_of(loc: tuple, where: dict[tuple, Span]) -> Span | None:
+def _span_of(loc: Loc, where: dict[Loc, Span]) -> Span | None:
     """The position of the longest located prefix of ``loc`` (a value's key, a table's header)."""
     for n in range(len(loc), 0, -1):
         if loc[:n] in where:
@@ -569,7 +572,7 @@ def _escaped(cur: _Cursor) -> bool:
     return (len(ln) - len(ln.rstrip("\\"))) % 2 == 1
 
 
-def _value(cur: _Cursor, path: tuple, where: dict[tuple, Span]) -> None:
+def _value(cur: _Cursor, path: Loc, where: dict[Loc, Span]) -> None:
     """Skip the value at the cursor, recording the positions of array elements and inline-table keys."""
     cur.skip_space(False)
     if cur.done():
@@ -624,13 +627,13 @@ def _token_length(rest: str) -> int:
     return m.end() if m else 1
 
 
-def locate(text: str) -> dict[tuple, Span]:
+def locate(text: str) -> dict[Loc, Span]:
     """Where each key, table header and array element of TOML ``text`` is: {path: span}. ``[[x]]``
     tables are numbered (``("x", 0)``). For valid TOML (what tomllib read); best effort otherwise."""
-    where: dict[tuple, Span] = {}
+    where: dict[Loc, Span] = {}
     cur = _Cursor(text.split("\n"))
-    table: tuple = ()
-    counts: dict[tuple, int] = {}
+    table: Loc = ()
+    counts: dict[Loc, int] = {}
     while not cur.done():
         cur.skip_space(True)
         if cur.done():

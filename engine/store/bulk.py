@@ -13,6 +13,7 @@ from itertools import islice, repeat
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 BATCH = 20_000
 
@@ -44,7 +45,7 @@ def _tuple_batches(table: sa.Table, rows: Iterable[dict[str, Any]] | Columns, co
                    columns: list[str]) -> Iterator[tuple[int, Iterable[tuple[Any, ...]]]]:
     """(row count, rows as tuples in the order of ``columns``) per batch; a column the rows leave out
     takes ``constants``' value, else the column's scalar default (as Core's insert gives it)."""
-    defaults = {c.name: c.default.arg for c in table.columns if c.default is not None and c.default.is_scalar}
+    defaults = {c.name: c.default.arg for c in table.columns if isinstance(c.default, ScalarElementColumnDefault)}
     fixed = {**defaults, **constants}
     if isinstance(rows, Columns):
         for cols in rows.batches:
@@ -79,14 +80,18 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, A
         with contextlib.ExitStack() as stack:
             cp = None
             if dialect == ("postgresql", "psycopg"):  # one COPY: the server stores a batch while the next is read
-                cursor = stack.enter_context(conn.connection.driver_connection.cursor())
+                driver = conn.connection.driver_connection
+                assert driver is not None  # an open connection's DB-API connection
+                cursor = stack.enter_context(driver.cursor())
                 cp = stack.enter_context(cursor.copy(copy))
             for n, chunk in _tuple_batches(table, rows, constants or {}, columns):
                 if cp is not None:
                     for row in chunk:
                         cp.write_row(row)
                 elif dialect == ("sqlite", "pysqlite") and raw:
-                    cursor = conn.connection.driver_connection.cursor()
+                    driver = conn.connection.driver_connection
+                    assert driver is not None
+                    cursor = driver.cursor()
                     try:
                         cursor.executemany(insert, chunk)
                     finally:

@@ -15,9 +15,9 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from .models import AuditEvent, Override, ReviewItem
+from .models import AuditEvent, Override, ReviewItem, table_of
 from .store import Store, now
 
 
@@ -60,7 +60,7 @@ def _decide(store: Store, override_id: str, by: str, note: str | None, new: str,
         ov = s.get(Override, override_id.strip().upper(), with_for_update=True)
         if ov is None:  # a customer: their one override that can be decided so
             found = list(s.exec(select(Override).where(Override.customer == override_id.strip(),
-                                                       Override.status.in_(allowed)).with_for_update()))
+                                                       col(Override.status).in_(allowed)).with_for_update()))
             if len(found) > 1:
                 raise DecisionError(f"customer {override_id.strip()} has {len(found)} {' or '.join(allowed)} "
                                     f"overrides ({', '.join(o.id for o in found)}): give the id")
@@ -104,7 +104,7 @@ def overrides(store: Store, ruleset: str | None = None, customer: str | None = N
             q = q.where(Override.customer == customer)
         if status is not None:
             q = q.where(Override.status == status)
-        return list(s.exec(q.order_by(Override.requested_at, Override.id)))
+        return list(s.exec(q.order_by(col(Override.requested_at), col(Override.id))))
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ def active_overrides(store: Store, ruleset: str, on: date) -> list[ActiveOverrid
     one per customer."""
     with Session(store.engine) as s:
         q = (select(Override).where(Override.ruleset == ruleset, Override.status == "approved",
-                                    sa.or_(Override.until.is_(None), Override.until >= on))
-             .order_by(Override.decided_at, Override.id))
+                                    sa.or_(col(Override.until).is_(None), col(Override.until) >= on))
+             .order_by(col(Override.decided_at), col(Override.id)))
         latest: dict[str, Override] = {ov.customer: ov for ov in s.exec(q)}
     return [ActiveOverride(ov.id, c, ov.tier) for c, ov in sorted(latest.items())]
 
@@ -130,7 +130,7 @@ def audit_events(store: Store, customer: str | None = None) -> list[AuditEvent]:
         q = select(AuditEvent)
         if customer is not None:
             q = q.where(AuditEvent.customer == customer)
-        return list(s.exec(q.order_by(AuditEvent.id)))
+        return list(s.exec(q.order_by(col(AuditEvent.id))))
 
 
 # ---- the review list -----------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def open_reviews(conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]])
     by the same trigger is not added twice."""
     if not pairs:
         return 0
-    items = ReviewItem.__table__
+    items = table_of(ReviewItem)
     open_now = {(c, t) for c, t in conn.execute(
         sa.select(items.c.customer, items.c.trigger).where(items.c.status == "open"))}
     fresh = [(c, t) for c, t in dict.fromkeys(pairs) if (c, t) not in open_now]
@@ -158,7 +158,7 @@ def open_reviews(conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]])
              "resolved_by": None, "resolved_at": None, "note": None} for c, t in fresh]
     if rows:
         conn.execute(sa.insert(items), rows)
-        conn.execute(sa.insert(AuditEvent.__table__), [
+        conn.execute(sa.insert(table_of(AuditEvent)), [
             {"at": at, "actor": "tierwise", "action": "review opened", "customer": r["customer"], "subject": r["id"],
              "detail": json.dumps({"trigger": r["trigger"], "run": run_id}, ensure_ascii=False)} for r in rows])
     return len(rows)
@@ -169,7 +169,7 @@ def reviews(store: Store, status: str | None = "open") -> list[ReviewItem]:
         q = select(ReviewItem)
         if status is not None:
             q = q.where(ReviewItem.status == status)
-        return list(s.exec(q.order_by(ReviewItem.created_at, ReviewItem.id)))
+        return list(s.exec(q.order_by(col(ReviewItem.created_at), col(ReviewItem.id))))
 
 
 def resolve_review(store: Store, item_id: str, by: str, note: str) -> ReviewItem:

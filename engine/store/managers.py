@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .models import ManagerAssignment
+from .models import ManagerAssignment, table_of
 from .store import now
 
-T = ManagerAssignment.__table__
+T = table_of(ManagerAssignment)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def release_managers(store: Any, ruleset: str, customers: Iterable[str], run_id:
 def assignments(store: Any, pool: str | None = None, customer: str | None = None,
                 active_only: bool = True) -> list[ManagerAssignment]:
     """Assignments, oldest first (active ones only unless ``active_only`` is False)."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     with Session(store.engine) as s:
         q = select(ManagerAssignment)
@@ -120,8 +120,8 @@ def assignments(store: Any, pool: str | None = None, customer: str | None = None
         if customer is not None:
             q = q.where(ManagerAssignment.customer == customer)
         if active_only:
-            q = q.where(ManagerAssignment.released_at.is_(None))
-        return list(s.exec(q.order_by(ManagerAssignment.assigned_at, ManagerAssignment.id)))
+            q = q.where(col(ManagerAssignment.released_at).is_(None))
+        return list(s.exec(q.order_by(col(ManagerAssignment.assigned_at), col(ManagerAssignment.id))))
 
 
 def _chunks(items: list[str], size: int = 500) -> list[list[str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, Text
+from sqlalchemy import Index, Table, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -143,3 +143,10 @@ class ManagerAssignment(SQLModel, table=True):
     assigned_by_run: str
     released_at: datetime | None = None
     released_by_run: str | None = None
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a table model (SQLModel sets ``__table__`` without declaring its type)."""
+    table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass, undeclared
+    assert isinstance(table, Table)
+    return table

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..plugin_api import DataError
 from ..store_location import default_url  # noqa: F401  (re-exported: the store's home)
 from .bulk import Columns, insert_rows
-from .models import Rating, Run
+from .models import Rating, Run, table_of
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the newest migration (migrations/versions/); a store already there opens without starting Alembic
@@ -117,12 +117,12 @@ class Store:
         ratings (review items) in that same transaction."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(sa.insert(Run.__table__), [run.row("running", 0)])
-                n = insert_rows(conn, Rating.__table__, ratings, on_batch, constants={"run_id": run.id})
+                conn.execute(sa.insert(table_of(Run)), [run.row("running", 0)])
+                n = insert_rows(conn, table_of(Rating), ratings, on_batch, constants={"run_id": run.id})
                 if then is not None:
                     then(conn)
                 done = run.row("complete", n)
-                conn.execute(sa.update(Run.__table__).where(Run.__table__.c.id == run.id).values(
+                conn.execute(sa.update(table_of(Run)).where(table_of(Run).c.id == run.id).values(
                     status="complete", rows=n, finished_at=done["finished_at"]))
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"cannot record the run in the rating store: {getattr(exc, 'orig', exc)}") from None
@@ -132,7 +132,7 @@ class Store:
         """A run that failed: kept with its error and no ratings."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(sa.insert(Run.__table__), [run.row("failed", 0, error)])
+                conn.execute(sa.insert(table_of(Run)), [run.row("failed", 0, error)])
         except sa.exc.SQLAlchemyError:
             pass  # the run's own error is what the user sees; a store that refuses this too adds nothing
 
@@ -140,7 +140,7 @@ class Store:
     def runs(self, ruleset: str | None = None, limit: int | None = None) -> list[Run]:
         """Runs, newest first."""
         with Session(self.engine) as s:
-            q = select(Run).order_by(Run.started_at.desc(), Run.id)
+            q = select(Run).order_by(col(Run.started_at).desc(), col(Run.id))
             if ruleset is not None:
                 q = q.where(Run.ruleset == ruleset)
             return list(s.exec(q.limit(limit) if limit else q))
@@ -157,14 +157,14 @@ class Store:
             q = select(Run).where(Run.ruleset == ruleset, Run.status == "complete")
             if kind is not None:
                 q = q.where(Run.kind == kind)
-            return s.exec(q.order_by(Run.started_at.desc()).limit(1)).first()
+            return s.exec(q.order_by(col(Run.started_at).desc()).limit(1)).first()
 
     def latest_ratings(self, ruleset: str, customers: Iterable[str] | None = None,
                        columns: tuple[str, ...] = ("customer", "indicator_values")) -> list[tuple[Any, ...]]:
         """Each customer's last stored rating of ``ruleset`` (from the newest complete run, periodic or
         re-rate, that rated the customer), as tuples of ``columns`` of the rating table (and
         ``run_id``), in customer order. ``customers``: only these."""
-        r, u = Rating.__table__, Run.__table__
+        r, u = table_of(Rating), table_of(Run)
         newest = sa.func.row_number().over(partition_by=r.c.customer,
                                            order_by=(u.c.started_at.desc(), u.c.id.desc())).label("newest")
         q = (sa.select(*(r.c[c] for c in columns), r.c.run_id, newest)
@@ -199,11 +199,11 @@ class Store:
     def history(self, customer: str, ruleset: str | None = None) -> list[tuple[Run, Rating]]:
         """One customer's ratings over time, oldest first (complete runs only)."""
         with Session(self.engine) as s:
-            q = (select(Run, Rating).join(Rating, Rating.run_id == Run.id)
+            q = (select(Run, Rating).join(Rating, col(Rating.run_id) == col(Run.id))
                  .where(Rating.customer == customer, Run.status == "complete"))
             if ruleset is not None:
                 q = q.where(Run.ruleset == ruleset)
-            return [(r, g) for r, g in s.exec(q.order_by(Run.started_at, Run.id))]
+            return [(r, g) for r, g in s.exec(q.order_by(col(Run.started_at), col(Run.id)))]
 
 
 def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:
