@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..dsl import ast as A
 from ..dsl.diagnostics import Diagnostics, suggest

@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import plan as P
 from .plugin_api import DELIVERED, FAILED, PENDING, ActionBatch, ActionContext, ActionItem, DeliveryResult
 from .plugin_manager import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends import Backend
 
 HISTORY_EVENTS = ("enter", "leave", "upgrade", "downgrade")
 
@@ -123,7 +126,7 @@ def decide(plan: P.Plan, result: Any, run_id: str, backend: Any, registry: Regis
                                    r["tier"], r.get("prev"), r["score"])
 
 
-def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Any) -> list[dict[str, Any]]:
+def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Backend) -> list[dict[str, Any]]:
     sel = result.filter(selection(plan, rule, result))
     cols = {"k": sel[plan.key_column], "tier": sel["final_tier"], "score": sel["score"]}
     if "previous_tier" in sel.columns:

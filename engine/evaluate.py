@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable
+from typing import AbstractSet, Any, Iterable
 
 from ..dsl.diagnostics import suggest
 from . import columns as C
@@ -217,7 +217,7 @@ class _Evaluator:
         return nodes
 
     def levels(self, base: Any, nodes: dict[str, tuple[set[str], Any]], wanted: set[str],
-               only: list[str] | None = None, previous: bool = False, population: set[str] = frozenset()) -> Any:
+               only: list[str] | None = None, previous: bool = False, population: AbstractSet[str] = frozenset()) -> Any:
         """``base`` with the ``wanted`` nodes (and what they need) computed, level by level. With
         ``only``, the rows are cut down to those customers right after the last level holding a
         ``population`` node (one that reads other customers' rows)."""
@@ -247,7 +247,7 @@ class _Evaluator:
                 depth(n)
         return level
 
-    def _mutate(self, t: Any, nodes: dict, level: dict[str, int], lvs: list[int], previous: bool) -> Any:
+    def _mutate(self, t: Any, nodes: dict[str, tuple[set[str], Any]], level: dict[str, int], lvs: list[int], previous: bool) -> Any:
         for lv in lvs:
             names = [n for n in nodes if level.get(n) == lv and n not in t.columns]
             if names:
@@ -309,6 +309,7 @@ class _Evaluator:
         if ind.cap is not None:  # additive scoring: an indicator's points stop at its cap
             raw = cap_at(raw, ind.cap)
         if ind.missing.policy == "points":
+            assert ind.missing.points is not None  # `missing -> points N` has its N
             return ibis.coalesce(raw, ibis.literal(float(ind.missing.points), type="float64"))
         return raw
 

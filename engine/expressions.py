@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from . import plan as P
-from .plugin_api import FunctionContext
+from .plugin_api import Function, FunctionContext
 
 REL_EPS = 1e-9
 
@@ -84,8 +84,9 @@ class ExprBuilder:
     one; ``agg`` maps an Agg id to one; ``functions`` is the registry's.
     """
 
-    def __init__(self, column: Callable, ref: Callable, agg: Callable, functions: dict, as_of: date,
-                 change: Callable | None = None):
+    def __init__(self, column: Callable[[P.Col | P.RowCol], Any], ref: Callable[[P.Ref], Any],
+                 agg: Callable[[P.Agg], Any], functions: Mapping[str, type[Function]], as_of: date,
+                 change: Callable[[P.Change], Any] | None = None):
         import ibis
 
         self.ibis = ibis
@@ -138,10 +139,11 @@ class ExprBuilder:
             return ~self(e.operand)
         if isinstance(e, P.InList):
             operand = self(e.operand)
-            numeric = all(isinstance(i, P.Lit) and i.type == "number" for i in e.items)
-            if numeric:
+            numbers = [i for i in e.items if isinstance(i, P.Lit) and i.type == "number"]
+            cond: Any  # an Ibis boolean value
+            if len(numbers) == len(e.items):
                 cond = None
-                for i in e.items:
+                for i in numbers:
                     c = compare("==", operand, None, float(i.value))
                     cond = c if cond is None else (cond | c)
             else:

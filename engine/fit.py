@@ -11,7 +11,8 @@ from typing import Any
 
 from . import plan as P
 from .calibration import Calibration, FittedNormalizer
-from .evaluate import KeyFacts, _closure, _Evaluator
+from .evaluate import _closure, _Evaluator
+from .prepare import KeyFacts
 from .scoring import ref_name
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..dsl.diagnostics import suggest
 from . import plan as P
 from .coerce import Coercion, WrongType, apply_steps, coercion, float_text
-from .plan import walk  # noqa: F401  (re-exported: the one walk over the Plan)
+from .plan import walk as walk  # re-exported: the one walk over the Plan
 from .plugin_api import DataError
 
 KEY = "__key"
@@ -46,7 +46,7 @@ def all_exprs(plan: P.Plan) -> list[P.Expr]:
 
 def column_type(plan: P.Plan, source: str, column: str) -> str:
     """The type the rules read ``source.column`` as."""
-    types = getattr(plan, "column_types", None)
+    types: dict[tuple[str, str], P.Type] | None = getattr(plan, "column_types", None)
     if types:
         return types.get((source, column), "any")
     for e in all_exprs(plan):

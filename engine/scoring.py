@@ -94,7 +94,8 @@ def combine(items: list[tuple[Any, float, bool]]) -> Any:
             term = p * w
             total = term if total is None else total + term
         return total
-    num = den = None
+    num: Any = None  # Ibis float values
+    den: Any = None
     for p, w, ex in items:
         n = ibis.coalesce(p * w, 0.0) if ex else p * w
         dn = ibis.cases((p.isnull(), 0.0), else_=w) if ex else ibis.literal(w, type="float64")
@@ -174,7 +175,7 @@ def effective_weights(plan: P.Plan, t: Any) -> dict[str, Any]:
         if all(p is None for _, _, p in items):
             total = sum(w for _, w, _ in items)
             return {n: lit(w / total if total > 0 else 0.0) for n, w, _ in items}, total
-        den = None
+        den: Any = None  # an Ibis float value
         for _, w, p in items:
             d = lit(w) if p is None else ibis.cases((p, lit(w)), else_=lit(0.0))
             den = d if den is None else den + d
@@ -243,6 +244,7 @@ def tier(plan: P.Plan, b: ExprBuilder, t: Any) -> Any:
             otherwise = tp.name
             break
         if tp.rule == "when":
+            assert tp.condition is not None  # a `when` tier has its condition
             cases.append((ibis.coalesce(b(tp.condition), False), tp.name))
         else:
             # customers with a higher score; scores equal but for floating-point error tie

@@ -3,11 +3,20 @@ band matched, points out of range, customers without a score."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from . import plan as P
 from .plugin_api import DataIssue
 from .scoring import matched_no_band
+
+
+class _TierRow(TypedDict):
+    """One tier's counts as summarise reads them (tier None: customers with no tier)."""
+
+    tier: str | None
+    n: int
+    unscored: int
+    unscored_error: int
 
 NO_SCORE = "no score (missing values)"
 NO_TIER = "no tier (no tier rule matched)"
@@ -119,7 +128,7 @@ def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None) -> Su
         if row.get(f"r{i}"):
             issues.append(DataIssue(f"points outside {lo:g}..{hi:g} (the value is used as points)", ind.name,
                                     int(row[f"r{i}"])))
-    rows = [{"tier": name, "n": int(row.get(f"tn{j}") or 0), "unscored": int(row.get(f"tu{j}") or 0),
+    rows: list[_TierRow] = [{"tier": name, "n": int(row.get(f"tn{j}") or 0), "unscored": int(row.get(f"tu{j}") or 0),
              "unscored_error": int(row.get(f"te{j}") or 0)} for j, name in enumerate(tiers)]
     rows = [r for r in rows if r["n"]]
     unscored_excluded = sum(int(r["unscored"] or 0) for r in rows)
@@ -133,9 +142,10 @@ def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None) -> Su
     dist = []
     scored = n - sum(int(r["unscored"] or 0) for r in rows)
     for tp in plan.tiers:
-        c = int(counts.pop(tp.name, {"n": 0})["n"])
+        c = int(counts.pop(tp.name)["n"]) if tp.name in counts else 0
         dist.append(TierCount(tp.name, tp.label, c, c / n if n else 0.0, tp.expect))
         if tp.rule == "top":  # ties at the cut all go in: say so when they swell the quota
+            assert tp.top is not None  # a `top` tier has its N
             quota = int(scored * tp.top + 1e-9) if tp.top_percent else int(tp.top)
             if c >= max(2 * quota, quota + 2):
                 what = f"top {tp.top * 100:g}%" if tp.top_percent else f"top {tp.top:g}"

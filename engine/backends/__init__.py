@@ -81,7 +81,7 @@ def backend_of(expr: Any) -> Backend:
         con = expr._find_backend()
     except IbisError:
         con = ibis.get_backend()
-    found = getattr(con, "_tierwise_backend", None)
+    found: Backend | None = getattr(con, "_tierwise_backend", None)
     if found is not None:
         return found
     if con.name == "duckdb":  # a connection made outside open_backend (tests, plugins)

@@ -9,6 +9,7 @@ tests hold it against DuckDB's ``try_strptime`` on the same strings.
 No ``from __future__ import annotations`` here: Ibis reads the annotations of the built-ins.
 """
 import re
+from typing import Any, Iterable
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -29,19 +30,19 @@ def format_pattern(fmt: str) -> str:
     return "^" + "".join(DIRECTIVES[p] if p.startswith("%") else re.escape(p) for p in parts) + "$"
 
 
-def days_in_month(y, m):
+def days_in_month(y: Any, m: Any) -> Any:  # Ibis integer values in, an Ibis integer value out
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     return ibis.cases((m.isin([4, 6, 9, 11]), 30), (m == 2, ibis.cases((leap, 29), else_=28)), else_=31)
 
 
-def regex_strptime(s, formats):
+def regex_strptime(s: Any, formats: Iterable[str]) -> Any:  # an Ibis string value in, a date value out
     """The date ``s`` reads as in the first of ``formats`` that fits, else NULL."""
     out = ibis.null("date")
     for fmt in reversed(list(formats)):  # the first format that fits wins: built from the last one up
         pattern = format_pattern(fmt)
         fits = s.re_search(pattern)
 
-        def part(i, pattern=pattern, fits=fits):
+        def part(i: int, pattern: str = pattern, fits: Any = fits) -> Any:
             return ibis.cases((fits, s.re_extract(pattern, i)), else_=ibis.null("string")).cast("int64")
 
         y, m, d = part(1), part(2), part(3)
@@ -61,5 +62,5 @@ def pg_timezone(zone: str, ts: dt.Timestamp(timezone="UTC")) -> dt.timestamp:  #
 
 
 @ibis.udf.scalar.builtin(name="from_utc_timestamp")
-def spark_from_utc(ts: dt.timestamp, zone: str) -> dt.timestamp:  # type: ignore[valid-type]
+def spark_from_utc(ts: dt.timestamp, zone: str) -> dt.timestamp:
     """Spark's from_utc_timestamp(ts, zone): a UTC instant as the wall-clock time in that zone."""

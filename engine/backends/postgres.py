@@ -187,7 +187,8 @@ class PostgresBackend(PortableBuiltins, Backend):
             inner = sub.this
             if isinstance(inner, sge.Select) and not inner.args.get("limit") and not inner.args.get("offset"):
                 inner.set("offset", sge.Offset(expression=sge.Literal.number(0)))
-        return query.sql(dialect=self.con.dialect)
+        sql: str = query.sql(dialect=self.con.dialect)
+        return sql
 
     def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
         with self.running():
