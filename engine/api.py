@@ -98,8 +98,9 @@ class Ruleset:
         self.registry = registry
         self.path = path
         self._backend: Any = None
-        # (calibration, as-of, input shape) -> (prepared statement, its SQL)
-        self._prepared: dict[tuple[str, date, Any], tuple[str, str]] = {}
+        # (calibration, as-of, input shape, key facts) -> (prepared statement, its SQL)
+        self._prepared: dict[tuple[str, date, tuple[tuple[str, ...], ...], tuple[KeyFacts, ...]],
+                             tuple[str, str]] = {}
         self._input_columns: dict[str, list[str]] = {}
         self._wants: dict[tuple[str, str], str] = {}  # (source, column) -> the type the rules read it as
         self._input_tables: dict[Any, dict[str, Any]] = {}  # input shape -> source -> table

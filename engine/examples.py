@@ -45,7 +45,7 @@ def _table(backend: Any, plan: P.Plan, source: P.SourcePlan, rows: list[dict[str
         if given and any(isinstance(v, str) for v in given):
             data[c] = pa.array([None if v is None else str(v) for v in values], pa.string())
         elif given:
-            data[c] = pa.array([float(v) for v in values] if all(v is not None for v in values)
+            data[c] = pa.array([float(v) for v in given] if len(given) == len(values)
                                else [None if v is None else float(v) for v in values], pa.float64())
         else:
             data[c] = pa.nulls(len(rows), getattr(pa, ARROW_TYPES[column_type(plan, source.name, c)])())

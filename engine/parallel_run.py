@@ -132,10 +132,10 @@ def same_data(old: P.Plan, old_dir: Path, new: P.Plan, new_dir: Path, overrides:
                         + "; ".join(differ) + " — give "
                         + " ".join(f"--source {n}=PATH" for n in names) + " to rate both on the same data")
     notes = []
-    for plan, other, side in ((old, new, "old"), (new, old, "new")):
-        names = {s.name for s in other.sources}
-        for sp in plan.sources:
-            if sp.name not in names:
+    for mine, theirs, side in ((old, new, "old"), (new, old, "new")):
+        their_sources = {s.name for s in theirs.sources}
+        for sp in mine.sources:
+            if sp.name not in their_sources:
                 notes.append(f"source '{sp.name}' is read by the {side} ruleset only")
     return notes
 
@@ -242,7 +242,7 @@ def _tiers_between(order: list[str], a: str | None, b: str | None) -> set[str]:
 def _same(x: Any, y: Any) -> bool:
     if x is None or y is None:
         return x is y
-    return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y))
+    return bool(abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y)))
 
 
 def parallel_run(old: P.Plan, old_file: Path, new: P.Plan, new_file: Path, registry: Registry, as_of: date,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from .plan import Type
     from .plugin_manager import Registry
-    from .settings import Settings
+    from .settings import Settings, UnreadableSettings
     from .store import Store
 
 
@@ -148,7 +148,7 @@ class ActionContext:
     """What a handler may use besides its batch: the settings file (``tierwise.toml``) beside the rule
     file, the directory relative paths are read from, and the rating store (None: a run without one)."""
 
-    settings: Settings | None = None
+    settings: Settings | UnreadableSettings | None = None
     base_dir: Path | None = None
     store: Store | None = None
     registry: Registry | None = None  # the handlers a handler may hand on to (notify)

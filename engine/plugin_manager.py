@@ -54,7 +54,7 @@ def new_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
     return pm
 
 
-def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, into: dict, reg: Registry) -> None:
+def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, into: dict[str, Any], reg: Registry) -> None:
     hook = getattr(pm.hook, hook_name)
     for impl in hook.get_hookimpls():
         plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)

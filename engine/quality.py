@@ -37,7 +37,7 @@ def percent_suspects(plan: P.Plan, sp: P.SourcePlan, table: Any) -> dict[str, st
 
 
 def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any, backend: Any,
-                    registry: Any, as_of: date | None) -> tuple[Any, dict[str, Any], dict, dict, Any]:
+                    registry: Any, as_of: date | None) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, str], Any]:
     """(the table the metrics read: ``table`` with the intermediate values of typing, the metrics,
     the bad-cell flags, the percent suspects, the census of a source with many rows per customer)."""
     import ibis

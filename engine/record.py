@@ -12,13 +12,16 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import plan as P
 from .columns import change_indicators
 from .deliver import history_events
 from .plugin_api import DataError
 from .store.bulk import Columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import Store
 
 READ_BATCH = 50_000
 #: a rating's columns, in the order rating_batches gives them
@@ -76,12 +79,13 @@ def rating_batches(plan: P.Plan, result_path: Path, reason: str = "periodic",
     constant = {"score": None, "computed_tier": None, "labels": "", "segments": "{}", "dimensions": "{}",
                 "indicator_values": "{}",
                 "points": "{}", "triggers": ""}
-    read = [name for name, e in exprs.items() if e is not None]
+    present = {name: e for name, e in exprs.items() if e is not None}
+    read = list(present)
     overrides = overrides or {}
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
-        query = f"SELECT {', '.join(exprs[n] for n in read)} FROM read_parquet({_text(str(result_path))})"
+        query = f"SELECT {', '.join(present[n] for n in read)} FROM read_parquet({_text(str(result_path))})"
         for batch in con.sql(query).to_arrow_reader(READ_BATCH):
             n = batch.num_rows
             got = {name: c.to_pylist() for name, c in zip(read, batch.columns)}
@@ -154,7 +158,9 @@ def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str
     tuples."""
     import pyarrow as pa
 
-    keys, tiers, cols = [], [], {n: [] for n in names}
+    keys: list[str] = []
+    tiers: list[Any] = []
+    cols: dict[str, list[Any]] = {n: [] for n in names}
     for customer, values_json, *rest in latest:
         values = json.loads(values_json or "{}")
         keys.append(customer)
@@ -223,7 +229,7 @@ def overrides_table(store: Any, plan: P.Plan, as_of: Any, customers: list[str] |
 class Recording:
     """Where and how a run records itself: the store, the rule text as run, and who started it."""
 
-    store: Any  # engine.store.Store
+    store: Store
     rule_text: str
     rule_file: str
     started_by: str

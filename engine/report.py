@@ -212,9 +212,9 @@ def result_facts(plan: P.Plan, result: Any, backend: Any) -> ResultFacts:
         got = {r["v"]: int(r["n"]) for r in backend.fetch_rows(
             result.select(v=result[seg.name].cast("string")).group_by("v").aggregate(n=ibis._.count()))}
         order = [case for case, _ in seg.cases]
-        counts = [(case, got.pop(case, 0)) for case in order]
-        counts += [(v, n) for v, n in sorted(got.items(), key=lambda kv: (kv[0] is None, str(kv[0])))]
-        facts.segments.append(SegmentSizes(seg.name, counts))
+        sizes: list[tuple[str | None, int]] = [(case, got.pop(case, 0)) for case in order]
+        sizes += [(v, n) for v, n in sorted(got.items(), key=lambda kv: (kv[0] is None, str(kv[0])))]
+        facts.segments.append(SegmentSizes(seg.name, sizes))
     return facts
 
 

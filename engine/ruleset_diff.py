@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any, Literal
+from typing import Any, Callable, Literal, TypeVar
 
 from . import plan as P
 from .plan_dump import fmt_number
 
 Kind = Literal["added", "removed", "changed"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,8 @@ class _Diff:
             kind = "changed"
         self.out.append(RuleChange(kind, part, name, aspect, before, after))
 
-    def items(self, part: str, old: dict[str, Any], new: dict[str, Any], describe, compare) -> None:
+    def items(self, part: str, old: dict[str, T], new: dict[str, T], describe: Callable[[T], str],
+              compare: Callable[[str, T, T], None]) -> None:
         """Items matched by name: removed ones (in the old order), then per item in the new order
         either added or its changed aspects."""
         for name, item in old.items():

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import uuid
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,7 @@ from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
-from .deliver import Delivered, columns_needed, decide, deliver_now
+from .deliver import Delivered, Delivery, columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit
@@ -255,7 +256,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 facts = result_facts(plan, computed.table, be)
         issues = opened.issues + quality.issues + summary.issues
         warnings = summary.warnings + not_applied_yet(plan, record is not None)
-        owed = decide(plan, computed.table, run_id, be, registry) if deliver else iter(())
+        owed: Iterable[Delivery] = decide(plan, computed.table, run_id, be, registry) if deliver else iter(())
         if record is not None:
             from .record import record_step  # the store (SQLAlchemy) is imported only by runs that record
 

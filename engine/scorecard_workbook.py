@@ -42,7 +42,7 @@ def cell(col: str, row: int, absolute: bool = False) -> str:
 def score_cuts(plan: P.Plan) -> list[tuple[str, str, float]] | None:
     """(tier, op, cut) of each tier before `otherwise` when every one is `score OP number` (OP: >=, >,
     <=, <); None when a tier rule is something else (then the tier is not a formula)."""
-    out = []
+    out: list[tuple[str, str, float]] = []
     for t in plan.tiers:
         if t.rule == "otherwise":
             return out

@@ -111,7 +111,7 @@ class Store:
     # ---- writing -----------------------------------------------------------------------------
     def record(self, run: RunRecord, ratings: Iterable[dict[str, Any]] | Columns,
                on_batch: Callable[[int], None] | None = None,
-               then: Callable[[sa.Connection], None] | None = None) -> int:
+               then: Callable[[sa.Connection], object] | None = None) -> int:
         """Record a complete run and its ratings (dicts of rating columns, or :class:`Columns`) in ONE
         transaction: a run killed half-way leaves nothing. ``then(conn)`` writes what belongs with the
         ratings (review items) in that same transaction."""
