@@ -243,8 +243,8 @@ class ActionHandler:
     needs_settings: ClassVar[bool] = False
 
     @classmethod
-    def check_settings(cls, options: Any, settings: Any, registry: Any) -> list[SettingsProblem]:
-        """What ``options`` name that ``settings`` (engine.settings.Settings) lacks; checked by `check`."""
+    def check_settings(cls, options: Any, settings: Settings, registry: Registry | None) -> list[SettingsProblem]:
+        """What ``options`` name that ``settings`` lacks; checked by `check`."""
         return []
 
     def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
@@ -273,5 +273,5 @@ class Function:
     returns: ClassVar[Type] = "number"
     description: ClassVar[str] = ""
 
-    def build(self, args: list[Any], ctx: Any) -> Any:
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         raise NotImplementedError

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from tierwise.engine.hookspecs import hookimpl
-from tierwise.engine.plugin_api import ActionHandler, DeliveryResult, PluginOptions
+from tierwise.engine.plugin_api import ActionBatch, ActionHandler, DeliveryResult, PluginOptions
 
 
 class LogOptions(PluginOptions):
@@ -20,7 +20,7 @@ class LogAction(ActionHandler):
     Options = LogOptions
     positional = ("message",)
 
-    def deliver(self, batch):
+    def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         out = []
         for item in batch.items:
             batch.log(f"action=log customer={item.customer} tier={item.tier} reason={item.reason!r} "
@@ -30,7 +30,7 @@ class LogAction(ActionHandler):
 
 
 @hookimpl
-def tierwise_register_actions():
+def tierwise_register_actions() -> list[type[ActionHandler]]:
     from .export import ExportAction
     from .managers import AssignManagerAction
     from .notify import NotifyAction

@@ -8,6 +8,7 @@ with one clear line. Heavy libraries are imported inside ``open``.
 from __future__ import annotations
 
 from tierwise.engine.hookspecs import hookimpl
+from tierwise.engine.plugin_api import Connector
 
 from .connectors_csv import CsvConnector, CsvOptions
 from .connectors_parquet_json import JsonConnector, JsonOptions, ParquetConnector, ParquetOptions
@@ -20,5 +21,5 @@ __all__ = ["CsvConnector", "CsvOptions", "JsonConnector", "JsonOptions", "Parque
 
 
 @hookimpl
-def tierwise_register_connectors():
+def tierwise_register_connectors() -> list[type[Connector]]:
     return [CsvConnector, XlsxConnector, ParquetConnector, JsonConnector, SqlConnector]

@@ -11,6 +11,7 @@ import csv
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -86,7 +87,7 @@ def title_hint(records: list[list[str]], skip: int) -> str | None:
     return f"{lines} like a title above the header ({', '.join(records[0])[:40]!r}): add skip_rows: {skip + n}"
 
 
-def reject_summary(rows: list[tuple], expected: int, count: int) -> str:
+def reject_summary(rows: list[tuple[Any, ...]], expected: int, count: int) -> str:
     """'line 3: 3 field(s), not 2; ...' for DuckDB's rejected lines (rows of line, error type,
     message, ordered by line and column: the last one of a line counts) of ``count`` lines in all."""
     by_line = {line: (error_type, message) for line, error_type, message in rows}
@@ -122,7 +123,7 @@ def column_names(path: Path, options: CsvOptions, delimiter: str, records: list[
     return names
 
 
-def scan(ctx: ConnectorContext, args: str, path: Path, src: Path) -> tuple[int, int, list[tuple]]:
+def scan(ctx: ConnectorContext, args: str, path: Path, src: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
     """Read the whole file once, keeping DuckDB's rejected lines: (number of good lines, number of
     bad lines, the first bad ones' line, error type and message)."""
     rejects, scans = unique_name("rejects"), unique_name("scans")
@@ -147,7 +148,7 @@ class CsvConnector(Connector):
     Options = CsvOptions
     suffixes = (".csv", ".tsv", ".txt")
 
-    def open(self, options: CsvOptions, ctx: ConnectorContext):
+    def open(self, options: CsvOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
         path = existing_file(ctx, options.path)
         kind = file_kind(path)
         if kind in USE:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -56,7 +56,7 @@ class ParquetConnector(Connector):
     Options = ParquetOptions
     suffixes = (".parquet", ".pq")
 
-    def open(self, options: ParquetOptions, ctx: ConnectorContext):
+    def open(self, options: ParquetOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
         path = existing_file(ctx, options.path)
         files = ([f for f in sorted(glob.glob(str(path))) if Path(f).is_file()]
                  if any(ch in options.path for ch in "*?[") else [str(path)])
@@ -106,7 +106,7 @@ class JsonConnector(Connector):
     Options = JsonOptions
     suffixes = (".json", ".jsonl", ".ndjson")
 
-    def open(self, options: JsonOptions, ctx: ConnectorContext):
+    def open(self, options: JsonOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
         path = existing_file(ctx, options.path)
         # UTF-16 (PowerShell's default) or GB18030 text is read as UTF-8; a UTF-8 file as it is
         src = utf8_copy(path, detect(path), ctx.temp_dir / (unique_name("json") + path.suffix))

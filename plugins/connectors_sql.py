@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
@@ -14,6 +15,10 @@ from tierwise.engine.plugin_api import Connector, ConnectorContext, DataError, P
 
 from .connector_util import check_unique_columns, existing_file, file_kind, unique_name
 from .sql_secrets import KEY_VALUE, mask_url, normalize_url, scrub
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy import Connection
+    from sqlalchemy.engine import URL
 from .sql_values import column_array, unify
 
 
@@ -26,13 +31,13 @@ class SqlOptions(PluginOptions):
     batch_size: int = Field(50_000, gt=0, description="rows fetched per round trip")
 
     @model_validator(mode="after")
-    def _one_of(self):
+    def _one_of(self) -> SqlOptions:
         if (self.table is None) == (self.query is None):
             raise ValueError("give exactly one of table: or query:")
         return self
 
 
-def parse_url(url: str, ctx: ConnectorContext):
+def parse_url(url: str, ctx: ConnectorContext) -> URL:
     """The SQLAlchemy URL object; a relative SQLite file resolves against the rule file's folder
     and must exist (SQLite would silently create an empty database)."""
     from sqlalchemy.engine import make_url
@@ -59,10 +64,11 @@ def parse_url(url: str, ctx: ConnectorContext):
     return parsed.set(database=str(path))
 
 
-def table_ref(conn, options: SqlOptions, shown: str) -> str:
+def table_ref(conn: Connection, options: SqlOptions, shown: str) -> str:
     """The quoted table name, or a DataError suggesting a similar table or view."""
     import sqlalchemy as sa
 
+    assert options.table is not None  # a table: source, not a query:
     insp = sa.inspect(conn)
     views = insp.get_view_names(schema=options.db_schema)
     if not insp.has_table(options.table, schema=options.db_schema) and options.table not in views:
@@ -75,8 +81,8 @@ def table_ref(conn, options: SqlOptions, shown: str) -> str:
     return f"{prep.quote_schema(options.db_schema)}.{ref}" if options.db_schema else ref
 
 
-def read_columns(conn, options: SqlOptions, shown: str, ctx: ConnectorContext | None = None
-                 ) -> tuple[list[str], list[list]]:
+def read_columns(conn: Connection, options: SqlOptions, shown: str, ctx: ConnectorContext | None = None
+                 ) -> tuple[list[str], list[list[Any]]]:
     """(column names, per column its Arrow batches)."""
     import sqlalchemy as sa
 
@@ -85,11 +91,12 @@ def read_columns(conn, options: SqlOptions, shown: str, ctx: ConnectorContext | 
         stmt = sa.text(f"SELECT * FROM {table_ref(conn, options, shown)}")
     else:
         what = "the query's result"
+        assert options.query is not None  # one of table: and query: (SqlOptions._one_of)
         stmt = sa.text(options.query.replace(":", "\\:"))  # no bind parameters: colons are literal
     result = conn.execution_options(stream_results=True).execute(stmt)
     columns = list(result.keys())
     columns = check_unique_columns(columns, what, ctx, fix="give them different names with AS")
-    chunks: list[list] = [[] for _ in columns]
+    chunks: list[list[Any]] = [[] for _ in columns]
     while rows := result.fetchmany(options.batch_size):
         for j, values in enumerate(zip(*rows)):
             try:
@@ -115,7 +122,7 @@ class SqlConnector(Connector):
     location_option = "url"
     url_schemes = ("postgresql", "postgres", "sqlite", "mysql", "mariadb", "mssql", "oracle")
 
-    def open(self, options: SqlOptions, ctx: ConnectorContext):
+    def open(self, options: SqlOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
         import pyarrow as pa
         import sqlalchemy as sa
 

@@ -29,7 +29,7 @@ class XlsxOptions(PluginOptions):
     header_row: int = Field(1, ge=1, description="1-based row holding the column names")
 
 
-def cell_text(value) -> str | None:
+def cell_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -108,7 +108,7 @@ def pick_sheet(names: list[str], sheet: str | int | None, path: Path) -> str:
 
 
 def read_sheet(title: str, cells: list[list[Any]], header_row: int, path: Path, sheets: list[str] | None,
-               ctx: ConnectorContext | None = None) -> tuple[list[str], list[list]]:
+               ctx: ConnectorContext | None = None) -> tuple[list[str], list[list[Any]]]:
     """(column names, column values) of a worksheet's cells (rows from A1, an empty cell None or "");
     trailing empty rows and unnamed empty columns dropped. ``sheets``: the workbook's sheets, listed when
     the default first sheet turns out empty."""
@@ -149,7 +149,7 @@ class XlsxConnector(Connector):
     Options = XlsxOptions
     suffixes = (".xlsx", ".xlsm", ".xls")
 
-    def open(self, options: XlsxOptions, ctx: ConnectorContext):
+    def open(self, options: XlsxOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
         from python_calamine import CalamineWorkbook, SheetTypeEnum
 
         path = existing_file(ctx, options.path)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
 
-from tierwise.engine.plugin_api import (DELIVERED, FAILED, PENDING, ActionHandler, DeliveryResult, PluginOptions,
+from tierwise.engine.plugin_api import (DELIVERED, FAILED, PENDING, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
                                         write_table)
 
 COLUMNS = ("customer", "tier", "previous_tier", "score", "reason", "run", "idempotency_key")
@@ -49,7 +50,7 @@ def read_export(path: Path) -> list[dict[str, Any]] | None:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
-            rows = [dict(zip(header or [], r)) for r in reader]
+            rows: list[dict[str, Any]] = [dict(zip(header or [], r)) for r in reader]
         rows = [{**r, "score": float(r["score"]) if r.get("score") not in (None, "") else None,
                  **{c: r.get(c) or None for c in ("tier", "previous_tier")}} for r in rows]
     else:
@@ -87,7 +88,7 @@ def write_export(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 @contextlib.contextmanager
-def locked(folder: Path):
+def locked(folder: Path) -> Iterator[None]:
     """One export into this folder at a time (an flock on the folder; where there is none, no lock)."""
     try:
         import fcntl
@@ -110,12 +111,12 @@ def newer_run(store: Any, run_a: str, run_b: str) -> bool:
     return a is not None and b is not None and (a.started_at, a.id) > (b.started_at, b.id)
 
 
-def export(batch, path: Path) -> list[DeliveryResult]:
+def export(batch: ActionBatch, path: Path) -> list[DeliveryResult]:
     """Merge the batch into the export at ``path``; one result per item."""
     def every(status: str, detail: str) -> list[DeliveryResult]:
         return [DeliveryResult(i.idempotency_key, status, detail) for i in batch.items]
 
-    rows = [{"customer": str(i.customer), "tier": i.tier, "previous_tier": i.previous_tier, "score": i.score,
+    rows: list[dict[str, Any]] = [{"customer": str(i.customer), "tier": i.tier, "previous_tier": i.previous_tier, "score": i.score,
              "reason": i.reason, "run": batch.run_id, "idempotency_key": i.idempotency_key} for i in batch.items]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,5 +146,5 @@ class ExportAction(ActionHandler):
     positional = ("path",)
     batch_size = 1_000_000  # the file is rewritten per call: the whole run in one call where the outbox can
 
-    def deliver(self, batch):
+    def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         return export(batch, target_of(batch.options.path, batch.context.base_dir))

@@ -1,11 +1,13 @@
 """Built-in functions of the rule language, vectorised over Ibis columns."""
 from __future__ import annotations
 
+from typing import Any
+
 from tierwise.engine.hookspecs import hookimpl
-from tierwise.engine.plugin_api import Function
+from tierwise.engine.plugin_api import Function, FunctionContext
 
 
-def _days(a, b):
+def _days(a: Any, b: Any) -> Any:  # Ibis date values in, an integer value out
     """Whole days from date a to date b (b - a)."""
     return b.cast("date").delta(a.cast("date"), unit="day")
 
@@ -15,7 +17,7 @@ class DaysSince(Function):
     arg_types = ("date",)
     description = "days from a date to the as-of date"
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         return _days(args[0], ctx.as_of)
 
 
@@ -24,7 +26,7 @@ class YearsBetween(Function):
     arg_types = ("date", "date")
     description = "calendar years from the first date to the second: whole years plus the elapsed part of the next"
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         return _calendar_between(args[0], args[1], "Y")
 
 
@@ -33,11 +35,11 @@ class MonthsBetween(Function):
     arg_types = ("date", "date")
     description = "calendar months from the first date to the second: whole months plus the elapsed part of the next"
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         return _calendar_between(args[0], args[1], "M")
 
 
-def _calendar_between(a, b, unit: str):
+def _calendar_between(a: Any, b: Any, unit: str) -> Any:
     """Whole calendar units k from a to b (a + k units <= b < a + (k+1) units, month ends clamped, so
     an anniversary is exactly k), plus the fraction of the next unit elapsed, in days."""
     a, b = a.cast("date"), b.cast("date")
@@ -61,7 +63,7 @@ class Abs(Function):
     name = "abs"
     description = "absolute value"
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         return args[0].abs()
 
 
@@ -71,7 +73,7 @@ class Log(Function):
     arg_types = ("number",)
     variadic = True
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         import ibis
 
         x = args[0].cast("float64")
@@ -87,7 +89,7 @@ class Least(Function):
     variadic = True
     description = "the smallest of two or more values, missing if one is (one argument: an aggregate)"
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         import ibis
 
         return _unless_missing(args, ibis.least(*args))
@@ -99,13 +101,13 @@ class Greatest(Function):
     variadic = True
     description = "the largest of two or more values, missing if one is (one argument: an aggregate)"
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         import ibis
 
         return _unless_missing(args, ibis.greatest(*args))
 
 
-def _unless_missing(args, value):
+def _unless_missing(args: list[Any], value: Any) -> Any:
     """``value``, or missing when any argument is (SQL's least/greatest would skip it silently)."""
     import ibis
 
@@ -122,12 +124,12 @@ class Coalesce(Function):
     returns = "any"
     description = "the first value that is not missing"
 
-    def build(self, args, ctx):
+    def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         import ibis
 
         return ibis.coalesce(*args)
 
 
 @hookimpl
-def tierwise_register_functions():
+def tierwise_register_functions() -> list[type[Function]]:
     return [DaysSince, YearsBetween, MonthsBetween, Abs, Log, Least, Greatest, Coalesce]

@@ -5,17 +5,23 @@ gives the manager back. Recorded in the rating store (``manager_assignment``); `
 `tierwise history CUSTOMER` show it."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
-from tierwise.engine.plugin_api import (DELIVERED, FAILED, PENDING, ActionHandler, DeliveryResult, PluginOptions,
+from tierwise.engine.plugin_api import (DELIVERED, FAILED, PENDING, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
                                         SettingsProblem, closest)
+from tierwise.engine.settings import Settings, UnreadableSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tierwise.engine.plugin_manager import Registry
 
 
 class AssignManagerOptions(PluginOptions):
     pool: str = Field(description="a pool of managers in tierwise.toml: [managers.POOL]")
 
 
-def pool_problem(pool: str, settings) -> SettingsProblem | None:
+def pool_problem(pool: str, settings: Settings | UnreadableSettings | None) -> SettingsProblem | None:
     if settings is not None and pool in settings.managers:
         return None
     pools = sorted(settings.managers) if settings is not None else []
@@ -38,11 +44,12 @@ class AssignManagerAction(ActionHandler):
     needs_settings = True
 
     @classmethod
-    def check_settings(cls, options, settings, registry):
+    def check_settings(cls, options: AssignManagerOptions, settings: Settings, registry: Registry | None
+                       ) -> list[SettingsProblem]:
         problem = pool_problem(options.pool, settings)
         return [problem] if problem else []
 
-    def deliver(self, batch):
+    def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         ctx = batch.context
         pool_name = batch.options.pool
         problem = pool_problem(pool_name, ctx.settings)
@@ -50,10 +57,11 @@ class AssignManagerAction(ActionHandler):
         def every(status: str, detail: str) -> list[DeliveryResult]:
             return [DeliveryResult(i.idempotency_key, status, detail) for i in batch.items]
 
-        if getattr(ctx.settings, "error", None):  # tierwise.toml has errors: not this delivery's fault
+        if isinstance(ctx.settings, UnreadableSettings) and ctx.settings.error:  # not this delivery's fault
             return every(PENDING, ctx.settings.summary())
         if problem is not None:
             return every(FAILED, problem.message)
+        assert ctx.settings is not None  # the pool was found in them
         if ctx.store is None:
             return every(FAILED, "assign_manager records assignments in the rating store, and this run has none")
         pool = ctx.settings.managers[pool_name]

@@ -11,7 +11,7 @@ floating-point noise (``0.1 + 0.2`` and ``0.3``) are equal here too.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,11 +27,11 @@ class RankOptions(NormalizerOptions):
 RANK_QUANTUM = 1e-12
 
 
-def _rank_fit(column):
+def _rank_fit(column: Any) -> dict[str, Any]:
     return {"n": column.count(), "scale": column.abs().max()}
 
 
-def _rank(column, params, ties: str):
+def _rank(column: Any, params: dict[str, Any], ties: str) -> Any:  # an Ibis column in, its ranks out
     """Rank within the non-null population: low = #values below, high = #values at or below - 1.
 
     Values are ranked as numbers equal in exact arithmetic are: 0.1 + 0.2 (0.30000000000000004 in doubles)
@@ -61,10 +61,10 @@ class MinMax(Normalizer):
     name = "minmax"
     description = "min-max (range) scaling onto the points range"
 
-    def fit(self, column, options):
+    def fit(self, column: Any, options: Any) -> dict[str, Any]:
         return {"min": column.min(), "max": column.max()}
 
-    def apply(self, column, params, lo, hi, options):
+    def apply(self, column: Any, params: dict[str, Any], lo: float, hi: float, options: Any) -> Any:
         import ibis
 
         spread = params["max"] - params["min"]
@@ -80,10 +80,10 @@ class ZScore(Normalizer):
     name = "zscore"
     description = "z-score (population σ), clipped at ±3σ, onto the points range"
 
-    def fit(self, column, options):
+    def fit(self, column: Any, options: Any) -> dict[str, Any]:
         return {"mean": column.mean(), "std": column.std(how="pop")}
 
-    def apply(self, column, params, lo, hi, options):
+    def apply(self, column: Any, params: dict[str, Any], lo: float, hi: float, options: Any) -> Any:
         import ibis
 
         std = params["std"]
@@ -100,10 +100,10 @@ class Percentile(Normalizer):
     Options = RankOptions
     description = "percent rank in the population onto the points range (ties: low|high)"
 
-    def fit(self, column, options):
+    def fit(self, column: Any, options: Any) -> dict[str, Any]:
         return _rank_fit(column)
 
-    def apply(self, column, params, lo, hi, options):
+    def apply(self, column: Any, params: dict[str, Any], lo: float, hi: float, options: Any) -> Any:
         import ibis
 
         n = params["n"]
@@ -119,10 +119,10 @@ class Quintile(Normalizer):
     Options = RankOptions
     description = "quintile 1..5 by rank (ties: low|high) mapped onto the points range"
 
-    def fit(self, column, options):
+    def fit(self, column: Any, options: Any) -> dict[str, Any]:
         return _rank_fit(column)
 
-    def apply(self, column, params, lo, hi, options):
+    def apply(self, column: Any, params: dict[str, Any], lo: float, hi: float, options: Any) -> Any:
         import ibis
 
         n = params["n"]
@@ -133,5 +133,5 @@ class Quintile(Normalizer):
 
 
 @hookimpl
-def tierwise_register_normalizers():
+def tierwise_register_normalizers() -> list[type[Normalizer]]:
     return [MinMax, ZScore, Percentile, Quintile]

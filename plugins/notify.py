@@ -3,21 +3,29 @@
 run's log — so a rule file names no address and no secret."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from pydantic import Field, ValidationError
 
 from tierwise.engine.plugin_api import (FAILED, PENDING, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
                                         SettingsProblem, closest)
+from tierwise.engine.settings import Settings, UnreadableSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tierwise.engine.plugin_manager import Registry
 
 
 class NotifyOptions(PluginOptions):
     channel: str = Field(description="a channel in tierwise.toml: [channels.NAME]")
 
 
-def _where(settings) -> str:
+def _where(settings: Settings | UnreadableSettings | None) -> str:
     return settings.path.name if settings is not None and settings.path is not None else "tierwise.toml"
 
 
-def channel_problems(channel: str, settings, actions) -> list[SettingsProblem]:
+def channel_problems(channel: str, settings: Settings | UnreadableSettings | None,
+                     actions: Mapping[str, type[ActionHandler]]) -> list[SettingsProblem]:
     """What is wrong with handing a batch to ``channel``: not in the settings, its kind's handler not
     installed (``actions``: the handlers by name), or options that handler refuses."""
     channels = sorted(settings.channels) if settings is not None else []
@@ -55,17 +63,19 @@ class NotifyAction(ActionHandler):
     needs_settings = True
 
     @classmethod
-    def check_settings(cls, options, settings, registry):
+    def check_settings(cls, options: NotifyOptions, settings: Settings, registry: Registry | None
+                       ) -> list[SettingsProblem]:
         return channel_problems(options.channel, settings, registry.actions if registry is not None else {})
 
-    def deliver(self, batch):
+    def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         ctx = batch.context
         actions = ctx.actions()
-        if getattr(ctx.settings, "error", None):  # tierwise.toml has errors: not this delivery's fault
+        if isinstance(ctx.settings, UnreadableSettings) and ctx.settings.error:  # not this delivery's fault
             return [DeliveryResult(i.idempotency_key, PENDING, ctx.settings.summary()) for i in batch.items]
         problems = channel_problems(batch.options.channel, ctx.settings, actions)
         if problems:
             return [DeliveryResult(i.idempotency_key, FAILED, problems[0].message) for i in batch.items]
+        assert ctx.settings is not None  # the channel was found in them
         channel = ctx.settings.channels[batch.options.channel]
         handler_cls = actions[channel.kind]
         options = handler_cls.Options(**channel.handler_options(ctx.settings.base_dir))

@@ -94,6 +94,7 @@ def unify(chunks: list[Any]) -> Any:
     import pyarrow as pa
 
     types = {c.type for c in chunks if not pa.types.is_null(c.type)}
+    target: pa.DataType
     if not types:
         target = pa.string()
     elif len(types) == 1:
@@ -106,4 +107,5 @@ def unify(chunks: list[Any]) -> Any:
         target = pa.string()
         chunks = [c if pa.types.is_null(c.type) else pa.array([text(v) for v in c.to_pylist()], pa.string())
                   for c in chunks]
-    return pa.chunked_array([c.cast(target) for c in chunks], type=target)
+    # pyarrow-stubs overload chunked_array per literal type only, none for a DataType known at run time
+    return pa.chunked_array([c.cast(target) for c in chunks], type=target)  # type: ignore[call-overload]

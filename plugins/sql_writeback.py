@@ -20,12 +20,16 @@ import os
 import re
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from tierwise.engine.plugin_api import (DELIVERED, FAILED, PENDING, ActionHandler, DeliveryResult, PluginOptions,
+from tierwise.engine.plugin_api import (DELIVERED, FAILED, PENDING, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
                                         closest, postgres_password)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy import Column, Connection, Table
+    from sqlalchemy.engine import URL
 
 FIELDS = {
     "tier": "the final tier", "score": "the score", "rated_at": "when the run rated the customer (UTC)",
@@ -101,7 +105,7 @@ class SqlWriteOptions(PluginOptions):
         return name
 
     @model_validator(mode="after")
-    def _key_not_written(self):
+    def _key_not_written(self) -> SqlWriteOptions:
         if self.key_column in parse_columns(self.columns).values():
             raise ValueError(f"key_column '{self.key_column}' is also in columns")
         return self
@@ -115,7 +119,7 @@ class Failed(Exception):
         self.status = status
 
 
-def database_url(options: SqlWriteOptions, base_dir: Path | None):
+def database_url(options: SqlWriteOptions, base_dir: Path | None) -> URL:
     """The URL to connect with: a relative SQLite file against the rule file's folder (it must exist:
     SQLite would create an empty one), the password from the environment."""
     from sqlalchemy.engine import make_url
@@ -141,7 +145,7 @@ def database_url(options: SqlWriteOptions, base_dir: Path | None):
     return url.set(password=password) if password else url
 
 
-def _rated(batch) -> tuple[datetime, date | None]:
+def _rated(batch: ActionBatch) -> tuple[datetime, date | None]:
     """When the run rated (its finish as the store recorded it, else now) and its as-of date."""
     run = batch.context.store.run(batch.run_id) if batch.context.store is not None else None
     at = (run.finished_at or run.started_at) if run is not None else None
@@ -150,14 +154,15 @@ def _rated(batch) -> tuple[datetime, date | None]:
     return at, run.as_of if run is not None else None
 
 
-def _python_type(column) -> type | None:
+def _python_type(column: Column[Any]) -> type | None:
     try:
-        return column.type.python_type
+        kind: type = column.type.python_type
+        return kind
     except NotImplementedError:
         return None
 
 
-def coerce(value: Any, column) -> Any:
+def coerce(value: Any, column: Column[Any]) -> Any:
     """A value in the form the column takes (ValueError when it cannot be)."""
     if value is None:
         return None
@@ -182,7 +187,7 @@ def coerce(value: Any, column) -> Any:
     return value
 
 
-def _unique_key(conn, table, key: str) -> bool:
+def _unique_key(conn: Connection, table: Table, key: str) -> bool:
     import sqlalchemy as sa
 
     insp = sa.inspect(conn)
@@ -195,7 +200,7 @@ def _unique_key(conn, table, key: str) -> bool:
                for ix in insp.get_indexes(table.name, schema=schema))
 
 
-def reflect(conn, options: SqlWriteOptions, shown: str):
+def reflect(conn: Connection, options: SqlWriteOptions, shown: str) -> Table:
     import difflib
 
     import sqlalchemy as sa
@@ -211,7 +216,7 @@ def reflect(conn, options: SqlWriteOptions, shown: str):
     wanted = [options.key_column, *parse_columns(options.columns).values()]
     missing = [c for c in wanted if c not in table.c]
     if missing:
-        hints = [f"{c} (did you mean {close}?)" if (close := closest(c, list(table.c.keys()))) else c for c in missing]
+        hints = [f"{c} (did you mean {near}?)" if (near := closest(c, list(table.c.keys()))) else c for c in missing]
         raise Failed(f"table '{options.table}' has no column {', '.join(hints)}; its columns: "
                      f"{', '.join(table.c.keys())}")
     if not _unique_key(conn, table, options.key_column):
@@ -221,7 +226,7 @@ def reflect(conn, options: SqlWriteOptions, shown: str):
     return table
 
 
-def upsert(conn, table, key: str, rows: list[dict[str, Any]], rated: str | None) -> None:
+def upsert(conn: Connection, table: Table, key: str, rows: list[dict[str, Any]], rated: str | None) -> None:
     """Insert each row, or update the row with its key (keeping one whose ``rated`` column is later)."""
     import sqlalchemy as sa
 
@@ -255,7 +260,7 @@ def upsert(conn, table, key: str, rows: list[dict[str, Any]], rated: str | None)
                 conn.execute(sa.insert(table).values(row))
 
 
-def _message(exc: BaseException, url) -> str:
+def _message(exc: BaseException, url: URL) -> str:
     from .connectors_sql import driver_message
     from .sql_secrets import scrub
 
@@ -267,7 +272,7 @@ def _message(exc: BaseException, url) -> str:
     return text
 
 
-def write_back(batch) -> list[DeliveryResult]:
+def write_back(batch: ActionBatch) -> list[DeliveryResult]:
     import sqlalchemy as sa
 
     options: SqlWriteOptions = batch.options
@@ -347,5 +352,5 @@ class SqlWriteBack(ActionHandler):
     positional = ("url",)
     batch_size = 1000
 
-    def deliver(self, batch):
+    def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         return write_back(batch)

@@ -34,7 +34,9 @@ from tierwise.engine.plugin_api import (
     DELIVERED,
     FAILED,
     PENDING,
+    ActionBatch,
     ActionHandler,
+    ActionItem,
     DeliveryResult,
     PluginOptions,
 )
@@ -278,7 +280,7 @@ class WebhookAction(ActionHandler):
     positional = ("url",)
     batch_size = 1000
 
-    def deliver(self, batch):
+    def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         opts: WebhookOptions = batch.options
         items = list(batch.items)
         if not items:
@@ -345,7 +347,7 @@ class WebhookAction(ActionHandler):
                     f"nothing was sent; set it, then `tierwise actions retry`")
         return ""
 
-    def _send(self, batch, chunk, n, total, receiver: _Receiver, secret: str,
+    def _send(self, batch: ActionBatch, chunk: list[ActionItem], n: int, total: int, receiver: _Receiver, secret: str,
               opts: WebhookOptions) -> tuple[str, str, int, bool]:
         """POST one batch until it is answered for good or the attempts are used up: (status, detail,
         POSTs made, whether the receiver is down for every batch: no answer, 429, 502, 503 or 504 — after a
@@ -418,5 +420,5 @@ class WebhookAction(ActionHandler):
 
 
 @hookimpl
-def tierwise_register_actions():
+def tierwise_register_actions() -> list[type[ActionHandler]]:
     return [WebhookAction]
