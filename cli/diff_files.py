@@ -73,6 +73,7 @@ def _text_cell(cell: Any) -> None:
 
 def write_xlsx(pr: Any, path: Path) -> None:
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     def clean(v: Any) -> Any:
@@ -80,6 +81,7 @@ def write_xlsx(pr: Any, path: Path) -> None:
 
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook's one sheet
     ws.title = "matrix"
     ch = pr.changes
     ws.append([clean(summary_line(pr))])
@@ -103,8 +105,8 @@ def write_xlsx(pr: Any, path: Path) -> None:
             sheet.append([clean(r[h]) for h in header])
         sheet.freeze_panes = "A2"
     for sheet in wb.worksheets:
-        for row in sheet.iter_rows():
-            for cell in row:
+        for cells in sheet.iter_rows():
+            for cell in cells:
                 _text_cell(cell)
     wb.save(path)
 

@@ -21,7 +21,9 @@ def commands() -> Iterator[tuple[str, click.Command, click.Context]]:
         yield " ".join(path), cmd, ctx
         if isinstance(cmd, click.Group):
             for name in cmd.list_commands(ctx):
-                yield from walk(cmd.get_command(ctx, name), [*path, name], ctx)
+                sub = cmd.get_command(ctx, name)
+                if sub is not None:  # a listed command is there
+                    yield from walk(sub, [*path, name], ctx)
 
     yield from walk(cli, [], None)
 

@@ -59,7 +59,7 @@ def write_rows(rows: list[dict[str, Any]], path: Path | None, sheet: str = "hist
         return
     import pyarrow as pa
 
-    from ..engine.run import write_output
+    from ..engine.output import write_output
 
     write_output(pa.Table.from_pylist(rows), path)
     console().print(f"wrote {len(rows)} row(s) to {esc(path)}", highlight=False)

@@ -6,12 +6,17 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..engine.dates import ALSO
 from .backend_options import backend_options
 from .render import console, err_console, esc, print_diagnostics, print_distribution, print_issues, scorecard
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine.calibration import Calibration
+    from ..engine.store import Run
 
 
 class RuleErrors(click.ClickException):
@@ -56,7 +61,7 @@ def load(path: Path, show_warnings: bool = True):
     return plan
 
 
-class DateParam(click.ParamType):
+class DateParam(click.ParamType[date]):
     """A date as rule files and text sources write it (engine.dates): 2026-06-30, 2026/6/30, 2026.6.30, ..."""
 
     name = "date"
@@ -78,7 +83,7 @@ DATE = DateParam()
 AS_OF_HELP = f"e.g. 2026-06-30 ({ALSO})"
 
 
-def refuse_overwriting_inputs(plan, file: Path, overrides: dict, outputs: dict) -> None:
+def refuse_overwriting_inputs(plan, file: Path, overrides: dict[str, str], outputs: dict[str, Path | None]) -> None:
     """A usage error when --out or --log would overwrite the rule file or a source's file."""
     inputs = {file.resolve()}
     for sp in plan.sources:
@@ -132,7 +137,7 @@ def source_options(fn):
     return wrapper
 
 
-def recording_for(plan, file: Path, overrides: dict, db: str | None, by: str | None):
+def recording_for(plan, file: Path, overrides: dict[str, str], db: str | None, by: str | None):
     """The store a run records itself in (--db, else TIERWISE_DB, else tierwise.db beside the rule file)."""
     import getpass
 
@@ -153,7 +158,7 @@ def recording_for(plan, file: Path, overrides: dict, db: str | None, by: str | N
                      sources=source_facts(plan, file.parent, overrides))
 
 
-def evaluate(plan, path: Path, as_of: date, overrides: dict, out: Path | None = None, columns: list[str] | None = None,
+def evaluate(plan, path: Path, as_of: date, overrides: dict[str, str], out: Path | None = None, columns: list[str] | None = None,
              record=None, **more):
     """Run the plan; a Parquet ``out`` is written by the run itself."""
     from ..engine.plugin_api import DataError
@@ -440,8 +445,8 @@ class Basis:
     """What one customer is rated against: a stored calibration (None: fit on the data read), the run
     it comes from, the last ratings (change()) and the approved overrides."""
 
-    calibration: object = None
-    run: object = None
+    calibration: Calibration | None = None
+    run: Run | None = None
     previous: object = None
     tier_overrides: object = None
 
@@ -468,6 +473,8 @@ def stored_basis(plan, file: Path, db: str | None, calibration_run: str | None, 
         store = Store.open(url)
     except StoreError as exc:
         raise RuleErrors(str(exc)) from None
+    calibration: Calibration | None
+    run: Run | None
     try:
         try:
             calibration, run = frozen_calibration(store, plan, calibration_run)
@@ -497,7 +504,7 @@ def calibration_option(fn):
                              "default: the last full run's.")(fn)
 
 
-def rate_these(plan, file: Path, customers: list[str], overrides: dict, as_of: date, basis: Basis):
+def rate_these(plan, file: Path, customers: list[str], overrides: dict[str, str], as_of: date, basis: Basis):
     from ..engine.plugin_api import DataError
     from ..engine.run import rate_customers
 
@@ -647,7 +654,7 @@ def _shown(value, column: str) -> str:
     return str(value)
 
 
-def closest_key(typed: str, keys: list) -> str | None:
+def closest_key(typed: str, keys: list[str]) -> str | None:
     """The customer key meant by ``typed``: the same ignoring case and spaces (k1 for K1, "KH 001" for
     KH001), else a close one starting alike."""
     from ..dsl.diagnostics import suggest
@@ -768,9 +775,12 @@ def demo(directory, customers, seed):
 
 def _first_key(path: Path) -> str | None:
     from openpyxl import load_workbook
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
     wb = load_workbook(path, read_only=True)
-    for i, row in enumerate(wb.active.iter_rows(values_only=True)):
+    sheet = wb.active
+    assert isinstance(sheet, ReadOnlyWorksheet)  # the results tierwise wrote: their sheet, read-only
+    for i, row in enumerate(sheet.iter_rows(values_only=True)):
         if i == 1:
             return str(row[0])
     return None

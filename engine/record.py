@@ -21,7 +21,8 @@ from .plugin_api import DataError
 from .store.bulk import Columns
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .store import Store
+    from .calibration import Calibration
+    from .store import Run, Store
 
 READ_BATCH = 50_000
 #: a rating's columns, in the order rating_batches gives them
@@ -184,7 +185,7 @@ def previous_table(store: Any, plan: P.Plan, customers: list[str] | None = None)
                                                       columns=("customer", "indicator_values", "final_tier")), names)
 
 
-def frozen_calibration(store: Any, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
+def frozen_calibration(store: Store, plan: P.Plan, run_ref: str | None = None) -> tuple[Calibration, Run]:
     """(Calibration, Run): that of run ``run_ref`` (an id or its start), else of the last complete
     full run of this ruleset. A DataError when there is none."""
     from .calibration import Calibration
@@ -242,7 +243,7 @@ class Recording:
     def previous_table(self, plan: P.Plan, customers: list[str] | None = None) -> Any:
         return previous_table(self.store, plan, customers)
 
-    def frozen_calibration(self, plan: P.Plan, run_ref: str | None = None) -> tuple[Any, Any]:
+    def frozen_calibration(self, plan: P.Plan, run_ref: str | None = None) -> tuple[Calibration, Run]:
         return frozen_calibration(self.store, plan, run_ref)
 
     def overrides_table(self, plan: P.Plan, as_of: Any) -> Any:
