@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the types plugins annotate with (re-exported: plugins import only this module)
     from .plan import Type
-    from .plugin_manager import Registry
-    from .settings import Settings, UnreadableSettings
-    from .store import Store
+    from .plugin_manager import Registry as Registry
+    from .settings import Settings as Settings
+    from .settings import UnreadableSettings as UnreadableSettings
+    from .store import Store as Store
 
 
 class PluginOptions(BaseModel):
@@ -160,6 +161,14 @@ class ActionContext:
         from .plugin_manager import default_registry
 
         return default_registry().actions
+
+    def unreadable_settings(self) -> UnreadableSettings | None:
+        """The settings in place of a ``tierwise.toml`` with errors (a handler that reads it leaves its
+        deliveries pending: not their fault), else None."""
+        from .settings import UnreadableSettings
+
+        s = self.settings
+        return s if isinstance(s, UnreadableSettings) and s.error else None
 
 
 @dataclass

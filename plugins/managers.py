@@ -11,10 +11,9 @@ from pydantic import Field
 
 from tierwise.engine.plugin_api import (DELIVERED, FAILED, PENDING, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
                                         SettingsProblem, closest)
-from tierwise.engine.settings import Settings, UnreadableSettings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tierwise.engine.plugin_manager import Registry
+    from tierwise.engine.plugin_api import Registry, Settings, UnreadableSettings
 
 
 class AssignManagerOptions(PluginOptions):
@@ -57,8 +56,9 @@ class AssignManagerAction(ActionHandler):
         def every(status: str, detail: str) -> list[DeliveryResult]:
             return [DeliveryResult(i.idempotency_key, status, detail) for i in batch.items]
 
-        if isinstance(ctx.settings, UnreadableSettings) and ctx.settings.error:  # not this delivery's fault
-            return every(PENDING, ctx.settings.summary())
+        unreadable = ctx.unreadable_settings()
+        if unreadable is not None:  # tierwise.toml has errors: not this delivery's fault
+            return every(PENDING, unreadable.summary())
         if problem is not None:
             return every(FAILED, problem.message)
         assert ctx.settings is not None  # the pool was found in them

@@ -10,10 +10,9 @@ from pydantic import Field, ValidationError
 
 from tierwise.engine.plugin_api import (FAILED, PENDING, ActionBatch, ActionHandler, DeliveryResult, PluginOptions,
                                         SettingsProblem, closest)
-from tierwise.engine.settings import Settings, UnreadableSettings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tierwise.engine.plugin_manager import Registry
+    from tierwise.engine.plugin_api import Registry, Settings, UnreadableSettings
 
 
 class NotifyOptions(PluginOptions):
@@ -70,8 +69,9 @@ class NotifyAction(ActionHandler):
     def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
         ctx = batch.context
         actions = ctx.actions()
-        if isinstance(ctx.settings, UnreadableSettings) and ctx.settings.error:  # not this delivery's fault
-            return [DeliveryResult(i.idempotency_key, PENDING, ctx.settings.summary()) for i in batch.items]
+        unreadable = ctx.unreadable_settings()
+        if unreadable is not None:  # tierwise.toml has errors: not this delivery's fault
+            return [DeliveryResult(i.idempotency_key, PENDING, unreadable.summary()) for i in batch.items]
         problems = channel_problems(batch.options.channel, ctx.settings, actions)
         if problems:
             return [DeliveryResult(i.idempotency_key, FAILED, problems[0].message) for i in batch.items]
