@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -16,6 +16,7 @@ from .render import console, err_console, esc, print_diagnostics, print_distribu
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..engine.calibration import Calibration
+    from ..engine.plugin_manager import Registry
     from ..engine.store import Run
 
 
@@ -27,7 +28,7 @@ class RuleErrors(click.ClickException):
             err_console().print(f"[red]error:[/red] {esc(self.message)}", highlight=False)
 
 
-def registry():
+def registry() -> Registry:
     from ..engine.plugin_manager import default_registry
 
     return default_registry()
@@ -105,7 +106,7 @@ def typed_location(value: str) -> str:
     return value if "://" in value else str(Path(value).expanduser().absolute())
 
 
-def headers_option(fn):
+def headers_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--headers en|zh: the language of an output file's column headers."""
     return click.option(
         "--headers", "headers", type=click.Choice(["en", "zh"]),
@@ -114,7 +115,7 @@ def headers_option(fn):
              "names (en).")(fn)
 
 
-def source_options(fn):
+def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--source NAME=PATH_OR_URL (repeatable) and --as-of DATE."""
 
     @click.option("--source", "sources", multiple=True, metavar="NAME=PATH_OR_URL",

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dsl.diagnostics import Diagnostics
+    from ..engine.explain import Line, Scorecard
+    from ..engine.run import RunOutcome
 
 
 @lru_cache(maxsize=1)
@@ -20,7 +26,7 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
-def print_diagnostics(diags) -> None:
+def print_diagnostics(diags: Diagnostics) -> None:
     out = err_console()
     for d in diags.sorted():
         text = d.format(diags.filename, diags.text)
@@ -40,7 +46,7 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
-def print_distribution(outcome) -> None:
+def print_distribution(outcome: RunOutcome) -> None:
     plan = outcome.plan
     title = " ".join(filter(None, [plan.name or "ruleset", plan.version]))
     table = Table(title=esc(f"{title} — {outcome.rows} customers, as of {outcome.as_of}"))
@@ -54,7 +60,7 @@ def print_distribution(outcome) -> None:
     console().print(table)
 
 
-def print_issues(outcome) -> None:
+def print_issues(outcome: RunOutcome) -> None:
     out = err_console()
     for w in outcome.warnings:
         out.print(f"[yellow]warning:[/yellow] {esc(w)}")
@@ -71,7 +77,7 @@ def print_issues(outcome) -> None:
         out.print(f"missing values: {esc(parts)}")
 
 
-def scorecard(card) -> None:
+def scorecard(card: Scorecard) -> None:
     """Print a scorecard (engine.explain.Scorecard): the lines, then the score, tier, segments, labels."""
     from ..engine.explain import number_text as num
 
@@ -80,7 +86,7 @@ def scorecard(card) -> None:
     for col in columns if not card.additive else [c for c in columns if c != "weight"]:
         table.add_column(col, justify="right" if col in ("points", "weight", "contribution", "value") else "left")
 
-    def weight_text(line) -> str:
+    def weight_text(line: Line) -> str:
         if line.kind not in ("indicator", "subtotal") or line.weight is None:
             return ""
         d = (line.declared_weight or 0) * 100
@@ -101,7 +107,7 @@ def scorecard(card) -> None:
     print_outcome(card)
 
 
-def print_outcome(card) -> None:
+def print_outcome(card: Scorecard) -> None:
     """The lines under a scorecard: score and tier (with its label), or why there is no score;
     each segment's value; the labels; what the next tier up needs."""
     from ..engine.explain import number_text as num
