@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ..plugin_api import DataError
-from ..store_location import default_url  # noqa: F401  (re-exported: the store's home)
+from ..store_location import default_url as default_url  # re-exported: the store's home
 from .bulk import Columns, insert_rows
 from .models import Rating, Run, table_of
 
