@@ -38,6 +38,7 @@ def source_aggregates(t: Any, items: list[P.Agg], registry: Any, as_of: date) ->
         if a.func == "count" and a.arg is None:
             metrics[a.id] = t.count(where=where) if where is not None else t.count()
             continue
+        assert a.arg is not None  # only count(SOURCE) has no argument
         metrics[a.id] = getattr(builder(a.arg), FUNCTIONS[a.func])(where=where)
     return metrics
 
