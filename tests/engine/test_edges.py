@@ -137,6 +137,15 @@ def test_log_is_missing_for_x_at_or_below_zero_and_for_a_base_at_or_below_zero_o
     assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3, -1, 0])
 
 
+def test_log_of_zero_is_missing_in_conditions_too_not_minus_infinity():
+    # an indicator's value turns ±inf into missing anyway; a label, a measure or coalesce would see -inf
+    rows = rate("measure l = log(c.x)\nmeasure l2 = log(c.x, 2)\nindicator i = c.x weight 100%\n"
+                "label tiny when l < -100\nlabel tiny2 when l2 < -100\nlabel none when coalesce(l, 7) == 7\n"
+                "label none2 when coalesce(l2, 7) == 7\n", x=[0.0, 1.0, -1.0])
+    assert [set(filter(None, s.split(","))) for s in column(rows, "labels")] == [{"none", "none2"}, set(),
+                                                                                 {"none", "none2"}]
+
+
 def test_division_by_zero_is_missing():
     rows = rate("missing -> points 1\nindicator d = c.a / c.b weight 100%\n", a=[6.0, 6.0, 0.0], b=[3.0, 0.0, 0.0])
     assert column(rows, "d") == [2, None, None] and column(rows, "d.points") == [2, 1, 1]
