@@ -74,6 +74,35 @@ def test_a_range_band_is_half_open_within_the_tolerance():
     assert column(rows, "r.points") == [8, 8, 3, 3, 8, 1, 8]
 
 
+def test_the_tolerance_is_relative_for_large_cuts_and_absolute_1e9_below_one():
+    # 1e-9·max(1, |c|): 1e-6 at ±1000, 1e-9 at 0.5; half of it inside, twice and 1.5 times outside
+    xs = [1000 - 5e-7, 1000 - 2e-6, -1000 - 5e-7, -1000 - 2e-6, 0.5 - 5e-10, 0.5 - 1.5e-9]
+    ys = [1000.0, 1000.0, -1000.0, -1000.0, 0.5, 0.5]
+    rows = rate("indicator a = c.x weight 40% { >= 1000 -> 9; else -> 1 }\n"
+                "indicator n = c.x weight 30% { >= -1000 -> 9; else -> 1 }\n"
+                "indicator h = c.x weight 30% { >= 0.5 -> 9; else -> 1 }\n"
+                "label ge when c.x >= c.y\nlabel flipped when c.y <= c.x\nlabel eq when c.x == c.y\n", x=xs, y=ys)
+    assert column(rows, "a.points") == [9, 1, 1, 1, 1, 1]
+    assert column(rows, "n.points") == [9, 9, 9, 1, 9, 9]
+    assert column(rows, "h.points") == [9, 9, 1, 1, 9, 1]
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"ge", "flipped", "eq"}, set()] * 3
+    rows = rate("indicator k = c.x weight 100%\nlabel a when c.x >= 1000\nlabel b when 1000 <= c.x\n"
+                "label n when c.x >= -1000\nlabel h when 0.5 <= c.x\n", x=xs)
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"a", "b", "n", "h"}, {"n", "h"}, {"n"}, set(), {"n", "h"}, {"n"}]
+
+
+def test_compare_takes_a_python_number_on_the_right_as_a_constant_with_the_tolerance():
+    from tierwise.engine.expressions import compare
+
+    con = ibis.duckdb.connect()
+    t = con.create_table("t", pa.table({"x": [10.0, below(10.0), 10 - 1e-6, None]}))
+    got = con.execute(t.select(ge=compare(">=", t.x, 10), eq=compare("==", t.x, 10.0), ne=compare("!=", t.x, 10)))
+    assert got["ge"].tolist()[:3] == [True, True, False]
+    assert got["eq"].tolist() == [True, True, False, False] and got["ne"].tolist() == [False, False, True, True]
+
+
 def test_equal_not_equal_and_in_bands_on_numbers_take_float_noise_as_equal():
     # 0.1 + 0.2 is 0.30000000000000004; 3 * 0.1 is 0.30000000000000004; 0.7 = 0.1 * 7 is 0.7000000000000001
     rows = rate("measure v = c.a * 0.1 + c.b * 0.2\n"
@@ -402,6 +431,15 @@ def test_blank_text_is_missing_and_a_literal_on_the_left_is_flipped_with_the_tol
                 a=[3.0, 1.0, 3.0], t=["A", "", None])
     labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
     assert labels == [{"filled", "flip"}, {"blank", "blank_left", "flip_gt"}, {"blank", "blank_left", "flip"}]
+
+
+def test_a_computed_empty_text_is_blank_too():
+    # a source's empty cell is missing already; coalesce(c.t, "") makes a present "" that `== ""` must still see
+    rows = rate('indicator i = c.a weight 100%\nlabel blank when coalesce(c.t, "") == ""\n'
+                'label filled when coalesce(c.t, "") != ""\nlabel blank_left when "" == coalesce(c.t, "")\n',
+                a=[1.0, 1.0, 1.0], t=["A", "", None])
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"filled"}, {"blank", "blank_left"}, {"blank", "blank_left"}]
 
 
 def test_two_missing_values_are_not_equal():
