@@ -76,7 +76,7 @@ def test_a_range_band_is_half_open_within_the_tolerance():
 
 def test_the_tolerance_is_relative_for_large_cuts_and_absolute_1e9_below_one():
     # 1e-9·max(1, |c|): 1e-6 at ±1000, 1e-9 at 0.5; half of it inside, twice and 1.5 times outside
-    xs = [1000 - 5e-7, 1000 - 2e-6, -1000 - 5e-7, -1000 - 2e-6, 0.5 - 5e-10, 0.5 - 1.5e-9]
+    xs = [1000 - 5e-7, 1000 - 2e-6, -1000 - 5e-7, -1000 - 2e-6, 0.5 - 8e-10, 0.5 - 1.5e-9]
     ys = [1000.0, 1000.0, -1000.0, -1000.0, 0.5, 0.5]
     rows = rate("indicator a = c.x weight 40% { >= 1000 -> 9; else -> 1 }\n"
                 "indicator n = c.x weight 30% { >= -1000 -> 9; else -> 1 }\n"
@@ -91,6 +91,23 @@ def test_the_tolerance_is_relative_for_large_cuts_and_absolute_1e9_below_one():
                 "label n when c.x >= -1000\nlabel h when 0.5 <= c.x\n", x=xs)
     labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
     assert labels == [{"a", "b", "n", "h"}, {"n", "h"}, {"n"}, set(), {"n", "h"}, {"n"}]
+
+
+def test_a_value_exactly_the_tolerance_away_is_within_it():
+    # at 0 the tolerance is exactly 1e-9: ±1e-9 is on the cut (== holds, >= and <= hold, > and < do not)
+    rows = rate("indicator k = c.x weight 100%\nlabel eq when c.x == 0\nlabel ge when c.x >= 0\nlabel gt when c.x > 0\n"
+                "label le when c.x <= 0\nlabel lt when c.x < 0\n", x=[1e-9, -1e-9, 2e-9, -2e-9])
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"eq", "ge", "le"}, {"eq", "ge", "le"}, {"ge", "gt"}, {"le", "lt"}]
+
+
+def test_dates_compare_exactly():
+    days = [date(2026, 6, 29), AS_OF, date(2026, 7, 1), None]
+    rows = rate("indicator k = c.x weight 100%\nlabel ge when c.d >= as_of\nlabel gt when c.d > as_of\n"
+                "label le when c.d <= as_of\nlabel lt when c.d < as_of\nlabel eq when c.d == as_of\n"
+                "label ne when c.d != as_of\n", x=[1.0] * 4, d=days)
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"le", "lt", "ne"}, {"ge", "le", "eq"}, {"ge", "gt", "ne"}, {"ne"}]
 
 
 def test_compare_takes_a_python_number_on_the_right_as_a_constant_with_the_tolerance():
