@@ -64,3 +64,19 @@ def test_frozen_parameters_without_spread_give_the_middle(backend):
     for name, params in (("minmax", {"min": 3.0, "max": 3.0}), ("zscore", {"mean": 3.0, "std": 0.0})):
         cal = Calibration({"n": FittedNormalizer(name, params)})
         assert rate(backend, f"indicator n = c.x weight 100% scale {name}\n", cal, [1.0, 3.0, None]) == [5, 5, None]
+
+
+def test_an_incomplete_calibration_gives_no_points_and_says_why_under_missing_error(backend):
+    # the stored run had no value to fit on (every value missing): min and max are None; a customer rated
+    # later with a value gets no points, and under `missing -> error` no score, because it "has no points"
+    plan, diags, _ = compile_text('source c = csv("c.csv") key id\npoints 2..8\n'
+                                  "indicator n = c.x weight 100% scale minmax missing -> error\n", "f.tier", REGISTRY)
+    assert plan is not None, diags.format()
+    cal = Calibration({"n": FittedNormalizer("minmax", {"min": None, "max": None})})
+    data = pa.table({"id": ["k0", "k1"], "x": [5.0, None]})
+    ev = evaluate(plan, {"c": backend.from_arrow(data, f"c{next(_made)}")}, AS_OF, cal, registry=REGISTRY,
+                  backend=backend, columns=["id", "score", "n.points", "no_score_reason"])
+    rows = {r["id"]: r for r in backend.fetch_rows(ev.table)}
+    assert (rows["k0"]["n.points"], rows["k0"]["score"]) == (None, None)
+    assert rows["k0"]["no_score_reason"] == "n has no points (missing -> error)"
+    assert rows["k1"]["no_score_reason"] == "n is missing (missing -> error)"
