@@ -16,6 +16,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
+from tierwise.engine.backends.duckdb import DuckDBBackend
 from tierwise.engine.build import compile_text
 from tierwise.engine.fetch import fetch_rows
 from tierwise.engine.plugin_manager import default_registry
@@ -140,6 +141,24 @@ def test_text_bands_and_a_missing_value_matches_no_band_not_even_else():
                 t=["A", "B", "C", "E", "D", None])
     assert column(rows, "t.points") == [9, 6, 6, 4, 2, 0]
     assert column(rows, "missing") == ["", "", "", "", "", "t"]
+
+
+def test_values_no_band_matches_are_counted_by_the_summary():
+    from tierwise.engine.summary import summarise
+
+    text = HEADER + ("missing -> points 0\n"
+                     "indicator n = c.x weight 40% {\n  >= 5 -> 9\n  in (1, 2) -> 3\n  0..0.5 -> 1\n}\n"
+                     'indicator t = c.t weight 30% {\n  == "A" -> 9\n  in ("B", "C") -> 3\n}\n'
+                     "indicator e = c.x weight 30% {\n  >= 5 -> 9\n  else -> 1\n}\n")
+    plan, diags, _ = compile_text(text, "edges.tier", REGISTRY)
+    assert plan is not None, diags.format()
+    con = ibis.duckdb.connect()
+    data = pa.table({"id": [f"k{i}" for i in range(7)], "x": [6.0, 1.0, 3.0, None, 2.0, 4.0, 0.25],
+                     "t": ["A", "C", "D", None, "B", "E", "A"]})
+    result, _ = evaluate_plan(plan, REGISTRY, {"c": con.create_table("c", data)}, AS_OF, con)
+    summary = summarise(plan, result, DuckDBBackend(con))
+    unmatched = {i.where: i.count for i in summary.issues if i.what.startswith("value matched no band")}
+    assert unmatched == {"n": 2, "t": 2}  # 3 and 4; D and E. A missing value is missing, not unmatched; e has else
 
 
 def test_first_band_that_matches_wins():
@@ -375,6 +394,13 @@ def test_additive_exclude_counts_a_missing_indicator_as_nothing_inside_a_dimensi
     assert column(rows, "score") == [9, 12, 7]
 
 
+def test_additive_error_inside_a_dimension_leaves_the_dimension_and_the_score_missing():
+    rows = rate("dimension D {\n  indicator a = c.a missing -> error\n  indicator b = c.b missing -> exclude\n}\n",
+                header='source c = csv("c.csv") key id\npoints -50..50\nscoring additive base 5\n',
+                a=[2.0, None, 2.0], b=[3.0, 3.0, None])
+    assert column(rows, "D") == [5, None, 2] and column(rows, "score") == [10, None, 7]
+
+
 def test_additive_error_policy_leaves_no_score_and_a_cap_keeps_missing_missing():
     rows = rate("indicator a = c.a cap 10 missing -> error\n",
                 header='source c = csv("c.csv") key id\npoints -50..50\nscoring additive base 5\n', a=[20.0, None])
@@ -408,6 +434,13 @@ def test_population_mean_median_and_percentile_in_segments():
     assert [set(filter(None, s.split(","))) for s in column(rows, "labels")] == [set(), set(), {"hi"}, {"hi", "top"},
                                                                                  set()]
     assert column(rows, "S") == ["small", "small", "rest", "big", "rest"]
+
+
+def test_a_segment_of_only_otherwise_and_one_without_otherwise():
+    rows = rate("indicator i = c.x weight 100%\nsegment All {\n  everyone otherwise\n}\n"
+                "segment Some {\n  big when c.x >= 5\n  small when c.x < 2\n}\n", x=[6.0, 1.0, 3.0, None])
+    assert column(rows, "All") == ["everyone"] * 4
+    assert column(rows, "Some") == ["big", "small", None, None]  # no case matched, no otherwise: missing
 
 
 def test_within_days_weeks_months_and_years_include_their_first_day():
