@@ -161,6 +161,11 @@ def test_values_no_band_matches_are_counted_by_the_summary():
     assert unmatched == {"n": 2, "t": 2}  # 3 and 4; D and E. A missing value is missing, not unmatched; e has else
 
 
+def test_a_lone_else_band_scores_every_present_value():
+    rows = rate("indicator a = c.x weight 100% {\n  else -> 5\n}\n", x=[1.0, -3.0, None])
+    assert column(rows, "a.points") == [5, 5, None]
+
+
 def test_first_band_that_matches_wins():
     rows = rate("indicator f = c.x weight 100% {\n  >= 5 -> 3\n  >= 8 -> 10\n  else -> 1\n}\n", x=[9.0, 6.0, 1.0])
     assert column(rows, "f.points") == [3, 3, 1]
