@@ -43,6 +43,7 @@ CORE = ["engine/evaluate.py", "engine/scoring.py", "engine/expressions.py", "plu
 # one quick property test: the calendar functions against dateutil (derandomized: HYPOTHESIS_PROFILE=ci)
 FAST_TESTS = ["tests/engine/test_edges.py", "tests/engine/test_language_features.py",
               "tests/engine/test_edge_cases.py", "tests/engine/test_data_quality.py", "tests/engine/test_evaluate.py",
+              "tests/engine/test_frozen_calibration.py", "tests/engine/test_explanation_columns.py",
               "tests/properties/test_calendar_functions.py"]
 
 

@@ -16,6 +16,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
+from tierwise.engine.backends.duckdb import DuckDBBackend
 from tierwise.engine.build import compile_text
 from tierwise.engine.fetch import fetch_rows
 from tierwise.engine.plugin_manager import default_registry
@@ -74,6 +75,52 @@ def test_a_range_band_is_half_open_within_the_tolerance():
     assert column(rows, "r.points") == [8, 8, 3, 3, 8, 1, 8]
 
 
+def test_the_tolerance_is_relative_for_large_cuts_and_absolute_1e9_below_one():
+    # 1e-9·max(1, |c|): 1e-6 at ±1000, 1e-9 at 0.5; half of it inside, twice and 1.5 times outside
+    xs = [1000 - 5e-7, 1000 - 2e-6, -1000 - 5e-7, -1000 - 2e-6, 0.5 - 8e-10, 0.5 - 1.5e-9]
+    ys = [1000.0, 1000.0, -1000.0, -1000.0, 0.5, 0.5]
+    rows = rate("indicator a = c.x weight 40% { >= 1000 -> 9; else -> 1 }\n"
+                "indicator n = c.x weight 30% { >= -1000 -> 9; else -> 1 }\n"
+                "indicator h = c.x weight 30% { >= 0.5 -> 9; else -> 1 }\n"
+                "label ge when c.x >= c.y\nlabel flipped when c.y <= c.x\nlabel eq when c.x == c.y\n", x=xs, y=ys)
+    assert column(rows, "a.points") == [9, 1, 1, 1, 1, 1]
+    assert column(rows, "n.points") == [9, 9, 9, 1, 9, 9]
+    assert column(rows, "h.points") == [9, 9, 1, 1, 9, 1]
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"ge", "flipped", "eq"}, set()] * 3
+    rows = rate("indicator k = c.x weight 100%\nlabel a when c.x >= 1000\nlabel b when 1000 <= c.x\n"
+                "label n when c.x >= -1000\nlabel h when 0.5 <= c.x\n", x=xs)
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"a", "b", "n", "h"}, {"n", "h"}, {"n"}, set(), {"n", "h"}, {"n"}]
+
+
+def test_a_value_exactly_the_tolerance_away_is_within_it():
+    # at 0 the tolerance is exactly 1e-9: ±1e-9 is on the cut (== holds, >= and <= hold, > and < do not)
+    rows = rate("indicator k = c.x weight 100%\nlabel eq when c.x == 0\nlabel ge when c.x >= 0\nlabel gt when c.x > 0\n"
+                "label le when c.x <= 0\nlabel lt when c.x < 0\n", x=[1e-9, -1e-9, 2e-9, -2e-9])
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"eq", "ge", "le"}, {"eq", "ge", "le"}, {"ge", "gt"}, {"le", "lt"}]
+
+
+def test_dates_compare_exactly():
+    days = [date(2026, 6, 29), AS_OF, date(2026, 7, 1), None]
+    rows = rate("indicator k = c.x weight 100%\nlabel ge when c.d >= as_of\nlabel gt when c.d > as_of\n"
+                "label le when c.d <= as_of\nlabel lt when c.d < as_of\nlabel eq when c.d == as_of\n"
+                "label ne when c.d != as_of\n", x=[1.0] * 4, d=days)
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"le", "lt", "ne"}, {"ge", "le", "eq"}, {"ge", "gt", "ne"}, {"ne"}]
+
+
+def test_compare_takes_a_python_number_on_the_right_as_a_constant_with_the_tolerance():
+    from tierwise.engine.expressions import compare
+
+    con = ibis.duckdb.connect()
+    t = con.create_table("t", pa.table({"x": [10.0, below(10.0), 10 - 1e-6, None]}))
+    got = con.execute(t.select(ge=compare(">=", t.x, 10), eq=compare("==", t.x, 10.0), ne=compare("!=", t.x, 10)))
+    assert got["ge"].tolist()[:3] == [True, True, False]
+    assert got["eq"].tolist() == [True, True, False, False] and got["ne"].tolist() == [False, False, True, True]
+
+
 def test_equal_not_equal_and_in_bands_on_numbers_take_float_noise_as_equal():
     # 0.1 + 0.2 is 0.30000000000000004; 3 * 0.1 is 0.30000000000000004; 0.7 = 0.1 * 7 is 0.7000000000000001
     rows = rate("measure v = c.a * 0.1 + c.b * 0.2\n"
@@ -94,6 +141,29 @@ def test_text_bands_and_a_missing_value_matches_no_band_not_even_else():
                 t=["A", "B", "C", "E", "D", None])
     assert column(rows, "t.points") == [9, 6, 6, 4, 2, 0]
     assert column(rows, "missing") == ["", "", "", "", "", "t"]
+
+
+def test_values_no_band_matches_are_counted_by_the_summary():
+    from tierwise.engine.summary import summarise
+
+    text = HEADER + ("missing -> points 0\n"
+                     "indicator n = c.x weight 40% {\n  >= 5 -> 9\n  in (1, 2) -> 3\n  0..0.5 -> 1\n}\n"
+                     'indicator t = c.t weight 30% {\n  == "A" -> 9\n  in ("B", "C") -> 3\n}\n'
+                     "indicator e = c.x weight 30% {\n  >= 5 -> 9\n  else -> 1\n}\n")
+    plan, diags, _ = compile_text(text, "edges.tier", REGISTRY)
+    assert plan is not None, diags.format()
+    con = ibis.duckdb.connect()
+    data = pa.table({"id": [f"k{i}" for i in range(7)], "x": [6.0, 1.0, 3.0, None, 2.0, 4.0, 0.25],
+                     "t": ["A", "C", "D", None, "B", "E", "A"]})
+    result, _ = evaluate_plan(plan, REGISTRY, {"c": con.create_table("c", data)}, AS_OF, con)
+    summary = summarise(plan, result, DuckDBBackend(con))
+    unmatched = {i.where: i.count for i in summary.issues if i.what.startswith("value matched no band")}
+    assert unmatched == {"n": 2, "t": 2}  # 3 and 4; D and E. A missing value is missing, not unmatched; e has else
+
+
+def test_a_lone_else_band_scores_every_present_value():
+    rows = rate("indicator a = c.x weight 100% {\n  else -> 5\n}\n", x=[1.0, -3.0, None])
+    assert column(rows, "a.points") == [5, 5, None]
 
 
 def test_first_band_that_matches_wins():
@@ -135,6 +205,15 @@ def test_log_is_missing_for_x_at_or_below_zero_and_for_a_base_at_or_below_zero_o
     assert column(rows, "n") == pytest.approx([1, math.log(8), None, None, math.log(8), math.log(8), math.log(8), None,
                                                math.log(8), math.log(0.5), 0])
     assert column(rows, "b") == pytest.approx([1, 3, None, None, None, None, None, None, -3, -1, 0])
+
+
+def test_log_of_zero_is_missing_in_conditions_too_not_minus_infinity():
+    # an indicator's value turns ±inf into missing anyway; a label, a measure or coalesce would see -inf
+    rows = rate("measure l = log(c.x)\nmeasure l2 = log(c.x, 2)\nindicator i = c.x weight 100%\n"
+                "label tiny when l < -100\nlabel tiny2 when l2 < -100\nlabel none when coalesce(l, 7) == 7\n"
+                "label none2 when coalesce(l2, 7) == 7\n", x=[0.0, 1.0, -1.0])
+    assert [set(filter(None, s.split(","))) for s in column(rows, "labels")] == [{"none", "none2"}, set(),
+                                                                                 {"none", "none2"}]
 
 
 def test_division_by_zero_is_missing():
@@ -320,6 +399,13 @@ def test_additive_exclude_counts_a_missing_indicator_as_nothing_inside_a_dimensi
     assert column(rows, "score") == [9, 12, 7]
 
 
+def test_additive_error_inside_a_dimension_leaves_the_dimension_and_the_score_missing():
+    rows = rate("dimension D {\n  indicator a = c.a missing -> error\n  indicator b = c.b missing -> exclude\n}\n",
+                header='source c = csv("c.csv") key id\npoints -50..50\nscoring additive base 5\n',
+                a=[2.0, None, 2.0], b=[3.0, 3.0, None])
+    assert column(rows, "D") == [5, None, 2] and column(rows, "score") == [10, None, 7]
+
+
 def test_additive_error_policy_leaves_no_score_and_a_cap_keeps_missing_missing():
     rows = rate("indicator a = c.a cap 10 missing -> error\n",
                 header='source c = csv("c.csv") key id\npoints -50..50\nscoring additive base 5\n', a=[20.0, None])
@@ -353,6 +439,13 @@ def test_population_mean_median_and_percentile_in_segments():
     assert [set(filter(None, s.split(","))) for s in column(rows, "labels")] == [set(), set(), {"hi"}, {"hi", "top"},
                                                                                  set()]
     assert column(rows, "S") == ["small", "small", "rest", "big", "rest"]
+
+
+def test_a_segment_of_only_otherwise_and_one_without_otherwise():
+    rows = rate("indicator i = c.x weight 100%\nsegment All {\n  everyone otherwise\n}\n"
+                "segment Some {\n  big when c.x >= 5\n  small when c.x < 2\n}\n", x=[6.0, 1.0, 3.0, None])
+    assert column(rows, "All") == ["everyone"] * 4
+    assert column(rows, "Some") == ["big", "small", None, None]  # no case matched, no otherwise: missing
 
 
 def test_within_days_weeks_months_and_years_include_their_first_day():
@@ -393,6 +486,15 @@ def test_blank_text_is_missing_and_a_literal_on_the_left_is_flipped_with_the_tol
                 a=[3.0, 1.0, 3.0], t=["A", "", None])
     labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
     assert labels == [{"filled", "flip"}, {"blank", "blank_left", "flip_gt"}, {"blank", "blank_left", "flip"}]
+
+
+def test_a_computed_empty_text_is_blank_too():
+    # a source's empty cell is missing already; coalesce(c.t, "") makes a present "" that `== ""` must still see
+    rows = rate('indicator i = c.a weight 100%\nlabel blank when coalesce(c.t, "") == ""\n'
+                'label filled when coalesce(c.t, "") != ""\nlabel blank_left when "" == coalesce(c.t, "")\n',
+                a=[1.0, 1.0, 1.0], t=["A", "", None])
+    labels = [set(filter(None, s.split(","))) for s in column(rows, "labels")]
+    assert labels == [{"filled"}, {"blank", "blank_left"}, {"blank", "blank_left"}]
 
 
 def test_two_missing_values_are_not_equal():
