@@ -153,9 +153,21 @@ class SparkBackend(PortableBuiltins, Backend):
             staging.raw_sql(f"COPY ({query}) TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
         return self._view(self.spark.read.parquet(str(path)), name)
 
+    def _readable(self, path: Any) -> str:
+        """A path Spark reads: Spark skips a file or folder whose name starts with ``.`` or ``_`` as hidden
+        even when it is named explicitly (UNABLE_TO_INFER_SCHEMA) — such as the run's ``.OUT.partial``
+        beside ``--out`` — so that one is read through a symbolic link with a plain name in the scratch
+        folder."""
+        path = Path(path)
+        if not path.name.startswith((".", "_")):
+            return str(path)
+        link = self._scratch / f"read_{next(_names)}_{path.name.lstrip('._') or 'data'}"
+        link.symlink_to(path.resolve())
+        return str(link)
+
     def read_native(self, kind: str, **what: Any) -> Any | None:
         if kind == "parquet":
-            return self._view(self.spark.read.parquet(*what["files"]), "parquet")
+            return self._view(self.spark.read.parquet(*(self._readable(f) for f in what["files"])), "parquet")
         return None
 
     def prepared(self, table: Any, source: str) -> Any:
@@ -195,7 +207,7 @@ class SparkBackend(PortableBuiltins, Backend):
         shutil.rmtree(folder, ignore_errors=True)
 
     def read_parquet(self, path: Path, name: str) -> Any:
-        df = self.spark.read.parquet(str(path))
+        df = self.spark.read.parquet(self._readable(path))
         df.createOrReplaceTempView(name)
         self._views.append(name)
         return self.con.table(name)

@@ -168,3 +168,40 @@ def test_generated_rulesets_match_the_reference_on_postgresql(postgres_backend):
 
 def test_generated_rulesets_match_the_reference_on_spark(spark_backend):
     against_reference(spark_backend, generated(6, seed=7))
+
+
+# ---- Parquet files whose names Spark takes for hidden -------------------------------------------------
+
+HIDDEN_NAMES = """
+source c = parquet("_c.parquet") key id
+points 0..10
+indicator v = c.v weight 100% {
+  >= 5 -> 10
+  else -> 0
+}
+tier A when score >= 5
+tier B otherwise
+"""
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "spark"])
+def test_parquet_out_and_a_source_named_like_hidden_files(backend, tmp_path, request):
+    """Spark skips a file whose name starts with '_' or '.' even when it is named explicitly: a run
+    writing --out Parquet (streamed into '.out.parquet.partial' beside it, then renamed) and a source
+    named '_c.parquet' both failed on Spark with UNABLE_TO_INFER_SCHEMA."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if backend == "spark":
+        request.getfixturevalue("spark_backend")
+    pq.write_table(pa.table({"id": ["K1", "K2", "K3"], "v": [1.0, 6.0, 9.0]}), tmp_path / "_c.parquet")
+    reg = default_registry()
+    plan, diags, _ = compile_text(HIDDEN_NAMES, "t.tier", reg)
+    assert plan is not None, diags.format()
+    out = tmp_path / "out.parquet"
+    outcome = run(plan, reg, tmp_path, AS_OF, parquet_out=out, backend=backend)
+    assert outcome.result_path == out and not (tmp_path / ".out.parquet.partial").exists()
+    rows = pq.read_table(out).select(["id", "score", "tier"]).to_pylist()
+    assert rows == [{"id": "K1", "score": 0.0, "tier": "B"}, {"id": "K2", "score": 10.0, "tier": "A"},
+                    {"id": "K3", "score": 10.0, "tier": "A"}]
+    assert [(t.tier, t.count) for t in outcome.distribution] == [("A", 2), ("B", 1)]
