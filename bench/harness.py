@@ -1,6 +1,7 @@
 """What the benches share: timing whole processes, comparing outputs, printing the table."""
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -52,6 +53,34 @@ def compare(engine_out: Path, hand_out: Path) -> int:
                            f"OR {differs} LIMIT 5").fetchall():
         print(f"  differs: engine {row[0]} / hand {row[1]}")
     return bad + abs(n_e - n_h)
+
+
+def add_backend_options(ap) -> None:
+    """--backend and --spark-conf of a bench that times `tierwise run` (the hand SQL stays DuckDB)."""
+    ap.add_argument("--backend", default="duckdb",
+                    help="where tierwise evaluates: duckdb (default), spark (local mode), postgresql://USER@HOST:PORT/DB "
+                         "(password from TIERWISE_PG_PASSWORD/PGPASSWORD), or postgresql alone: a throwaway "
+                         "server started as the tests start one (tests/pg_server.py), stopped at the end")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="passed to tierwise run as --spark-conf (repeatable)")
+
+
+def backend_args(args, stack: contextlib.ExitStack) -> tuple[list[str], str]:
+    """(the `tierwise run` options choosing the backend, its name for the table). ``--backend postgresql``
+    starts a throwaway server on a free port, stopped when ``stack`` closes."""
+    spec = args.backend.strip()
+    if spec.lower() in ("postgresql", "postgres"):
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        from pg_server import postgres_server
+
+        url = stack.enter_context(postgres_server())
+        spec = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        print(f"throwaway PostgreSQL server: {spec}")
+    name = "postgresql" if spec.lower().startswith("postgres") else spec.lower()
+    options = [] if name == "duckdb" and not args.spark_conf else ["--backend", spec]
+    for item in args.spark_conf:
+        options += ["--spark-conf", item]
+    return options, name
 
 
 def tierwise_cli() -> str:
