@@ -19,7 +19,8 @@ b AS (
          售后咨询量 AS s, 定制化需求频次 AS z, 服务响应满意度 AS m, 行业增长率 AS g,
          客户规模扩张速度 AS e, 新产品采购意向 AS n
   FROM b0),
-st AS (SELECT min(s) AS smin, max(s) AS smax, avg(m) AS mmean, stddev_pop(m) AS msd, count(g) AS gn FROM b),
+st AS (SELECT min(s) AS smin, max(s) AS smax, avg(m) AS mmean, stddev_pop(m) AS msd, count(g) AS gn,
+           max(abs(g)) * 1e-12 AS gq FROM b),  -- the rank's quantum: values closer than 1e-12 of the largest tie
 p AS (
   SELECT 客户编号, a, u, p, y, r, c, s, z, m, g, e, n,
     CASE WHEN a IS NULL THEN 1 WHEN a >= 5000000 - 5e-3 THEN 10 WHEN a >= 3000000 - 3e-3 THEN 8
@@ -40,7 +41,8 @@ p AS (
     CASE WHEN m IS NULL THEN 1 WHEN msd = 0 THEN 5.5
          ELSE 1 + (greatest(least((m - mmean) / msd, 3), -3) + 3) / 6 * 9 END AS pm,
     CASE WHEN g IS NULL THEN 1 WHEN gn <= 1 THEN 5.5
-         ELSE 1 + (rank() OVER (PARTITION BY g IS NULL ORDER BY g) - 1) / (gn - 1) * 9 END AS pg,
+         ELSE 1 + (rank() OVER (PARTITION BY g IS NULL ORDER BY CASE WHEN gq > 0 THEN floor(g / gq + 0.5) ELSE g END) - 1)
+                / (gn - 1) * 9 END AS pg,
     CASE WHEN e IS NULL THEN 1 WHEN e >= 0.3 - 1e-9 THEN 10 WHEN e >= 0.15 - 1e-9 THEN 8
          WHEN e >= 0.05 - 1e-9 THEN 5 ELSE 2 END AS pe,
     coalesce(CAST(n AS DOUBLE), 1) AS pn
