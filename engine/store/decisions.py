@@ -134,15 +134,6 @@ def audit_events(store: Store, customer: str | None = None) -> list[AuditEvent]:
 
 
 # ---- the review list -----------------------------------------------------------------------------
-def add_review(s: Session, run_id: str, customer: str, trigger: str) -> ReviewItem:
-    """Put a customer on the review list (inside the transaction that records the re-rating)."""
-    item = ReviewItem(id=_id("RV"), run_id=run_id, customer=customer, trigger=trigger, created_at=now(),
-                      status="open")
-    s.add(item)
-    _audit(s, "tierwise", "review opened", item.id, customer, trigger=trigger, run=run_id)
-    return item
-
-
 def open_reviews(conn: sa.Connection, run_id: str, pairs: list[tuple[str, str]]) -> int:
     """Put each (customer, trigger) on the review list with its audit event, inside the transaction
     of ``conn`` (the one recording the run whose trigger fired). A customer already open for review

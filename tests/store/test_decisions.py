@@ -57,14 +57,11 @@ def test_until_ends_an_override_and_the_latest_approved_wins(store_url):
 
 
 def test_the_review_list(store_url):
-    from sqlmodel import Session
-
     store = Store.open(store_url)
     store.record(run("r1", 0), [])
-    with Session(store.engine) as s:
-        item = D.add_review(s, "r1", "K1", "重大投诉")
-        s.commit()
-        item_id = item.id
+    with store.engine.begin() as conn:
+        assert D.open_reviews(conn, "r1", [("K1", "重大投诉")]) == 1
+    item_id = D.reviews(store)[0].id
     assert [(i.customer, i.trigger) for i in D.reviews(store)] == [("K1", "重大投诉")]
     with pytest.raises(DecisionError, match="needs who"):
         D.resolve_review(store, item_id, by="王总", note="")
@@ -105,13 +102,8 @@ def test_a_decision_can_name_the_customer_instead_of_the_id(store_url):
     D.request_override(store, "R", "K2", "B", "y", by="甲")
     with pytest.raises(DecisionError, match="customer K2 has 2 requested overrides \\(OV-.*\\): give the id"):
         D.approve_override(store, "K2", by="乙")
-    from sqlmodel import Session
-
-    with Session(store.engine) as s:
-        D.add_review(s, "r1", "K3", "重大投诉")
-        D.add_review(s, "r1", "K4", "重大投诉")
-        D.add_review(s, "r1", "K4", "交易额下滑")
-        s.commit()
+    with store.engine.begin() as conn:
+        D.open_reviews(conn, "r1", [("K3", "重大投诉"), ("K4", "重大投诉"), ("K4", "交易额下滑")])
     assert D.resolve_review(store, "K3", by="王总", note="已回访").customer == "K3"
     with pytest.raises(DecisionError, match="customer K4 has 2 open review items"):
         D.resolve_review(store, "K4", by="王总", note="x")
