@@ -23,7 +23,7 @@ from .coerce import finite
 from .columns import change_indicators
 from .expressions import ExprBuilder, ibis_coalesce
 from .plugin_api import DataError
-from .prepare import (KEY, UNKNOWN_KEYS, KeyFacts, all_exprs, col_name, column_type,  # noqa: F401  (re-exported)
+from .prepare import (KEY, UNKNOWN_KEYS, KeyFacts, all_exprs, census_keyed, col_name, column_type,  # noqa: F401  (re-exported)
                       first_per_key, prepare_source, source_columns, text_key, trim_key, typed_columns, walk)
 from .scoring import band_condition, cap_at, ref_name  # noqa: F401  (re-exported)
 
@@ -113,7 +113,7 @@ class _Evaluator:
         for src, items in by_source.items():
             census = facts.get(src, UNKNOWN_KEYS).census
             if census is not None:  # computed by quality's scan of the source: read, not aggregated again
-                agg = census.filter(census[KEY].notnull() & (census[KEY] != "")).select(KEY, *[a.id for a in items])
+                agg = census_keyed(census).select(KEY, *[a.id for a in items])
                 if only is not None:
                     agg = agg.filter(agg[KEY].isin(only))
             else:

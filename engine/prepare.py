@@ -32,6 +32,11 @@ class KeyFacts:
 UNKNOWN_KEYS = KeyFacts()
 
 
+def census_keyed(census: Any) -> Any:
+    """A census without its group of rows that have no key (a missing or empty key)."""
+    return census.filter(census[KEY].notnull() & (census[KEY] != ""))
+
+
 def col_name(source: str, column: str) -> str:
     return f"s__{source}__{column}"
 

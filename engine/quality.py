@@ -14,7 +14,7 @@ from typing import Any
 
 from . import plan as P
 from .aggregates import plan_aggregates, source_aggregates
-from .prepare import KEY, KeyFacts, column_type, prepare_source, text_key, typed_columns
+from .prepare import KEY, KeyFacts, census_keyed, column_type, prepare_source, text_key, typed_columns
 from .plugin_api import DataError, DataIssue
 
 
@@ -180,7 +180,7 @@ def _report_orphans(plan: P.Plan, tables: dict[str, Any], out: DataQuality, back
     for j, sp in enumerate(others):
         census = out.keys[sp.name].census
         if census is not None:  # the log's keys, counted once: its rows per key
-            keys = census.filter(census[KEY].notnull() & (census[KEY] != "")).select(KEY, "__rows")
+            keys = census_keyed(census).select(KEY, "__rows")
             orphans[sp.name] = keys.anti_join(population, KEY)
             agg = orphans[sp.name].aggregate(**{f"o{j}": orphans[sp.name]["__rows"].sum()})
         else:

@@ -138,8 +138,8 @@ def compute(evaluation: Evaluation, backend: Backend, path: Path) -> Computed:
 
 
 def summary_columns(plan: P.Plan) -> list[str]:
-    """What summarise reads: score, tier, each indicator's value and points."""
-    return [*SUMMARY_COLUMNS, *(c for i in plan.indicators for c in (i.name, f"{i.name}.points"))]
+    """What summarise reads: its tier side and its indicator side."""
+    return list(dict.fromkeys([*tier_columns(plan), *indicator_columns(plan)]))
 
 
 def summarise_step(plan: P.Plan, result: Any, backend: Backend, written: list[str], whole: bool,
