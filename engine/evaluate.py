@@ -85,6 +85,17 @@ class _Evaluator:
         self.calibration = calibration
         self.override = points or {}
         self.backend = backend
+        self._prepared: dict[str, Any] = {}  # source -> prepared table, shared by the bases built
+
+    def prepared(self, sp: P.SourcePlan, tables: dict[str, Any], facts: dict[str, KeyFacts]) -> Any:
+        """The source typed and keyed (``prepare_source``), built once per evaluation: the customers
+        asked for and the population beside them read the same expression."""
+        if sp.name not in self._prepared:
+            if sp.name not in tables:
+                raise DataError(f"no data for source '{sp.name}'")
+            self._prepared[sp.name] = prepare_source(self.plan, sp, tables[sp.name], facts.get(sp.name, UNKNOWN_KEYS),
+                                                     self.backend)
+        return self._prepared[sp.name]
 
     # ---- the base table: one row per customer with the typed columns and aggregates -------------
     def base(self, tables: dict[str, Any], facts: dict[str, KeyFacts], wanted: set[str],
@@ -94,9 +105,7 @@ class _Evaluator:
         plan = self.plan
         prepared = {}
         for sp in plan.sources:
-            if sp.name not in tables:
-                raise DataError(f"no data for source '{sp.name}'")
-            t = prepare_source(plan, sp, tables[sp.name], facts.get(sp.name, UNKNOWN_KEYS), self.backend)
+            t = self.prepared(sp, tables, facts)
             if only is not None:  # the customers asked for, before anything is aggregated or joined
                 t = t.filter(t[KEY].isin(only))
             prepared[sp.name] = t

@@ -105,4 +105,4 @@ def clean_table(table: Any) -> Any:
                 mask = chunk.is_null().to_numpy(zero_copy_only=False) if chunk.null_count else None
                 chunks.append(pa.array(cleaned, pa.float64(), mask=mask))
             columns[j] = pa.chunked_array(chunks, pa.float64())
-    return pa.table(columns, names=names)
+    return pa.Table.from_arrays(columns, names=names)

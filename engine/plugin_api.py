@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+# for connectors that build Arrow tables of Python values (pyarrow's own builders import pandas)
+from .arrow_arrays import arrow_table as arrow_table
+from .arrow_arrays import text_array as text_array
+
 if TYPE_CHECKING:  # the types plugins annotate with (re-exported: plugins import only this module)
     from .plan import Type
     from .plugin_manager import Registry as Registry

@@ -157,7 +157,7 @@ def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str
     """An Arrow table key -> each named indicator's stored raw value (numbers only; anything else is
     missing) and ``tier``, the stored final tier, from (customer, indicator_values JSON[, final_tier])
     tuples."""
-    import pyarrow as pa
+    from .arrow_arrays import arrow_table, float_array, text_array
 
     keys: list[str] = []
     tiers: list[Any] = []
@@ -169,9 +169,8 @@ def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str
         for n in names:
             v = values.get(n)
             cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
-    return pa.table({plan.key_column: pa.array(keys, pa.string()),
-                     **{n: pa.array(v, pa.float64()) for n, v in cols.items()},
-                     "tier": pa.array(tiers, pa.string())})
+    return arrow_table({plan.key_column: text_array(keys), **{n: float_array(v) for n, v in cols.items()},
+                        "tier": text_array(tiers)})
 
 
 def previous_table(store: Any, plan: P.Plan, customers: list[str] | None = None) -> Any:
@@ -212,8 +211,7 @@ def frozen_calibration(store: Store, plan: P.Plan, run_ref: str | None = None) -
 def overrides_table(store: Any, plan: P.Plan, as_of: Any, customers: list[str] | None = None) -> tuple[Any, list[Any]]:
     """(an Arrow table key -> ``tier`` of the approved, unexpired overrides of this ruleset on ``as_of``,
     of ``customers`` when given — None when there are none; those overrides)."""
-    import pyarrow as pa
-
+    from .arrow_arrays import arrow_table, text_array
     from .store.decisions import active_overrides
 
     active = active_overrides(store, plan.name, as_of)
@@ -222,8 +220,8 @@ def overrides_table(store: Any, plan: P.Plan, as_of: Any, customers: list[str] |
         active = [o for o in active if o.customer in wanted]
     if not active:
         return None, active
-    return pa.table({plan.key_column: pa.array([o.customer for o in active], pa.string()),
-                     "tier": pa.array([o.tier for o in active], pa.string())}), active
+    return arrow_table({plan.key_column: text_array([o.customer for o in active]),
+                        "tier": text_array([o.tier for o in active])}), active
 
 
 @dataclass

@@ -7,7 +7,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from tierwise.engine.plugin_api import ConnectorContext, DataError
+from tierwise.engine.plugin_api import ConnectorContext, DataError, arrow_table, text_array
 
 _names = itertools.count()
 
@@ -30,34 +30,12 @@ def unique_name(prefix: str) -> str:
     return f"tierwise_{prefix}_{next(_names)}"
 
 
-def text_array(values: list[str | None]) -> Any:
-    """A pyarrow string array of Python text and None, built from its buffers: ``pa.array`` of a
-    list imports pandas to check for pandas objects (0.3 s, more than reading a demo sheet)."""
-    import array
-
-    import pyarrow as pa
-
-    encoded = [b"" if v is None else v.encode() for v in values]
-    lengths = [len(b) for b in encoded]
-    if sum(lengths) >= 2 ** 31:  # beyond 32-bit offsets: the long way
-        return pa.array(values, pa.string())
-    offsets = array.array("i", [0, *itertools.accumulate(lengths)])
-    valid = None
-    if None in values:  # the validity bitmap: bit i (least significant first) set when value i is present
-        bits = "".join("0" if v is None else "1" for v in reversed(values))
-        valid = pa.py_buffer(int(bits, 2).to_bytes((len(values) + 7) // 8, "little"))
-    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(encoded)),
-                                       valid)
-
-
 def text_table(ctx: ConnectorContext, prefix: str, columns: dict[str, list[str | None]]) -> Any:
     """A temporary table of text columns on the connector's DuckDB connection, made by DuckDB from
     Arrow buffers (Ibis's ``create_table`` of a pyarrow table imports pandas)."""
-    import pyarrow as pa
-
     duck = ctx.con.con  # the DuckDB connection under the Ibis one
     name, view = unique_name(prefix), unique_name(prefix + "_arrow")
-    duck.register(view, pa.table({c: text_array(v) for c, v in columns.items()}))
+    duck.register(view, arrow_table({c: text_array(v) for c, v in columns.items()}))
     try:
         duck.execute(f"CREATE TEMP TABLE {sql_ident(name)} AS SELECT * FROM {sql_ident(view)}")
     finally:
