@@ -351,6 +351,10 @@ class _Evaluator:
 
     # ---- output -----------------------------------------------------------------------------
     def output(self, t: Any, columns: list[str]) -> Any:
+        return t.select(**self.output_columns(t, columns))
+
+    def output_columns(self, t: Any, columns: list[str]) -> dict[str, Any]:
+        """Output column name -> its expression over ``t`` (the named values)."""
         import ibis
 
         plan = self.plan
@@ -406,7 +410,7 @@ class _Evaluator:
                 cols[c] = ibis.literal(",").join(flags) if flags else ibis.literal("")
             else:  # pragma: no cover - columns are chosen from the catalogue
                 raise KeyError(c)
-        return t.select(**cols)
+        return cols
 
 
 def _names_where(t: Any, kind: str, names: list[str]) -> Any:

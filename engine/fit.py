@@ -6,10 +6,12 @@ points it reads are fixed.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from . import plan as P
+from . import columns as C
 from .calibration import Calibration, FittedNormalizer
 from .evaluate import _closure, _Evaluator
 from .prepare import KeyFacts
@@ -19,14 +21,26 @@ from .scoring import ref_name
 def fit(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, registry: Any = None,
         keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None) -> Calibration:
     """Fit every normalized indicator (but those whose points are given) on the customers of ``tables``."""
+    return fit_measuring(plan, tables, as_of, backend, registry=registry, keys=keys, points=points)[0]
+
+
+def fit_measuring(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, registry: Any = None,
+                  keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None,
+                  columns: Sequence[str] = (), measure: Callable[[Any], dict[str, Any]] | None = None
+                  ) -> tuple[Calibration, dict[str, Any] | None]:
+    """``fit``, and ``measure``'s aggregates (name -> expression over a table of the output ``columns``,
+    e.g. the summary's indicator side) computed in the same query over the same customers: (the
+    calibration, their values by name). None for the values when they could not share the query: nothing
+    is normalized, or a column reads a normalized indicator's points (fitted in a later round)."""
     if registry is None:
         from .plugin_manager import default_registry
 
         registry = default_registry()
     todo = [i for i in plan.indicators if i.normalizer and i.name not in (points or {})]
     calibration = Calibration()
+    measured: dict[str, Any] | None = None
     if not todo:
-        return calibration
+        return calibration, measured
     probe = _Evaluator(plan, registry, as_of, None, points, backend)
     nodes = probe.nodes(False)
     pending = {ref_name("points", i.name) for i in todo}
@@ -36,6 +50,12 @@ def fit(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, regi
             raise ValueError("normalized indicators read each other's points")
         ev = _Evaluator(plan, registry, as_of, calibration, points, backend)
         wanted = _closure(nodes, {ref_name("value", i.name) for i in ready})
+        shared: dict[str, Any] = {}  # measure's aggregates, in the first round's query when it can compute them
+        if measure is not None and measured is None and columns:
+            also = _closure(nodes, C.needs(plan, list(columns), False, frozenset((points or {}).keys())))
+            if not (also & pending):
+                wanted |= also
+                shared = {"measure": None}
         base = ev.base(tables, keys or {}, wanted, None, None, None)
         t = ev.levels(base, nodes, wanted)
         metrics, names = {}, []
@@ -44,7 +64,18 @@ def fit(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, regi
             for k, expr in params.items():
                 metrics[f"f{n}_{k}"] = expr
                 names.append((ind, k, f"f{n}_{k}"))
-        row = backend.fetch_one(t.aggregate(**metrics)) if metrics else {}
+        if shared and measure is not None:
+            outputs = ev.output_columns(t, list(columns))
+            view = t.select(*[c for c in t.columns if c not in outputs], **outputs)
+            metrics = {f"f{n}_{k}": registry.normalizers[ind.normalizer]().fit(
+                view[ref_name("value", ind.name)], ind.normalizer_options)[k]
+                for n, ind in enumerate(ready) for k in registry.normalizers[ind.normalizer]().fit(
+                    view[ref_name("value", ind.name)], ind.normalizer_options)}
+            shared = {f"m__{k}": e for k, e in measure(view).items()}
+            metrics.update(shared)
+        row = backend.fetch_one((view if shared else t).aggregate(**metrics)) if metrics else {}
+        if shared:
+            measured = {k.removeprefix("m__"): row.get(k) for k in shared}
         fitted: dict[str, dict[str, float | None]] = {ind.name: {} for ind in ready}
         for ind, k, col in names:
             v = row.get(col)
@@ -53,4 +84,4 @@ def fit(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, regi
             {ind.name: FittedNormalizer(ind.normalizer or "", fitted[ind.name]) for ind in ready}))
         todo = [i for i in todo if i not in ready]
         pending -= {ref_name("points", i.name) for i in ready}
-    return calibration
+    return calibration, measured

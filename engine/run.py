@@ -22,7 +22,7 @@ from .calibration import Calibration
 from .deliver import Delivered, Delivery, columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
-from .fit import fit
+from .fit import fit, fit_measuring
 from .headers import language_for
 from .output import write_output, write_results  # noqa: F401  (write_output: cli.history imports it here)
 from .plugin_api import ActionContext
@@ -34,7 +34,7 @@ from .settings import settings_for_delivery
 from .sources import open_sources
 if TYPE_CHECKING:
     from .record import Recording
-from .summary import NO_SCORE, NO_TIER, Summary, TierCount, indicator_columns, summarise, tier_columns  # noqa: F401  (re-exported)
+from .summary import NO_SCORE, NO_TIER, Summary, TierCount, indicator_columns, indicator_metrics, summarise, tier_columns  # noqa: F401  (re-exported)
 
 #: result columns the summarise step reads, besides each indicator's value and points
 SUMMARY_COLUMNS = ("score", "tier")
@@ -76,6 +76,7 @@ class RunOutcome:
     columns: list[str] = field(default_factory=list)  # the output columns (the result file may hold more)
     deliveries: dict[str, int] = field(default_factory=dict)  # the actions it caused: delivered/failed/pending
     facts: Any = None  # engine.report.ResultFacts: what a report's charts show (a run asked for a report)
+    file_columns: list[str] | None = None  # the columns the result file holds, in order (None: read its schema)
 
     @property
     def table(self) -> Any:
@@ -106,9 +107,13 @@ class RunOutcome:
             write_results(self, path, headers)
 
     def _file_is_output(self) -> bool:
+        if not self.columns:
+            return True
+        if self.file_columns is not None:  # known from the run: no pyarrow import (0.1 s) to read the schema
+            return self.file_columns == self.columns
         import pyarrow.parquet as pq
 
-        return not self.columns or pq.read_schema(self.result_path).names == self.columns
+        return pq.read_schema(self.result_path).names == self.columns
 
 
 # ---- steps ---------------------------------------------------------------------------------------
@@ -143,15 +148,20 @@ def summary_columns(plan: P.Plan) -> list[str]:
 
 
 def summarise_step(plan: P.Plan, result: Any, backend: Backend, written: list[str], whole: bool,
-                   evaluate_columns: Callable[[list[str]], Any]) -> Summary:
+                   evaluate_columns: Callable[[list[str]], Any], indicator_row: dict[str, Any] | None = None
+                   ) -> Summary:
     """Summarise the run from its ``result`` (which holds the ``written`` columns); ``whole``: summarise
     what was written whatever it holds (a re-rating's fired customers). A narrow output (`--columns
-    score,tier`) lacks the indicators' columns: they are evaluated on their own — the values need none of
-    the normalizers' windows, so that costs a fraction of scoring again — and the score and the tier read
-    from the result; without the tier side either, the summary's columns are evaluated again."""
+    score,tier`) lacks the indicators' columns: their aggregates come from ``indicator_row`` when fit's
+    query computed them (``fit_measuring``), else the values are evaluated on their own — they need none
+    of the normalizers' windows, so that costs a fraction of scoring again — and the score and the tier
+    read from the result; without the tier side either, the summary's columns are evaluated again."""
     have = set(written)
     if whole or set(summary_columns(plan)) <= have:
         return summarise(plan, result, backend)
+    if indicator_row is not None:
+        tier_side = result if set(tier_columns(plan)) <= have else evaluate_columns(tier_columns(plan))
+        return summarise(plan, tier_side, backend, indicator_row=indicator_row)
     if set(tier_columns(plan)) <= have:
         return summarise(plan, result, backend, values=evaluate_columns(indicator_columns(plan)))
     return summarise(plan, evaluate_columns(summary_columns(plan)), backend)
@@ -232,9 +242,15 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         result_path.parent.mkdir(parents=True, exist_ok=True)
         with progress.step("reading", be.query_progress):
             quality = check_data(plan, opened.tables, be, registry=registry, as_of=as_of)
+        indicator_row = None
         if calibration is None:
+            # a narrow output's summary aggregates the indicators' values in fit's query: one scan fewer
+            narrow = not rerate and not set(summary_columns(plan)) <= set(wanted)
             with progress.step("fitting", be.query_progress):
-                calibration = fit(plan, opened.tables, as_of, be, registry=registry, keys=quality.keys)
+                calibration, indicator_row = fit_measuring(
+                    plan, opened.tables, as_of, be, registry=registry, keys=quality.keys,
+                    columns=indicator_columns(plan) if narrow else (),
+                    measure=(lambda values: indicator_metrics(plan, values)) if narrow else None)
         evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                               registry=registry, backend=be, keys=quality.keys, columns=wanted)
         with progress.step("scoring", be.query_progress):
@@ -247,7 +263,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
             summary = summarise_step(plan, computed.table, be, wanted, rerate,
                                      lambda cols: evaluate(plan, opened.tables, as_of, calibration, previous,
                                                            tier_overrides, registry=registry, backend=be,
-                                                           keys=quality.keys, columns=[plan.key_column, *cols]).table)
+                                                           keys=quality.keys, columns=[plan.key_column, *cols]).table,
+                                     indicator_row)
         facts = None
         if report:
             from .report import result_facts
@@ -306,7 +323,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     outcome = RunOutcome(plan, as_of, result_path, summary.rows, summary.distribution,
                          issues, warnings,
                          summary.missing_counts, log, calibration, summary.unscored, run_id, output,
-                         delivered.counts, facts=facts)
+                         delivered.counts, facts=facts,
+                         file_columns=list(output) if parquet_out is not None else list(computed.columns))
     weakref.finalize(outcome, shutil.rmtree, scratch, True)
     return outcome
 

@@ -67,30 +67,40 @@ def _raw_points(plan: P.Plan, ind: P.IndicatorPlan) -> bool:
     return not ind.bands and not ind.normalizer and plan.scoring == "weighted"
 
 
-def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None) -> Summary:
+def indicator_metrics(plan: P.Plan, values: Any) -> dict[str, Any]:
+    """The indicator side's aggregates over ``values`` (a table with the ``indicator_columns``): missing
+    values, values no band matched, values above 1 compared with percentages, points out of range."""
+    lo, hi = plan.points_range
+    out: dict[str, Any] = {}
+    for i, ind in enumerate(plan.indicators):
+        v = values[ind.name]
+        out[f"m{i}"] = v.isnull().sum()
+        unmatched = matched_no_band(ind, v)
+        if unmatched is not None:
+            out[f"u{i}"] = unmatched.sum()
+        if ind.percent_compared:
+            out[f"pc{i}"] = (v > 1).sum()
+            out[f"px{i}"] = v.max()
+        if _raw_points(plan, ind):
+            p = values[f"{ind.name}.points"]
+            out[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
+    return out
+
+
+def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None,
+              indicator_row: dict[str, Any] | None = None) -> Summary:
     """Tier distribution, missing values per indicator, data problems, customers left without a score
     by `missing -> error` — aggregate queries over the result (which carries the columns of
-    ``tier_columns`` and ``indicator_columns``). ``values``: when ``result`` carries only the tier side
-    (a narrow output), a table of the same customers with the indicator side's columns — each side is
-    then one aggregate query of its own."""
+    ``tier_columns`` and ``indicator_columns``). When ``result`` carries only the tier side (a narrow
+    output), the indicator side comes from ``values`` (a table of the same customers with its columns:
+    each side is then one aggregate query of its own) or, already aggregated by another query over the
+    same customers (fit's), from ``indicator_row`` (``indicator_metrics`` by name)."""
     import ibis
 
     lo, hi = plan.points_range
-    values = result if values is None else values
+    values = result if values is None and indicator_row is None else values
     metrics: dict[str, Any] = {"__n": result.count()}
-    ind_metrics: dict[str, Any] = {}
-    for i, ind in enumerate(plan.indicators):
-        v = values[ind.name]
-        ind_metrics[f"m{i}"] = v.isnull().sum()
-        unmatched = matched_no_band(ind, v)
-        if unmatched is not None:
-            ind_metrics[f"u{i}"] = unmatched.sum()
-        if ind.percent_compared:
-            ind_metrics[f"pc{i}"] = (v > 1).sum()
-            ind_metrics[f"px{i}"] = v.max()
-        if _raw_points(plan, ind):
-            p = values[f"{ind.name}.points"]
-            ind_metrics[f"r{i}"] = ((p < lo - 1e-9) | (p > hi + 1e-9)).sum()
+    ind_metrics = indicator_metrics(plan, values) if indicator_row is None else {}
     # a missing score comes from `missing -> error` (an error: exit 1) or from every indicator excluded
     err_missing = None
     for ind in plan.indicators:
@@ -110,7 +120,7 @@ def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None) -> Su
         row = backend.fetch_one(result.aggregate(**metrics, **ind_metrics))
     else:
         row = backend.fetch_one(result.aggregate(**metrics))
-        row.update(backend.fetch_one(values.aggregate(**ind_metrics)) if ind_metrics else {})
+        row.update(backend.fetch_one(values.aggregate(**ind_metrics)) if ind_metrics else indicator_row or {})
     n = int(row["__n"])
     issues: list[DataIssue] = []
     warnings: list[str] = []

@@ -10,11 +10,11 @@ import pytest
 from tierwise.engine.build import compile_text
 from tierwise.engine.calibration import Calibration, FittedNormalizer
 from tierwise.engine.evaluate import evaluate
-from tierwise.engine.fit import fit
+from tierwise.engine.fit import fit, fit_measuring
 from tierwise.engine.plugin_manager import default_registry
 from tierwise.engine.quality import check_data
 from tierwise.engine.run import compute, open_step, run
-from tierwise.engine.summary import summarise
+from tierwise.engine.summary import indicator_columns, indicator_metrics, summarise
 
 AS_OF = date(2026, 6, 30)
 RULES = '''source c = csv("c.csv") key id
@@ -93,15 +93,18 @@ tier B when score >= 4
 '''
 SUMMARY_ERROR_RULES = SUMMARY_RULES.replace("indicator 分 = c.分 weight 20%",
                                             "indicator 分 = c.分 weight 20% missing -> error")
+# nothing to fit: a narrow run's summary evaluates the indicators' values in a query of their own
+SUMMARY_UNFITTED_RULES = SUMMARY_RULES.replace(" scale percentile", "")
+SUMMARY_CSV = "id,额,率,分,量\nK1,200,0.95,9,3\nK2,5,95,12,1\nK3,,,,\nK4,50,0.5,,7\nK5,20,0.2,1,2\n K1,1,1,1,1\n"
 
 
-@pytest.mark.parametrize("rules", [SUMMARY_RULES, SUMMARY_ERROR_RULES], ids=["exclude", "error"])
+@pytest.mark.parametrize("rules", [SUMMARY_RULES, SUMMARY_ERROR_RULES, SUMMARY_UNFITTED_RULES],
+                         ids=["exclude", "error", "unfitted"])
 def test_the_summary_does_not_depend_on_the_columns_written(tmp_path, rules):
     # every metric the summary has fires here: missing values, a value no band matched (额 = 5), a
     # percentage above 1 (率 = 95), raw points outside 0..10 (分 = 12), customers without a score or a tier,
     # and (second case) a customer left without a score by `missing -> error`
-    (tmp_path / "c.csv").write_text("id,额,率,分,量\nK1,200,0.95,9,3\nK2,5,95,12,1\nK3,,,,\nK4,50,0.5,,7\n"
-                                    "K5,20,0.2,1,2\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text(SUMMARY_CSV, encoding="utf-8")  # K1 twice (padded): the first row is used
     reg = default_registry()
     plan, diags, _ = compile_text(rules, str(tmp_path / "r.tier"), reg)
     assert plan is not None, diags.format()
@@ -124,3 +127,27 @@ def test_the_summary_does_not_depend_on_the_columns_written(tmp_path, rules):
         assert [t.tier for t in dist][-1] is None  # K3 has no score
     for columns in (["score", "tier"], ["tier", "score"], ["tier"], ["score"], ["tier_label"], ["分.points"]):
         assert summary(columns) == full, columns
+
+
+def test_fit_aggregates_the_summarys_indicator_side_in_its_own_query(tmp_path):
+    """What a narrow run's summary reads of the indicators comes from fit's query, equal to aggregating the
+    evaluated values on their own; the calibration is the one fit alone gives."""
+    (tmp_path / "c.csv").write_text(SUMMARY_CSV, encoding="utf-8")
+    reg = default_registry()
+    plan, diags, _ = compile_text(SUMMARY_RULES, str(tmp_path / "r.tier"), reg)
+    assert plan is not None, diags.format()
+    opened = open_step(plan, reg, tmp_path)
+    be = opened.backend
+    try:
+        keys = check_data(plan, opened.tables, be).keys
+        calibration, row = fit_measuring(plan, opened.tables, AS_OF, be, registry=reg, keys=keys,
+                                         columns=indicator_columns(plan),
+                                         measure=lambda values: indicator_metrics(plan, values))
+        assert calibration == fit(plan, opened.tables, AS_OF, be, registry=reg, keys=keys)
+        values = evaluate(plan, opened.tables, AS_OF, calibration, registry=reg, backend=be, keys=keys,
+                          columns=[plan.key_column, *indicator_columns(plan)]).table
+        alone = be.fetch_one(values.aggregate(**indicator_metrics(plan, values)))
+    finally:
+        be.close()
+    assert row == alone
+    assert row["m0"] == 1 and row["u0"] == 1 and row["pc1"] == 1 and row["r2"] == 1  # every kind fires
