@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import plan as P
 from .plugin_api import DELIVERED, FAILED, PENDING, ActionBatch, ActionContext, ActionItem, DeliveryResult
@@ -55,9 +55,9 @@ def columns_needed(plan: P.Plan) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One (run, customer, action) a run owes."""
+class Delivery(NamedTuple):
+    """One (run, customer, action) a run owes. A tuple: a run may owe hundreds of thousands (a frozen
+    dataclass costs twice as much to make)."""
 
     key: str  # the idempotency key: "{run id}:{line}.{action}:{customer}"
     run_id: str
@@ -113,9 +113,10 @@ def decide(plan: P.Plan, result: Any, run_id: str, backend: Any, registry: Regis
         leaving: list[dict[str, Any]] | None = None
         for m, action in enumerate(rule.actions, start=1):
             options = action.options.model_dump_json() if hasattr(action.options, "model_dump_json") else "{}"
+            prefix, name, text = f"{run_id}:{n}.{m}:", action.action, rule.text
             for r in rows:
-                yield Delivery(f"{run_id}:{n}.{m}:{r['k']}", run_id, r["k"], action.action, rule.text, options,
-                               r["tier"], r.get("prev"), r["score"])
+                k = r["k"]
+                yield Delivery(prefix + str(k), run_id, k, name, text, options, r["tier"], r.get("prev"), r["score"])
             cls = registry.actions.get(action.action) if registry is not None else None
             if rule.event == "enter" and cls is not None and getattr(cls, "held_while_in_tier", False):
                 leave = P.OnRulePlan("leave", rule.target, rule.actions, f"leave {rule.target}", rule.span)

@@ -21,12 +21,11 @@ class LogAction(ActionHandler):
     positional = ("message",)
 
     def deliver(self, batch: ActionBatch) -> list[DeliveryResult]:
-        out = []
+        log, message = batch.log, repr(batch.options.message)
         for item in batch.items:
-            batch.log(f"action=log customer={item.customer} tier={item.tier} reason={item.reason!r} "
-                      f"message={batch.options.message!r} key={item.idempotency_key}")
-            out.append(DeliveryResult(item.idempotency_key))
-        return out
+            log(f"action=log customer={item.customer} tier={item.tier} reason={item.reason!r} "
+                f"message={message} key={item.idempotency_key}")
+        return [DeliveryResult(item.idempotency_key) for item in batch.items]
 
 
 @hookimpl
