@@ -45,7 +45,10 @@ def columns_needed(plan: P.Plan) -> list[str]:
     """The result columns deciding reads (besides the key)."""
     if not plan.on_rules:
         return []
-    out = ["score", "tier", "final_tier"]
+    from .evaluate import tier_effect_triggers
+
+    # the final tier is the tier unless a trigger moves it (or an override: run_columns adds it then)
+    out = ["score", "tier", *(["final_tier"] if tier_effect_triggers(plan) else [])]
     if history_events(plan):
         out.append("previous_tier")
     if any(r.event == "label" for r in plan.on_rules) and plan.labels:
@@ -73,11 +76,17 @@ class Delivery(NamedTuple):
         return ActionItem(self.customer, self.tier, self.score, self.rule, self.key, self.previous_tier)
 
 
+def final_tier(t: Any) -> Any:
+    """The final tier of result ``t``: its ``final_tier``, or its ``tier`` where nothing can make them
+    differ (no trigger moves a tier, no override: ``columns_needed`` leaves it out then)."""
+    return t["final_tier"] if "final_tier" in t.columns else t["tier"]
+
+
 def selection(plan: P.Plan, rule: P.OnRulePlan, t: Any) -> Any:
     """The rows of result ``t`` an `on` line selects (an Ibis boolean over its columns)."""
     import ibis
 
-    final = t["final_tier"]
+    final = final_tier(t)
     prev = t["previous_tier"] if "previous_tier" in t.columns else ibis.null("string")
     order = {tp.name: i for i, tp in enumerate(plan.tiers)}  # 0: the best tier
 
@@ -129,7 +138,7 @@ def decide(plan: P.Plan, result: Any, run_id: str, backend: Any, registry: Regis
 
 def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Backend) -> list[dict[str, Any]]:
     sel = result.filter(selection(plan, rule, result))
-    cols = {"k": sel[plan.key_column], "tier": sel["final_tier"], "score": sel["score"]}
+    cols = {"k": sel[plan.key_column], "tier": final_tier(sel), "score": sel["score"]}
     if "previous_tier" in sel.columns:
         cols["prev"] = sel["previous_tier"]
     return backend.fetch_rows(sel.select(**cols).order_by("k"))
