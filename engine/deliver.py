@@ -119,29 +119,30 @@ def decide(plan: P.Plan, result: Any, run_id: str, backend: Any, registry: Regis
         if not rule.actions:
             continue
         rows = _selected(plan, rule, result, backend)
-        leaving: list[dict[str, Any]] | None = None
+        leaving: list[tuple[Any, ...]] | None = None
         for m, action in enumerate(rule.actions, start=1):
             options = action.options.model_dump_json() if hasattr(action.options, "model_dump_json") else "{}"
             prefix, name, text = f"{run_id}:{n}.{m}:", action.action, rule.text
-            for r in rows:
-                k = r["k"]
-                yield Delivery(prefix + str(k), run_id, k, name, text, options, r["tier"], r.get("prev"), r["score"])
+            for k, tier, score, prev in rows:
+                yield Delivery(prefix + str(k), run_id, k, name, text, options, tier, prev, score)
             cls = registry.actions.get(action.action) if registry is not None else None
             if rule.event == "enter" and cls is not None and getattr(cls, "held_while_in_tier", False):
                 leave = P.OnRulePlan("leave", rule.target, rule.actions, f"leave {rule.target}", rule.span)
                 if leaving is None:
                     leaving = _selected(plan, leave, result, backend)
-                for r in leaving:  # a customer never enters and leaves X in one rating: the keys stay unique
-                    yield Delivery(f"{run_id}:{n}.{m}:{r['k']}", run_id, r["k"], action.action, leave.text, options,
-                                   r["tier"], r.get("prev"), r["score"])
+                for k, tier, score, prev in leaving:  # never entering and leaving X in one rating: keys stay unique
+                    yield Delivery(f"{run_id}:{n}.{m}:{k}", run_id, k, action.action, leave.text, options, tier, prev,
+                                   score)
 
 
-def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Backend) -> list[dict[str, Any]]:
+def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Backend) -> list[tuple[Any, ...]]:
+    """(key, final tier, score, previous tier) of the customers ``rule`` selects, in key order."""
+    import ibis
+
     sel = result.filter(selection(plan, rule, result))
-    cols = {"k": sel[plan.key_column], "tier": final_tier(sel), "score": sel["score"]}
-    if "previous_tier" in sel.columns:
-        cols["prev"] = sel["previous_tier"]
-    return backend.fetch_rows(sel.select(**cols).order_by("k"))
+    prev = sel["previous_tier"] if "previous_tier" in sel.columns else ibis.null("string")
+    return backend.fetch_tuples(sel.select(k=sel[plan.key_column], tier=final_tier(sel), score=sel["score"],
+                                           prev=prev).order_by("k"))[1]
 
 
 def handle(registry: Registry, action: str, options_json: str, deliveries: list[Delivery], run_id: str,

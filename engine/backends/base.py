@@ -109,8 +109,13 @@ class Backend(ABC):
 
     # ---- running expressions --------------------------------------------------------------------
     @abstractmethod
+    def fetch_tuples(self, expr: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Execute an Ibis table expression: (its column names, its rows as tuples in that order)."""
+
     def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
         """Execute a (small) Ibis table expression; its rows as dicts."""
+        names, rows = self.fetch_tuples(expr)
+        return [dict(zip(names, row)) for row in rows]
 
     def fetch_one(self, expr: Any) -> dict[str, Any]:
         rows = self.fetch_rows(expr)

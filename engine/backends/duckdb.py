@@ -62,14 +62,13 @@ class DuckDBBackend(Backend):
         pct = self.con.con.query_progress()
         return pct if pct >= 0 else None
 
-    def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
+    def fetch_tuples(self, expr: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Rows straight from DuckDB's cursor: Ibis's ``to_pyarrow`` goes through pandas (~0.35 s
         to import), and the summaries and samples the engine reads are a handful of rows."""
         with self.running(), unfused():
             self.con._run_pre_execute_hooks(expr)  # registers in-memory tables
             cursor = self.con.raw_sql(self.con.compile(expr))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [d[0] for d in cursor.description], cursor.fetchall()
 
     def materialise(self, expr: Any, name: str) -> Any:
         with self.running(), unfused():

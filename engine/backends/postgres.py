@@ -190,12 +190,11 @@ class PostgresBackend(PortableBuiltins, Backend):
         sql: str = query.sql(dialect=self.con.dialect)
         return sql
 
-    def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
+    def fetch_tuples(self, expr: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self.running():
             cursor = self.con.raw_sql(self.sql(expr))
             try:
-                names = [d[0] for d in cursor.description]
-                return [dict(zip(names, row)) for row in cursor.fetchall()]
+                return [d[0] for d in cursor.description], list(cursor.fetchall())
             finally:
                 cursor.close()
 

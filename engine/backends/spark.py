@@ -182,11 +182,11 @@ class SparkBackend(PortableBuiltins, Backend):
     def memory_message(self) -> str:
         return out_of_memory_message(self.limits, "Spark", f"spark.driver.memory, spilling to {self.limits.spill_dir}")
 
-    def fetch_rows(self, expr: Any) -> list[dict[str, Any]]:
+    def fetch_tuples(self, expr: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self.running():
             self.con._run_pre_execute_hooks(expr)
-            rows = self.spark.sql(self.con.compile(expr)).collect()
-            return [r.asDict() for r in rows]
+            df = self.spark.sql(self.con.compile(expr))
+            return list(df.columns), [tuple(r) for r in df.collect()]
 
     def materialise(self, expr: Any, name: str) -> Any:
         with self.running():

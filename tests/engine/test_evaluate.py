@@ -225,9 +225,9 @@ class CountingBackend(DuckDBBackend):
 
     queries = 0
 
-    def fetch_rows(self, expr):
+    def fetch_tuples(self, expr):  # every fetch goes through it (fetch_rows, fetch_one)
         type(self).queries += 1
-        return super().fetch_rows(expr)
+        return super().fetch_tuples(expr)
 
 
 def test_data_quality_is_one_query_for_clean_data_and_finds_dirty_keys():
