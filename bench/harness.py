@@ -63,6 +63,8 @@ def add_backend_options(ap) -> None:
                          "server started as the tests start one (tests/pg_server.py), stopped at the end")
     ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                     help="passed to tierwise run as --spark-conf (repeatable)")
+    ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                    help="skip the untimed first run of each command (a slow backend's run takes minutes)")
 
 
 def backend_args(args, stack: contextlib.ExitStack) -> tuple[list[str], str]:
@@ -89,9 +91,10 @@ def tierwise_cli() -> str:
     return shutil.which("tierwise") or str(Path(sys.executable).with_name("tierwise"))
 
 
-def race(commands: dict[str, list[str]], repeat: int) -> dict[str, list[tuple[float, float]]]:
-    """Each command once to warm the page cache, then ``repeat`` interleaved timed runs of each."""
-    for cmd in commands.values():
+def race(commands: dict[str, list[str]], repeat: int, warm_up: bool = True) -> dict[str, list[tuple[float, float]]]:
+    """Each command once to warm the page cache (unless not ``warm_up``), then ``repeat`` interleaved timed
+    runs of each."""
+    for cmd in commands.values() if warm_up else ():
         timed(cmd)
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for _ in range(repeat):

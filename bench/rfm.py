@@ -49,7 +49,8 @@ def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     engine_cmd += backend
     hand_cmd = [sys.executable, str(HERE / "hand_sql.py"), str(HERE / "hand_rfm.sql"), str(hand_out),
                 f"customers={customers}", f"orders={orders}"]
-    results = race({f"tierwise run ({backend_name})": engine_cmd, "hand DuckDB SQL": hand_cmd}, args.repeat)
+    results = race({f"tierwise run ({backend_name})": engine_cmd, "hand DuckDB SQL": hand_cmd}, args.repeat,
+                   args.warm_up)
     differing = compare(engine_out, hand_out)
     report(f"rulesets/rfm.tier × {args.orders:,} orders", args.customers, results,
            "target: ratio >= 0.7, tierwise peak RSS <= 2 GB")

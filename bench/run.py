@@ -52,7 +52,8 @@ def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     if args.columns:
         engine_cmd += ["--columns", args.columns]
         hand_cmd += ["--columns", "客户编号," + args.columns]
-    results = race({f"tierwise run ({backend_name})": engine_cmd, "hand DuckDB SQL": hand_cmd}, args.repeat)
+    results = race({f"tierwise run ({backend_name})": engine_cmd, "hand DuckDB SQL": hand_cmd}, args.repeat,
+                   args.warm_up)
     differing = compare(engine_out, hand_out)
     report("relationship scorecard" + (f", --columns {args.columns}" if args.columns else ", full output"),
            args.rows, results, "targets: 1M --columns score,tier >= 0.5; 10M >= 0.8 with RSS <= 1.5")
