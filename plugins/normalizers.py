@@ -41,9 +41,15 @@ def _rank(column: Any, params: dict[str, Any], ties: str) -> Any:  # an Ibis col
     calibration stored before ``scale`` existed ranks the values as they are."""
     import ibis
 
+    import ibis.expr.operations as ops
+
     group = column.isnull()
     scale = params.get("scale")
     key = column
+    if scale is not None and isinstance(getattr(scale, "op", lambda: None)(), ops.Reduction):
+        # fitted in the query (no calibration: an example's rows): the population's largest |value| as a
+        # scalar subquery, since a window's ORDER BY takes no window function (what a reduction becomes)
+        scale = scale.as_scalar()
     if scale is not None:
         # clamped so that a value far beyond a frozen calibration's scale cannot overflow the integer
         steps = ibis.greatest(ibis.least(column / (scale * RANK_QUANTUM), 1e15), -1e15)

@@ -205,3 +205,52 @@ def test_parquet_out_and_a_source_named_like_hidden_files(backend, tmp_path, req
     assert rows == [{"id": "K1", "score": 0.0, "tier": "B"}, {"id": "K2", "score": 10.0, "tier": "A"},
                     {"id": "K3", "score": 10.0, "tier": "A"}]
     assert [(t.tier, t.count) for t in outcome.distribution] == [("A", 2), ("B", 1)]
+
+
+# ---- rank normalizers fitted inside the query (no calibration: an example's rows) ---------------------
+
+RANKS = """
+source c = csv("c.csv") key id
+points 0..10
+indicator 增长 = c.g weight 50% scale percentile
+indicator 份额 = c.s weight 50% scale quintile(ties: high)
+"""
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql", "spark"])
+def test_ranks_fitted_in_the_query_equal_ranks_of_a_fitted_calibration(backend, request):
+    """Evaluating without a calibration fits the normalizers in the query itself; the rank snap's scale
+    (the largest |value|, a reduction) sat inside the rank window's ORDER BY, which no engine takes
+    ("column __key must appear in the GROUP BY clause")."""
+    import pyarrow as pa
+
+    from tierwise.engine.backends import open_backend
+    from tierwise.engine.evaluate import evaluate
+    from tierwise.engine.fit import fit
+
+    spec = {"duckdb": "duckdb", "postgresql": None, "spark": "spark"}[backend]
+    if backend == "postgresql":
+        spec = request.getfixturevalue("postgres_backend_spec")
+    elif backend == "spark":
+        request.getfixturevalue("spark_backend")
+    reg = default_registry()
+    plan, diags, _ = compile_text(RANKS, "t.tier", reg)
+    assert plan is not None, diags.format()
+    be = open_backend(spec)
+    try:
+        data = pa.table({"id": [f"K{i}" for i in range(7)], "g": [0.3, 0.1, 0.1 + 0.2, None, -2.0, 5.0, 0.0],
+                         "s": [1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+        tables = {"c": be.adopt(be.staging.create_table(f"ranks_{backend}", data, temp=True), "c")}
+        cols = ["id", "增长.points", "份额.points"]
+
+        def points(calibration):
+            return {r["id"]: (r["增长.points"], r["份额.points"])
+                    for r in be.fetch_rows(evaluate(plan, tables, AS_OF, calibration, registry=reg, backend=be,
+                                                    columns=cols).table)}
+
+        in_query = points(None)
+        assert in_query == points(fit(plan, tables, AS_OF, be, registry=reg))
+    finally:
+        be.close()
+    assert in_query["K0"][0] == in_query["K2"][0]  # 0.3 and 0.1 + 0.2 tie
+    assert in_query["K4"][0] == 0.0 and in_query["K5"][0] == 10.0 and in_query["K3"][0] is None

@@ -149,3 +149,26 @@ def test_a_file_without_examples_says_so_and_passes(tmp_path):
     assert res.exit_code == 0, res.stdout
     assert "bare.tier: no examples to run" in res.stderr and "full.tier: no examples" not in res.stderr
     assert "2 passed, 0 failed" in res.stdout
+
+
+RANKED = '''source c = csv("c.csv") key id
+points 0..10
+indicator 增长 = c.增长 weight 50% scale percentile
+indicator 份额 = c.份额 weight 50% scale quintile(ties: high)
+tier A when score >= 9
+tier B otherwise
+example "ranked among its own rows" {
+  c 增长 0.3, 份额 0.2
+  expect score 2.5, tier B
+}
+'''
+
+
+def test_an_example_ranks_a_percentile_fitted_on_its_own_rows(tmp_path):
+    """No calibration: the rank normalizers are fitted in the example's query (their scale a scalar
+    subquery: a reduction cannot sit in a window's ORDER BY) — it used to fail with a binder error. One
+    customer: the percentile scores the middle of the range (5 × 50%), the quintile its lowest (0)."""
+    res = invoke("test", write(tmp_path, RANKED), "--as-of", "2026-06-30")
+    assert "cannot evaluate" not in res.stdout and "Traceback" not in res.stdout + res.stderr, res.stdout
+    assert res.exit_code == 0, res.stdout
+    assert "1 passed, 0 failed" in res.stdout
