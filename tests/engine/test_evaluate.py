@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import ibis
+import ibis.expr.datatypes as dt
 import pyarrow as pa
 import pytest
 
@@ -401,3 +402,68 @@ def test_a_rank_normalizer_fitted_in_the_query_rates(backend):
     plan = compiled('source c = csv("c.csv") key id\npoints 0..10\nindicator 位 = c.y weight 100% scale percentile\n')
     got = rows_of(backend, evaluate(plan, tables(backend, POPULATION_ROWS), AS_OF, None, columns=["id", "位.points"]))
     assert got["K0"]["位.points"] == 0.0 and got["K7"]["位.points"] == 10.0
+
+
+READS_RULES = """source c = csv("c.csv") key id
+source p = csv("p.csv") key id
+source o = csv("o.csv") key id
+points 0..10
+measure 单数 = count(o)
+indicator 分 = c.分 weight 50% {
+  >= 5 -> 10
+  else -> 0
+}
+indicator 量 = 单数 weight 50% {
+  >= 2 -> 10
+  else -> 4
+}
+tier A "星级" when c.星 == 1
+tier B otherwise
+label 大 when p.规模 >= 100
+segment 区 {
+  东 when c.区 == "东"
+  其他 otherwise
+}
+"""
+
+
+def test_each_kind_of_value_reads_its_own_columns_and_sources(backend):
+    """A tier, label or segment condition and a measure each read a column (or source) nothing else reads;
+    a second one-row-per-customer source is joined, a many-rows source aggregated."""
+    plan = compiled(READS_RULES)
+    data = {"c": backend.from_arrow(pa.table({"id": ["K1", "K2", "K3"], "分": [6.0, 1.0, None],
+                                              "星": [1.0, 0.0, 0.0], "区": ["东", "西", None]}), "rc"),
+            "p": backend.from_arrow(pa.table({"id": ["K2", "K1"], "规模": [150.0, 20.0]}), "rp"),
+            "o": backend.from_arrow(pa.table({"id": ["K1", "K1", "K3"], "x": [1.0, 2.0, 3.0]}), "ro")}
+    got = rows_of(backend, evaluate(plan, data, AS_OF, None, columns=C.all_columns(plan)))
+    assert {k: (r["tier"], r["tier_label"], r["labels"], r["区"], r["量"], r["score"]) for k, r in got.items()} == {
+        "K1": ("A", "星级", "", "东", 2.0, 10.0), "K2": ("B", None, "大", "其他", 0.0, 2.0),
+        "K3": (None, None, "", "其他", 1.0, None)}  # no score: no `otherwise` tier
+    assert got["K3"]["missing"] == "分"
+
+
+def test_given_points_replace_an_indicators_own(backend):
+    plan = compiled(READS_RULES)
+    data = {"c": backend.from_arrow(pa.table({"id": ["K1", "K2"], "分": [6.0, None], "星": [0.0, 0.0],
+                                              "区": ["东", "西"]}), "gc"),
+            "p": backend.from_arrow(pa.table({"id": ["K1"], "规模": [1.0]}), "gp"),
+            "o": backend.from_arrow(pa.table({"id": ["K1"], "x": [1.0]}), "go")}
+    cols = ["id", "score", "分.points", "分.band", "量.points", "量.band", "missing"]
+    ev = evaluate(plan, data, AS_OF, None, columns=cols, points={"分": 7})
+    got = rows_of(backend, ev)
+    assert {k: tuple(r[c] for c in cols[1:]) for k, r in got.items()} == {
+        "K1": (5.5, 7.0, None, 4.0, 1, ""), "K2": (5.5, 7.0, None, 4.0, 1, "")}  # K2 has no orders: 0
+    types = ev.table.schema()
+    assert (types["分.points"], types["分.band"], types["missing"]) == (dt.float64, dt.int64, dt.string)
+    only_given = evaluate(compiled(READS_RULES), data, AS_OF, None, columns=["id", "missing"], points={"分": 1, "量": 2})
+    assert {r["missing"] for r in backend.fetch_rows(only_given.table)} == {""}
+
+
+def test_indicator_values_are_numbers_and_an_undefined_result_is_missing(backend):
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\n'
+                    "indicator 整 = c.n weight 50% scale minmax\nindicator 对数 = log(c.x) weight 50% scale minmax\n")
+    ev = evaluate(plan, tables(backend, {"id": ["K1", "K2", "K3"], "n": [1, 2, 3], "x": [0.0, 1.0, 10.0]}), AS_OF, None,
+                  columns=["id", "整", "对数"])
+    assert ev.table.schema()["整"] == dt.float64  # an integer column is rated as a number
+    got = rows_of(backend, ev)
+    assert (got["K1"]["对数"], got["K2"]["对数"]) == (None, 0.0)  # log(0) is -inf: missing
