@@ -467,3 +467,15 @@ def test_indicator_values_are_numbers_and_an_undefined_result_is_missing(backend
     assert ev.table.schema()["整"] == dt.float64  # an integer column is rated as a number
     got = rows_of(backend, ev)
     assert (got["K1"]["对数"], got["K2"]["对数"]) == (None, 0.0)  # log(0) is -inf: missing
+
+
+def test_only_ranks_a_customer_among_everyone_with_a_stored_calibration(backend):
+    """A rank normalizer reads the population even with a calibration (min-max and z-score do not): rating
+    only some customers ranks them among everyone (nothing else here reads the population)."""
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\nindicator 位 = c.y weight 100% scale percentile\n'
+                    "tier A when score >= 5\ntier B otherwise\n")
+    data = tables(backend, POPULATION_ROWS)
+    cal = fit(plan, data, AS_OF, backend)
+    everyone = rows_of(backend, evaluate(plan, data, AS_OF, cal))
+    assert rows_of(backend, evaluate(plan, data, AS_OF, cal, only=["K7"])) == {"K7": everyone["K7"]}
+    assert everyone["K7"]["score"] == 10.0
