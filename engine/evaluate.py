@@ -60,8 +60,8 @@ def tier_effect_triggers(plan: P.Plan) -> list[P.TriggerPlan]:
 
 
 def left_join(base: Any, other: Any) -> Any:
-    joined = base.left_join(other, KEY)
-    return joined.drop(f"{KEY}_right") if f"{KEY}_right" in joined.columns else joined
+    """``base`` with ``other``'s columns, by key (Ibis keeps the right table's key as KEY_right: dropped)."""
+    return base.left_join(other, KEY).drop(f"{KEY}_right")
 
 
 def _key_of(table: Any, key_column: str, what: str, backend: Any) -> Any:

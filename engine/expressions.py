@@ -51,11 +51,8 @@ def compare(op: str, left: Any, right: Any, const: float | None = None) -> Any:
     return left < target - e
 
 
-def _numeric(x: Any) -> bool:
-    try:
-        return bool(x.type().is_numeric())
-    except AttributeError:  # a Python value
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
+def _numeric(x: Any) -> bool:  # an Ibis value (a Python number on the right is a constant by then)
+    return bool(x.type().is_numeric())
 
 
 def ibis_coalesce(x: Any, default: Any) -> Any:
@@ -177,16 +174,12 @@ class ExprBuilder:
         """A population aggregate: an Ibis reduction, which in a mutate becomes a whole-table window."""
         arg = self(e.arg)
         f = e.func
-        if f == "mean":
-            return arg.mean()
         if f == "median":
             return arg.cast("float64").quantile(0.5)
         if f == "percentile":
             return arg.cast("float64").quantile(e.q)
         if f == "stddev":
             return arg.std(how="pop")
-        if f == "count":
-            return arg.count()
         if f == "count_distinct":
             return arg.nunique()
-        return getattr(arg, f)()
+        return getattr(arg, f)()  # mean, count, sum, min, max: Ibis's reduction of that name

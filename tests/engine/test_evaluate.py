@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import ibis
+import ibis.expr.datatypes as dt
 import pyarrow as pa
 import pytest
 
@@ -246,3 +247,235 @@ def test_data_quality_is_one_query_for_clean_data_and_finds_dirty_keys():
         assert sorted(got) == ["K1", "K4", "K5"] and got["K1"]["金额"] == 200.0  # the first row of K1
     finally:
         be.close()
+
+
+def test_previous_ratings_give_the_last_value_its_change_and_the_previous_tier(backend):
+    plan = compiled()
+    # keys padded as exports pad them; K2's first row is the one used; K9 is no customer of the data
+    previous = backend.from_arrow(pa.table({"id": [" K1", "K2 ", "K2", "K4", "K5", "K9"],
+                                            "金额": [250.0, 100.0, 1.0, 0.0, 1.0, 5.0],
+                                            "tier": ["A", "B", "A", None, "A", "A"]}), "previous")
+    rows = dict(ROWS, 金额=[200.0, 60.0, None, 10.0, 1.0])
+    cols = [plan.key_column, "金额.last", "金额.change", "previous_tier", "triggers"]
+    got = rows_of(backend, evaluate(plan, tables(backend, rows), AS_OF, None, previous, columns=cols))
+    assert {k: (r["金额.last"], r["金额.change"], r["previous_tier"], r["triggers"]) for k, r in got.items()} == {
+        "K1": (250.0, pytest.approx(-0.2), "A", ""),
+        "K2": (100.0, pytest.approx(-0.4), "B", "下滑"),
+        "K3": (None, None, None, ""),  # no last rating
+        "K4": (0.0, None, None, ""),  # last value 0: no change
+        "K5": (1.0, 0.0, "A", ""),  # a last value of 1 is a value like any other
+    }
+    one = rows_of(backend, evaluate(plan, tables(backend, rows), AS_OF, None, previous, columns=cols, only=["K2"]))
+    assert one == {"K2": got["K2"]}
+    no_tier = backend.from_arrow(pa.table({"id": ["K1"], "金额": [250.0]}), "previous_without_tier")
+    got = rows_of(backend, evaluate(plan, tables(backend, rows), AS_OF, None, no_tier, columns=cols))
+    assert {r["previous_tier"] for r in got.values()} == {None} and got["K1"]["金额.last"] == 250.0
+
+
+def test_previous_ratings_and_overrides_without_the_key_are_clear_errors(backend):
+    plan = compiled()
+    run = lambda **kw: evaluate(plan, tables(backend), AS_OF, None, **kw)  # noqa: E731
+    table = lambda **cols: backend.from_arrow(pa.table(cols), f"t{next(_made)}")  # noqa: E731
+    with pytest.raises(DataError) as err:
+        run(previous=table(idx=["K1"], 金额=[1.0]))
+    assert str(err.value) == "the previous ratings have no key column 'id' — did you mean 'idx'?"
+    with pytest.raises(DataError) as err:
+        run(previous=table(客户=["K1"], 金额=[1.0]))
+    assert str(err.value) == "the previous ratings have no key column 'id'"
+    with pytest.raises(DataError) as err:
+        run(previous=table(id=["K1"], 金额x=[1.0]))
+    assert str(err.value) == "the previous ratings have no value of '金额' (change(金额) reads it) — did you mean '金额x'?"
+    with pytest.raises(DataError) as err:
+        run(previous=table(id=["K1"], 分=[1.0]))
+    assert str(err.value) == "the previous ratings have no value of '金额' (change(金额) reads it)"
+    with pytest.raises(DataError) as err:
+        run(overrides=table(idx=["K1"], tier=["A"]))
+    assert str(err.value) == "the tier overrides have no key column 'id' — did you mean 'idx'?"
+    with pytest.raises(DataError) as err:
+        run(overrides=table(id=["K1"], 等级=["A"]))
+    assert str(err.value) == "the tier overrides have no column 'tier'"
+
+
+def test_overrides_take_each_customers_first_override_that_names_a_tier(backend):
+    plan = compiled()
+    overrides = backend.from_arrow(pa.table({"id": ["K2", " K2", "K4 ", "K5", None],
+                                             "tier": [None, "A", "A", "Z", "A"]}), "overrides")
+    got = rows_of(backend, evaluate(plan, tables(backend), AS_OF, None, overrides=overrides))
+    assert {k: (r["tier"], r["final_tier"]) for k, r in got.items()} == {
+        "K1": ("A", "A"), "K2": ("B", "A"), "K3": ("A", "A"), "K4": (None, "A"), "K5": (None, None)}
+    one = rows_of(backend, evaluate(plan, tables(backend), AS_OF, None, overrides=overrides, only=["K4"]))
+    assert one == {"K4": got["K4"]}
+
+
+EFFECT_RULES = """source c = csv("c.csv") key id
+points 0..100
+indicator 分 = c.分 weight 100%
+tier A when score >= 90
+tier B when score >= 75
+tier C when score >= 60
+tier D otherwise
+trigger 降一 when c.降一 == 1 -> rerate, downgrade 1
+trigger 封顶 when c.封顶 == 1 -> rerate, cap tier at B
+trigger 降二 when c.降二 == 1 -> rerate, downgrade 2
+"""
+
+
+def test_trigger_effects_move_the_final_tier_in_the_triggers_order(backend):
+    plan = compiled(EFFECT_RULES)
+    cases = {  # id: (score, 降一, 封顶, 降二, final tier)
+        "K1": (95.0, 0, 0, 0, "A"),  # nothing fired
+        "K2": (95.0, 0, 0, 1, "C"),  # two tiers down
+        "K3": (65.0, 1, 0, 0, "D"),  # one down
+        "K4": (65.0, 0, 0, 1, "D"),  # two down from C: no lower than the last tier
+        "K5": (80.0, 0, 0, 1, "D"),
+        "K6": (95.0, 0, 1, 0, "B"),  # capped at B
+        "K7": (65.0, 0, 1, 0, "C"),  # the cap does not lift a lower tier
+        "K8": (95.0, 1, 1, 0, "B"),  # A -> B, then no better than B
+        "K9": (80.0, 1, 1, 1, "D"),  # B -> C -> C -> D
+        "K10": (None, 1, 1, 1, None),  # no computed tier: none from the effects
+    }
+    data = {"id": list(cases), **{col: [c[i] for c in cases.values()]
+                                  for i, col in enumerate(["分", "降一", "封顶", "降二"])}}
+    got = rows_of(backend, evaluate(plan, tables(backend, data), AS_OF, None,
+                                    columns=["id", "tier", "final_tier", "triggers"]))
+    assert {k: r["final_tier"] for k, r in got.items()} == {k: c[-1] for k, c in cases.items()}
+    assert got["K2"]["tier"] == "A" and got["K9"]["triggers"] == "降一,封顶,降二"
+
+
+def test_a_downgrade_without_tiers_leaves_no_final_tier(backend):
+    plan = compiled("""source c = csv("c.csv") key id
+points 0..100
+indicator 分 = c.分 weight 100%
+trigger 降一 when c.分 < 50 -> rerate, downgrade 1
+""")
+    data = {"id": ["K1", "K2"], "分": [40.0, 60.0]}
+    got = rows_of(backend, evaluate(plan, tables(backend, data), AS_OF, None, columns=["id", "final_tier", "triggers"]))
+    assert got == {"K1": {"id": "K1", "final_tier": None, "triggers": "降一"},
+                   "K2": {"id": "K2", "final_tier": None, "triggers": ""}}
+
+
+POPULATION_RULES = """source c = csv("c.csv") key id
+points 0..10
+measure 均 = mean(c.x)
+indicator 差 = c.x - 均 weight 20% scale minmax
+indicator 比 = c.x - median(c.x) weight 20% scale zscore
+indicator 标 = c.x weight 30% scale minmax
+indicator 位 = c.y weight 30% scale percentile
+tier A top 2
+tier B when score >= 4
+tier C otherwise
+label 高 when c.x >= median(c.x)
+segment 段 {
+  上 when c.x >= percentile(c.x, 75%)
+  下 otherwise
+}
+trigger 偏 when c.y > mean(c.y) -> rerate
+trigger 跌 when change(标) <= -30% and c.x >= mean(c.x) -> rerate
+"""
+
+POPULATION_ROWS = {"id": [f"K{i}" for i in range(8)],
+                   "x": [1.0, 9.0, 4.0, 7.0, 2.0, 8.0, 5.0, 3.0],
+                   "y": [10.0, 20.0, 30.0, 40.0, 15.0, 25.0, 35.0, 45.0]}
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_only_rates_each_customer_as_the_whole_population_does(backend, calibrated):
+    """Every value that reads other customers' rows (population aggregates, quota tiers, normalizers
+    fitted in the query or ranking) is computed over everyone, also when only some customers are rated."""
+    # a rank normalizer fitted in the query fails (see the xfail below): ranks only with a calibration
+    plan = compiled(POPULATION_RULES if calibrated else POPULATION_RULES.replace("scale percentile", "scale zscore"))
+    data = tables(backend, POPULATION_ROWS)
+    cal = fit(plan, data, AS_OF, backend) if calibrated else None
+    previous = backend.from_arrow(pa.table({"id": POPULATION_ROWS["id"], "标": [2.0, 9.0, 9.0, 7.0, 2.0, 20.0, 5.0, 3.0]}),
+                                  f"previous{next(_made)}")
+    cols = C.all_columns(plan)
+    everyone = rows_of(backend, evaluate(plan, data, AS_OF, cal, previous, columns=cols))
+    assert {r["tier"] for r in everyone.values()} == {"A", "B", "C"}
+    assert {r["triggers"] for r in everyone.values()} == {"", "偏", "跌"}
+    for k in ["K0", "K1", "K5", "K6"]:
+        assert rows_of(backend, evaluate(plan, data, AS_OF, cal, previous, columns=cols, only=[k])) == {k: everyone[k]}
+
+
+@pytest.mark.xfail(strict=True, reason="open bug: the rank snap's fitted `scale` (a reduction) inside the rank "
+                   "window's order key; DuckDB: column __key must appear in the GROUP BY clause")
+def test_a_rank_normalizer_fitted_in_the_query_rates(backend):
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\nindicator 位 = c.y weight 100% scale percentile\n')
+    got = rows_of(backend, evaluate(plan, tables(backend, POPULATION_ROWS), AS_OF, None, columns=["id", "位.points"]))
+    assert got["K0"]["位.points"] == 0.0 and got["K7"]["位.points"] == 10.0
+
+
+READS_RULES = """source c = csv("c.csv") key id
+source p = csv("p.csv") key id
+source o = csv("o.csv") key id
+points 0..10
+measure 单数 = count(o)
+indicator 分 = c.分 weight 50% {
+  >= 5 -> 10
+  else -> 0
+}
+indicator 量 = 单数 weight 50% {
+  >= 2 -> 10
+  else -> 4
+}
+tier A "星级" when c.星 == 1
+tier B otherwise
+label 大 when p.规模 >= 100
+segment 区 {
+  东 when c.区 == "东"
+  其他 otherwise
+}
+"""
+
+
+def test_each_kind_of_value_reads_its_own_columns_and_sources(backend):
+    """A tier, label or segment condition and a measure each read a column (or source) nothing else reads;
+    a second one-row-per-customer source is joined, a many-rows source aggregated."""
+    plan = compiled(READS_RULES)
+    data = {"c": backend.from_arrow(pa.table({"id": ["K1", "K2", "K3"], "分": [6.0, 1.0, None],
+                                              "星": [1.0, 0.0, 0.0], "区": ["东", "西", None]}), "rc"),
+            "p": backend.from_arrow(pa.table({"id": ["K2", "K1"], "规模": [150.0, 20.0]}), "rp"),
+            "o": backend.from_arrow(pa.table({"id": ["K1", "K1", "K3"], "x": [1.0, 2.0, 3.0]}), "ro")}
+    got = rows_of(backend, evaluate(plan, data, AS_OF, None, columns=C.all_columns(plan)))
+    assert {k: (r["tier"], r["tier_label"], r["labels"], r["区"], r["量"], r["score"]) for k, r in got.items()} == {
+        "K1": ("A", "星级", "", "东", 2.0, 10.0), "K2": ("B", None, "大", "其他", 0.0, 2.0),
+        "K3": (None, None, "", "其他", 1.0, None)}  # no score: no `otherwise` tier
+    assert got["K3"]["missing"] == "分"
+
+
+def test_given_points_replace_an_indicators_own(backend):
+    plan = compiled(READS_RULES)
+    data = {"c": backend.from_arrow(pa.table({"id": ["K1", "K2"], "分": [6.0, None], "星": [0.0, 0.0],
+                                              "区": ["东", "西"]}), "gc"),
+            "p": backend.from_arrow(pa.table({"id": ["K1"], "规模": [1.0]}), "gp"),
+            "o": backend.from_arrow(pa.table({"id": ["K1"], "x": [1.0]}), "go")}
+    cols = ["id", "score", "分.points", "分.band", "量.points", "量.band", "missing"]
+    ev = evaluate(plan, data, AS_OF, None, columns=cols, points={"分": 7})
+    got = rows_of(backend, ev)
+    assert {k: tuple(r[c] for c in cols[1:]) for k, r in got.items()} == {
+        "K1": (5.5, 7.0, None, 4.0, 1, ""), "K2": (5.5, 7.0, None, 4.0, 1, "")}  # K2 has no orders: 0
+    types = ev.table.schema()
+    assert (types["分.points"], types["分.band"], types["missing"]) == (dt.float64, dt.int64, dt.string)
+    only_given = evaluate(compiled(READS_RULES), data, AS_OF, None, columns=["id", "missing"], points={"分": 1, "量": 2})
+    assert {r["missing"] for r in backend.fetch_rows(only_given.table)} == {""}
+
+
+def test_indicator_values_are_numbers_and_an_undefined_result_is_missing(backend):
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\n'
+                    "indicator 整 = c.n weight 50% scale minmax\nindicator 对数 = log(c.x) weight 50% scale minmax\n")
+    ev = evaluate(plan, tables(backend, {"id": ["K1", "K2", "K3"], "n": [1, 2, 3], "x": [0.0, 1.0, 10.0]}), AS_OF, None,
+                  columns=["id", "整", "对数"])
+    assert ev.table.schema()["整"] == dt.float64  # an integer column is rated as a number
+    got = rows_of(backend, ev)
+    assert (got["K1"]["对数"], got["K2"]["对数"]) == (None, 0.0)  # log(0) is -inf: missing
+
+
+def test_only_ranks_a_customer_among_everyone_with_a_stored_calibration(backend):
+    """A rank normalizer reads the population even with a calibration (min-max and z-score do not): rating
+    only some customers ranks them among everyone (nothing else here reads the population)."""
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\nindicator 位 = c.y weight 100% scale percentile\n'
+                    "tier A when score >= 5\ntier B otherwise\n")
+    data = tables(backend, POPULATION_ROWS)
+    cal = fit(plan, data, AS_OF, backend)
+    everyone = rows_of(backend, evaluate(plan, data, AS_OF, cal))
+    assert rows_of(backend, evaluate(plan, data, AS_OF, cal, only=["K7"])) == {"K7": everyone["K7"]}
+    assert everyone["K7"]["score"] == 10.0

@@ -80,3 +80,28 @@ def test_an_incomplete_calibration_gives_no_points_and_says_why_under_missing_er
     assert (rows["k0"]["n.points"], rows["k0"]["score"]) == (None, None)
     assert rows["k0"]["no_score_reason"] == "n has no points (missing -> error)"
     assert rows["k1"]["no_score_reason"] == "n is missing (missing -> error)"
+
+
+PERCENTILE = "indicator n = c.x weight 100% scale percentile\n"
+
+
+def test_percentile_with_a_calibration_stored_before_scale_existed_ranks_the_values_as_they_are(backend):
+    cal = Calibration({"n": FittedNormalizer("percentile", {"n": 4.0})})
+    assert rate(backend, PERCENTILE, cal, [3.0, 1.0, 2.0, 4.0]) == pytest.approx([6, 2, 4, 8])  # 2 + rank/3 · 6
+
+
+def test_percentile_with_a_frozen_scale_of_zero_ranks_the_values_as_they_are(backend):
+    cal = Calibration({"n": FittedNormalizer("percentile", {"n": 4.0, "scale": 0.0})})
+    assert rate(backend, PERCENTILE, cal, [3.0, 1.0, 2.0, 4.0]) == pytest.approx([6, 2, 4, 8])
+
+
+def test_percentile_with_a_frozen_scale_below_one_ties_float_noise(backend):
+    cal = Calibration({"n": FittedNormalizer("percentile", {"n": 4.0, "scale": 0.3})})
+    assert rate(backend, PERCENTILE, cal, [0.1 + 0.2, 0.3, 0.05, 0.2]) == pytest.approx([6, 6, 2, 4])
+
+
+def test_percentile_values_far_beyond_a_frozen_scale_tie_at_either_end(backend):
+    # |x| beyond 1000 × the frozen scale is clamped (to ±1e15 quanta) before ranking: those values tie
+    cal = Calibration({"n": FittedNormalizer("percentile", {"n": 5.0, "scale": 1.0})})
+    points = rate(backend, PERCENTILE, cal, [-9000.0, -5000.0, 0.5, 5000.0, 9000.0])
+    assert points == pytest.approx([2, 2, 5, 6.5, 6.5])  # ranks 0, 0, 2, 3, 3 of n - 1 = 4
