@@ -382,8 +382,7 @@ POPULATION_ROWS = {"id": [f"K{i}" for i in range(8)],
 def test_only_rates_each_customer_as_the_whole_population_does(backend, calibrated):
     """Every value that reads other customers' rows (population aggregates, quota tiers, normalizers
     fitted in the query or ranking) is computed over everyone, also when only some customers are rated."""
-    # a rank normalizer fitted in the query fails (see the xfail below): ranks only with a calibration
-    plan = compiled(POPULATION_RULES if calibrated else POPULATION_RULES.replace("scale percentile", "scale zscore"))
+    plan = compiled(POPULATION_RULES)
     data = tables(backend, POPULATION_ROWS)
     cal = fit(plan, data, AS_OF, backend) if calibrated else None
     previous = backend.from_arrow(pa.table({"id": POPULATION_ROWS["id"], "标": [2.0, 9.0, 9.0, 7.0, 2.0, 20.0, 5.0, 3.0]}),
@@ -396,8 +395,6 @@ def test_only_rates_each_customer_as_the_whole_population_does(backend, calibrat
         assert rows_of(backend, evaluate(plan, data, AS_OF, cal, previous, columns=cols, only=[k])) == {k: everyone[k]}
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: the rank snap's fitted `scale` (a reduction) inside the rank "
-                   "window's order key; DuckDB: column __key must appear in the GROUP BY clause")
 def test_a_rank_normalizer_fitted_in_the_query_rates(backend):
     plan = compiled('source c = csv("c.csv") key id\npoints 0..10\nindicator 位 = c.y weight 100% scale percentile\n')
     got = rows_of(backend, evaluate(plan, tables(backend, POPULATION_ROWS), AS_OF, None, columns=["id", "位.points"]))
