@@ -513,3 +513,9 @@ def test_two_computed_numbers_within_float_noise_compare_as_equal():
     # a real difference still counts: 0.1 against the mean 0.4 of (0.1, 0.1, 1.0)
     rows = rate("label 高于均值 when c.r >= mean(c.r)\nindicator r = c.r weight 100%\n", r=[0.1, 0.1, 1.0])
     assert column(rows, "labels") == ["", "", "高于均值"]
+
+
+def test_unary_minus_and_division_by_one_and_by_zero():
+    rows = rate("label 负 when -c.x > 1\nlabel 商 when c.x / c.d == 4\nindicator x = c.x weight 100% scale minmax\n",
+                x=[-2.0, 4.0, 4.0], d=[1.0, 1.0, 0.0])
+    assert [rows[f"k{i}"]["labels"] for i in range(3)] == ["负", "商", ""]  # x / 0 is missing: no label

@@ -476,3 +476,12 @@ def test_only_ranks_a_customer_among_everyone_with_a_stored_calibration(backend)
     everyone = rows_of(backend, evaluate(plan, data, AS_OF, cal))
     assert rows_of(backend, evaluate(plan, data, AS_OF, cal, only=["K7"])) == {"K7": everyone["K7"]}
     assert everyone["K7"]["score"] == 10.0
+
+
+def test_a_many_rows_primary_source_gives_one_row_per_customer(backend):
+    plan = compiled('source o = csv("o.csv") key id\npoints 0..10\nmeasure 单数 = count(o)\n'
+                    "indicator 量 = 单数 weight 100% {\n  >= 2 -> 10\n  else -> 4\n}\n")
+    assert next(s for s in plan.sources if s.name == plan.primary).multi_row
+    data = {"o": backend.from_arrow(pa.table({"id": ["K1", "K2", "K1", "K1"], "x": [1.0, 2.0, 3.0, 4.0]}), "mo")}
+    got = backend.fetch_rows(evaluate(plan, data, AS_OF, None, columns=["id", "量", "score"]).table)
+    assert sorted((r["id"], r["量"], r["score"]) for r in got) == [("K1", 3.0, 10.0), ("K2", 1.0, 4.0)]
