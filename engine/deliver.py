@@ -131,8 +131,7 @@ def decide(plan: P.Plan, result: Any, run_id: str, backend: Any, registry: Regis
                 if leaving is None:
                     leaving = _selected(plan, leave, result, backend)
                 for k, tier, score, prev in leaving:  # never entering and leaving X in one rating: keys stay unique
-                    yield Delivery(f"{run_id}:{n}.{m}:{k}", run_id, k, action.action, leave.text, options, tier, prev,
-                                   score)
+                    yield Delivery(prefix + str(k), run_id, k, name, leave.text, options, tier, prev, score)
 
 
 def _selected(plan: P.Plan, rule: P.OnRulePlan, result: Any, backend: Backend) -> list[tuple[Any, ...]]:

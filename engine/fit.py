@@ -50,31 +50,25 @@ def fit_measuring(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: An
             raise ValueError("normalized indicators read each other's points")
         ev = _Evaluator(plan, registry, as_of, calibration, points, backend)
         wanted = _closure(nodes, {ref_name("value", i.name) for i in ready})
-        shared: dict[str, Any] = {}  # measure's aggregates, in the first round's query when it can compute them
+        also: set[str] = set()  # what measure reads, when this round's query can compute it
         if measure is not None and measured is None and columns:
             also = _closure(nodes, C.needs(plan, list(columns), False, frozenset((points or {}).keys())))
-            if not (also & pending):
-                wanted |= also
-                shared = {"measure": None}
-        base = ev.base(tables, keys or {}, wanted, None, None, None)
-        t = ev.levels(base, nodes, wanted)
+            also = set() if also & pending else also
+        base = ev.base(tables, keys or {}, wanted | also, None, None, None)
+        t = ev.levels(base, nodes, wanted | also)
+        if also:  # the output columns measure reads, beside the named values (a name of both: not shared)
+            outputs = ev.output_columns(t, list(columns))
+            also = also if not set(outputs) & set(t.columns) else set()
+            t = t.mutate(**outputs) if also else t
         metrics, names = {}, []
         for n, ind in enumerate(ready):
             params = registry.normalizers[ind.normalizer]().fit(t[ref_name("value", ind.name)], ind.normalizer_options)
             for k, expr in params.items():
                 metrics[f"f{n}_{k}"] = expr
                 names.append((ind, k, f"f{n}_{k}"))
-        if shared and measure is not None:
-            outputs = ev.output_columns(t, list(columns))
-            view = t.select(*[c for c in t.columns if c not in outputs], **outputs)
-            metrics = {f"f{n}_{k}": registry.normalizers[ind.normalizer]().fit(
-                view[ref_name("value", ind.name)], ind.normalizer_options)[k]
-                for n, ind in enumerate(ready) for k in registry.normalizers[ind.normalizer]().fit(
-                    view[ref_name("value", ind.name)], ind.normalizer_options)}
-            shared = {f"m__{k}": e for k, e in measure(view).items()}
-            metrics.update(shared)
-        row = backend.fetch_one((view if shared else t).aggregate(**metrics)) if metrics else {}
-        if shared:
+        shared = {f"m__{k}": e for k, e in measure(t).items()} if also and measure is not None else {}
+        row = backend.fetch_one(t.aggregate(**metrics, **shared)) if metrics or shared else {}
+        if also:
             measured = {k.removeprefix("m__"): row.get(k) for k in shared}
         fitted: dict[str, dict[str, float | None]] = {ind.name: {} for ind in ready}
         for ind, k, col in names:

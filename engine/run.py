@@ -76,7 +76,7 @@ class RunOutcome:
     columns: list[str] = field(default_factory=list)  # the output columns (the result file may hold more)
     deliveries: dict[str, int] = field(default_factory=dict)  # the actions it caused: delivered/failed/pending
     facts: Any = None  # engine.report.ResultFacts: what a report's charts show (a run asked for a report)
-    file_columns: list[str] | None = None  # the columns the result file holds, in order (None: read its schema)
+    file_columns: list[str] = field(default_factory=list)  # the columns the result file holds, in order
 
     @property
     def table(self) -> Any:
@@ -107,13 +107,8 @@ class RunOutcome:
             write_results(self, path, headers)
 
     def _file_is_output(self) -> bool:
-        if not self.columns:
-            return True
-        if self.file_columns is not None:  # known from the run: no pyarrow import (0.1 s) to read the schema
-            return self.file_columns == self.columns
-        import pyarrow.parquet as pq
-
-        return pq.read_schema(self.result_path).names == self.columns
+        # the run knows what it wrote: reading the schema back would import pyarrow (0.1 s)
+        return not self.columns or self.file_columns == self.columns
 
 
 # ---- steps ---------------------------------------------------------------------------------------

@@ -98,9 +98,7 @@ def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None,
     import ibis
 
     lo, hi = plan.points_range
-    values = result if values is None and indicator_row is None else values
     metrics: dict[str, Any] = {"__n": result.count()}
-    ind_metrics = indicator_metrics(plan, values) if indicator_row is None else {}
     # a missing score comes from `missing -> error` (an error: exit 1) or from every indicator excluded
     err_missing = None
     for ind in plan.indicators:
@@ -116,11 +114,14 @@ def summarise(plan: P.Plan, result: Any, backend: Any, values: Any = None,
         metrics[f"tn{j}"] = here.sum()
         metrics[f"tu{j}"] = (here & no_score & ~by_error).sum()
         metrics[f"te{j}"] = (here & by_error).sum()
-    if values is result:
-        row = backend.fetch_one(result.aggregate(**metrics, **ind_metrics))
+    if indicator_row is not None:  # the indicator side aggregated already
+        row = {**backend.fetch_one(result.aggregate(**metrics)), **indicator_row}
+    elif values is None:  # both sides in one query over the result
+        row = backend.fetch_one(result.aggregate(**metrics, **indicator_metrics(plan, result)))
     else:
-        row = backend.fetch_one(result.aggregate(**metrics))
-        row.update(backend.fetch_one(values.aggregate(**ind_metrics)) if ind_metrics else indicator_row or {})
+        side = indicator_metrics(plan, values)
+        row = {**backend.fetch_one(result.aggregate(**metrics)),
+               **(backend.fetch_one(values.aggregate(**side)) if side else {})}
     n = int(row["__n"])
     issues: list[DataIssue] = []
     warnings: list[str] = []
