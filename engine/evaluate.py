@@ -282,8 +282,12 @@ class _Evaluator:
         if ind.value_type != "number":
             return v
         v = v.cast("float64")
-        # NaN or ±inf from a function or arithmetic is missing (typed columns are finite already)
-        return finite(v) if any(isinstance(n, (P.Func, P.Arith)) for n in walk(ind.expr)) else v
+        # NaN or ±inf from arithmetic or a function not declared finite is missing (typed columns are
+        # finite already); the guard repeats the value's expression in the SQL, so it is left off where
+        # nothing can need it
+        guarded = any(isinstance(n, P.Arith) or (isinstance(n, P.Func) and not self.reg.functions[n.name].finite)
+                      for n in walk(ind.expr))
+        return finite(v) if guarded else v
 
     def _band(self, t: Any, ind: P.IndicatorPlan) -> Any:
         import ibis

@@ -277,7 +277,9 @@ class Function:
     ``arg_types`` name what each argument is ("number", "date", "string", "any");
     the last one repeats when ``variadic``. ``returns`` is the result type.
     ``build`` gets Ibis expressions and returns one; ``ctx`` carries ``as_of``
-    (an Ibis date scalar).
+    (an Ibis date scalar). ``finite``: the value is never NaN or ±inf when the
+    arguments are not (then an indicator reading it needs no guard turning them
+    into missing values; left False, the engine guards it).
     """
 
     name: ClassVar[str]
@@ -285,6 +287,7 @@ class Function:
     variadic: ClassVar[bool] = False
     returns: ClassVar[Type] = "number"
     description: ClassVar[str] = ""
+    finite: ClassVar[bool] = False
 
     def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         raise NotImplementedError

@@ -14,6 +14,7 @@ def _days(a: Any, b: Any) -> Any:  # Ibis date values in, an integer value out
 
 class DaysSince(Function):
     name = "days_since"
+    finite = True
     arg_types = ("date",)
     description = "days from a date to the as-of date"
 
@@ -23,6 +24,7 @@ class DaysSince(Function):
 
 class YearsBetween(Function):
     name = "years_between"
+    finite = True
     arg_types = ("date", "date")
     description = "calendar years from the first date to the second: whole years plus the elapsed part of the next"
 
@@ -32,6 +34,7 @@ class YearsBetween(Function):
 
 class MonthsBetween(Function):
     name = "months_between"
+    finite = True
     arg_types = ("date", "date")
     description = "calendar months from the first date to the second: whole months plus the elapsed part of the next"
 
@@ -41,7 +44,13 @@ class MonthsBetween(Function):
 
 def _calendar_between(a: Any, b: Any, unit: str) -> Any:
     """Whole calendar units k from a to b (a + k units <= b < a + (k+1) units, month ends clamped, so
-    an anniversary is exactly k), plus the fraction of the next unit elapsed, in days."""
+    an anniversary is exactly k), plus the fraction of the next unit elapsed, in days.
+
+    k is the unit difference less one when b's (month and) day comes before a's. Then start = a + k
+    units never passes b (clamping a month end only moves it earlier), and where k is one short of the
+    largest k with a + k units <= b — b is a clamped month end, a + (k+1) units — the fraction is
+    exactly 1, so the value is the same whole number. The expression repeats k four times: keep it
+    small (the engine writes it into every query that reads the value)."""
     a, b = a.cast("date"), b.cast("date")
     if unit == "Y":
         whole = b.year() - a.year()
@@ -52,15 +61,12 @@ def _calendar_between(a: Any, b: Any, unit: str) -> Any:
     k = whole - earlier.cast("int32")
     start = a + k.as_interval(unit)
     end = a + (k + 1).as_interval(unit)
-    # with month ends clamped (Jan 31 + 1 month = Feb 28), start can pass b by a few days: step back
-    k = k - (start > b).cast("int32")
-    start = a + k.as_interval(unit)
-    end = a + (k + 1).as_interval(unit)
     return k.cast("float64") + _days(start, b).cast("float64") / _days(start, end).cast("float64")
 
 
 class Abs(Function):
     name = "abs"
+    finite = True
     description = "absolute value"
 
     def build(self, args: list[Any], ctx: FunctionContext) -> Any:
@@ -69,6 +75,7 @@ class Abs(Function):
 
 class Log(Function):
     name = "log"
+    finite = True
     description = "natural logarithm; log(x, base) with a base; missing for x <= 0 or a base <= 0 or 1"
     arg_types = ("number",)
     variadic = True
@@ -85,6 +92,7 @@ class Log(Function):
 
 class Least(Function):
     name = "min"
+    finite = True
     arg_types = ("number",)
     variadic = True
     description = "the smallest of two or more values, missing if one is (one argument: an aggregate)"
@@ -97,6 +105,7 @@ class Least(Function):
 
 class Greatest(Function):
     name = "max"
+    finite = True
     arg_types = ("number",)
     variadic = True
     description = "the largest of two or more values, missing if one is (one argument: an aggregate)"
@@ -119,6 +128,7 @@ def _unless_missing(args: list[Any], value: Any) -> Any:
 
 class Coalesce(Function):
     name = "coalesce"
+    finite = True
     arg_types = ("any",)
     variadic = True
     returns = "any"

@@ -17,8 +17,9 @@ from tierwise.engine.build import compile_text
 from tierwise.engine.calibration import Calibration, FittedNormalizer
 from tierwise.engine.evaluate import evaluate
 from tierwise.engine.fit import fit
-from tierwise.engine.plugin_api import DataError
-from tierwise.engine.plugin_manager import default_registry
+from tierwise.engine.hookspecs import hookimpl
+from tierwise.engine.plugin_api import DataError, Function
+from tierwise.engine.plugin_manager import build_registry, default_registry, new_plugin_manager
 from tierwise.engine.quality import check_data
 
 AS_OF = date(2026, 6, 30)
@@ -464,6 +465,46 @@ def test_indicator_values_are_numbers_and_an_undefined_result_is_missing(backend
     assert ev.table.schema()["整"] == dt.float64  # an integer column is rated as a number
     got = rows_of(backend, ev)
     assert (got["K1"]["对数"], got["K2"]["对数"]) == (None, 0.0)  # log(0) is -inf: missing
+
+
+class _Root(Function):
+    """A plugin function that does not say it is finite: sqrt(-1) is NaN, 1/0 is inf on DuckDB."""
+
+    name = "root_of"
+
+    def build(self, args, ctx):
+        return args[0].sqrt()
+
+
+class _Inverse(Function):
+    name = "inverse_of"
+
+    def build(self, args, ctx):
+        return 1.0 / args[0]
+
+
+def test_a_function_not_declared_finite_is_guarded_and_the_built_ins_are_finite(backend):
+    pm = new_plugin_manager(load_entry_points=False)
+
+    class Extra:
+        @staticmethod
+        @hookimpl
+        def tierwise_register_functions():
+            return [_Root, _Inverse]
+
+    pm.register(Extra(), name="extra")
+    registry = build_registry(pm)
+    plan, diags, _ = compile_text('source c = csv("c.csv") key id\npoints 0..10\n'
+                                  "indicator 根 = root_of(c.x) weight 50% scale minmax\n"
+                                  "indicator 倒 = inverse_of(c.x) weight 50% scale minmax\n", "t.tier", registry)
+    assert plan is not None, diags.format()
+    ev = evaluate(plan, tables(backend, {"id": ["K1", "K2", "K3"], "x": [-1.0, 0.0, 4.0]}), AS_OF, None,
+                  registry=registry, columns=["id", "根", "倒"])
+    got = rows_of(backend, ev)
+    assert [(got[k]["根"], got[k]["倒"]) for k in ("K1", "K2", "K3")] == [(None, -1.0), (0.0, None), (2.0, 0.25)]
+    assert not _Root.finite and not Function.finite  # a plugin's function is guarded unless it says otherwise
+    assert all(cls.finite for name, cls in default_registry().functions.items()
+               if default_registry().provided_by[("functions", name)].startswith("tierwise.plugins"))
 
 
 def test_only_ranks_a_customer_among_everyone_with_a_stored_calibration(backend):
