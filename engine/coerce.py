@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from .dates import STRPTIME_FORMATS
@@ -216,9 +217,26 @@ class WrongType(Exception):
         super().__init__(f"holds {dtype} values; the rules use it as a {want}")
 
 
-def coercion(column: str, dtype: Any, want: str, prefix: str) -> Coercion:
+def trimmed_text(col: Any, compared: Sequence[str] = ()) -> Any:
+    """``col`` without the whitespace exports pad cells with. ``compared``: texts the rules compare the
+    column with; a cell equal to one that no whitespace pads is kept as it is, without trimming (a log's
+    status column holds a few such values in every row: trimming 50M cells costs more than comparing)."""
+    exact = list(dict.fromkeys(c for c in compared if c and c == c.strip(WHITESPACE)))[:MAX_COMPARED]
+    if not exact:
+        return trim(col)
+    import ibis
+
+    return ibis.cases((functools.reduce(operator.or_, [col == c for c in exact]), col), else_=trim(col))
+
+
+#: at most this many of the texts compared with a column are checked before trimming a cell
+MAX_COMPARED = 4
+
+
+def coercion(column: str, dtype: Any, want: str, prefix: str, compared: Sequence[str] = ()) -> Coercion:
     """How the column ``column`` of type ``dtype`` is read as ``want`` (number, date, string, any);
-    ``prefix`` names its intermediate values. WrongType when it cannot be."""
+    ``prefix`` names its intermediate values; ``compared``: for text, what the rules compare it with
+    (``trimmed_text``). WrongType when it cannot be."""
     def plain(f: Callable[[Any], Any], flag: Callable[[Any], Any] | None = None) -> Coercion:
         return Coercion((), lambda t: f(t[column]), None if flag is None else (lambda t: flag(t[column])))
 
@@ -244,7 +262,7 @@ def coercion(column: str, dtype: Any, want: str, prefix: str) -> Coercion:
         if dtype.is_string():
             import ibis
 
-            return Coercion(({prefix + "text": lambda t: trim(t[column])},),
+            return Coercion(({prefix + "text": lambda t: trimmed_text(t[column], compared)},),
                             lambda t: ibis.cases((t[prefix + "text"] == "", ibis.null("string")),
                                                  else_=t[prefix + "text"]))
         if dtype.is_floating():

@@ -72,6 +72,29 @@ def source_columns(plan: P.Plan, source: str) -> set[str]:
     return out
 
 
+def compared_texts(plan: P.Plan, source: str) -> dict[str, list[str]]:
+    """Per column of ``source``, the texts the rules compare it with (``==``, ``!=``, ``in``), in order."""
+    out: dict[str, list[str]] = {}
+
+    def col(e: P.Expr) -> str | None:
+        return e.column if isinstance(e, (P.Col, P.RowCol)) and e.source == source else None
+
+    def text(e: P.Expr) -> str | None:
+        return e.value if isinstance(e, P.Lit) and isinstance(e.value, str) else None
+
+    for e in all_exprs(plan):
+        for node in walk(e):
+            pairs: list[tuple[str | None, str | None]] = []
+            if isinstance(node, P.Cmp) and node.op in ("==", "!="):
+                pairs = [(col(node.left), text(node.right)), (col(node.right), text(node.left))]
+            elif isinstance(node, P.InList):
+                pairs = [(col(node.operand), text(i)) for i in node.items]
+            for c, v in pairs:
+                if c is not None and v is not None:
+                    out.setdefault(c, []).append(v)
+    return out
+
+
 def _missing_column(source: str, column: str, columns: list[str], what: str = "column") -> DataError:
     close = suggest(column, columns)
     return DataError(f"source '{source}' has no {what} '{column}'"
@@ -97,11 +120,13 @@ def typed_columns(plan: P.Plan, sp: P.SourcePlan, table: Any) -> tuple[Any, dict
     if sp.key not in columns:
         raise _missing_column(sp.name, sp.key, columns, "key column")
     coercions: dict[str, Coercion] = {}
+    compared = compared_texts(plan, sp.name)
     for i, c in enumerate(sorted(source_columns(plan, sp.name))):
         if c not in columns:
             raise _missing_column(sp.name, c, columns)
         try:
-            coercions[c] = coercion(c, table[c].type(), column_type(plan, sp.name, c), f"__tw{i}_")
+            coercions[c] = coercion(c, table[c].type(), column_type(plan, sp.name, c), f"__tw{i}_",
+                                    compared.get(c, ()))
         except WrongType as exc:
             raise DataError(f"source '{sp.name}': column '{c}' {exc}") from None
     staged = apply_steps(table, list(coercions.values()))

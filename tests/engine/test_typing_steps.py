@@ -6,12 +6,14 @@ read every cell alike."""
 import ibis
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tierwise.engine import coerce
 from tierwise.engine.backends.duckdb import DuckDBBackend
 from tierwise.engine.build import compile_text
 from tierwise.engine.plugin_manager import default_registry
-from tierwise.engine.prepare import KeyFacts, prepare_source
+from tierwise.engine.prepare import KeyFacts, compared_texts, prepare_source
 
 RULES = """source c = csv("c.csv") key id
 points 0..1
@@ -65,3 +67,26 @@ def test_staged_and_flat_typing_read_every_cell_alike(source):
     assert by_key["K0"]["s__c__n"] == 1234.5 and by_key["K1"]["s__c__n"] == 0.12
     assert by_key["K6"]["s__c__n"] is None and by_key["K12"]["s__c__n"] is None  # N/A missing; 1e999 not finite
     assert str(by_key["K5"]["s__c__d"])[:10] == "2023-03-15" and by_key["K11"]["s__c__d"] is None  # year 26: bad
+
+
+WHITESPACE_CELLS = st.lists(st.sampled_from(list(coerce.WHITESPACE) + ["已完成", "完", "a", "A", " "]),
+                            max_size=5).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cells=st.lists(st.one_of(st.none(), WHITESPACE_CELLS), max_size=12),
+       compared=st.lists(st.one_of(WHITESPACE_CELLS, st.sampled_from(["已完成", "a", " a", ""])), max_size=6))
+def test_a_text_equal_to_a_compared_one_is_kept_and_every_other_cell_trimmed(cells, compared):
+    """Skipping the trim of a cell equal to a text the rules compare with reads every cell as trimming it does."""
+    con = ibis.duckdb.connect()
+    t = ibis.memtable({"s": pa.array(cells, pa.string())})
+    got = con.to_pyarrow(t.select(v=coerce.trimmed_text(t.s, compared)))["v"].to_pylist()
+    assert got == [None if c is None else c.strip(coerce.WHITESPACE) for c in cells]
+
+
+def test_the_texts_a_column_is_compared_with_are_collected_for_its_typing():
+    plan = compile_text('source c = csv("c.csv") key id\npoints 0..1\n'
+                        'indicator n = count(c where c.s == "已完成" or c.s in ("退", " 补 ")) weight 100% {\n'
+                        '  >= 1 -> 1\n  else -> 0\n}\nlabel L when count(c where c.t != "x") > 0\n', "t.tier", default_registry())[0]
+    assert plan is not None
+    assert compared_texts(plan, "c") == {"s": ["已完成", "退", " 补 "], "t": ["x"]}
