@@ -8,8 +8,10 @@ store the deliveries go through its outbox (engine/outbox.py); without one they 
 """
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -34,6 +36,21 @@ class Delivered:
     def total(self) -> int:
         return sum(self.counts.values())
 
+
+
+@contextmanager
+def collector_held() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector while a run builds its deliveries and hands them over.
+    They hold no reference cycles (reference counting frees them), but every pass of the collector
+    walks all the objects still alive: at 300k deliveries that is a third of the time of deciding
+    and handing them over. Whatever a handler leaves in cycles is collected once it is on again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def history_events(plan: P.Plan) -> bool:
@@ -164,12 +181,22 @@ def handle(registry: Registry, action: str, options_json: str, deliveries: list[
                                                 context))
         except Exception as exc:  # a handler's own failure: nothing delivered, tried again later
             results = [DeliveryResult(d.key, PENDING, f"{action} failed: {type(exc).__name__}: {exc}") for d in chunk]
-        known = {r.idempotency_key: r for r in results}
-        done = [known.get(d.key) or DeliveryResult(d.key, PENDING, f"{action} gave no result for it") for d in chunk]
+        done = results if _in_order(results, chunk) else _matched(results, chunk, action)
         if each is not None:
             each(done)
         out += done
     return out
+
+
+def _in_order(results: list[DeliveryResult], chunk: list[Delivery]) -> bool:
+    """Whether a handler answered every delivery, in the order given (the usual case: no matching)."""
+    return len(results) == len(chunk) and all(r.idempotency_key == d.key for r, d in zip(results, chunk))
+
+
+def _matched(results: list[DeliveryResult], chunk: list[Delivery], action: str) -> list[DeliveryResult]:
+    """Each delivery's result by its key; pending for one the handler gave no result for."""
+    known = {r.idempotency_key: r for r in results}
+    return [known.get(d.key) or DeliveryResult(d.key, PENDING, f"{action} gave no result for it") for d in chunk]
 
 
 def grouped(deliveries: Iterable[Delivery]) -> dict[tuple[str, str, str], list[Delivery]]:

@@ -282,12 +282,40 @@ class _Evaluator:
         if ind.value_type != "number":
             return v
         v = v.cast("float64")
-        # NaN or ±inf from arithmetic or a function not declared finite is missing (typed columns are
-        # finite already); the guard repeats the value's expression in the SQL, so it is left off where
-        # nothing can need it
-        guarded = any(isinstance(n, P.Arith) or (isinstance(n, P.Func) and not self.reg.functions[n.name].finite)
-                      for n in walk(ind.expr))
-        return finite(v) if guarded else v
+        return finite(v) if self._guarded(ind) else v
+
+    def _guarded(self, ind: P.IndicatorPlan) -> bool:
+        """Whether a number value needs NaN and ±inf made missing: it reads arithmetic or a function not
+        declared finite (typed columns are finite already). The guard repeats the value's expression in
+        the SQL, so it is left off where nothing can need it."""
+        return ind.value_type == "number" and any(
+            isinstance(n, P.Arith) or (isinstance(n, P.Func) and not self.reg.functions[n.name].finite)
+            for n in walk(ind.expr))
+
+    def missing_where(self, t: Any, ind: P.IndicatorPlan) -> Any | None:
+        """An Ibis boolean over ``t`` (the source columns) holding exactly where ``ind``'s value is missing,
+        read off its columns without computing it — a column, or columns through strict functions
+        (``years_between(c.since, as_of)`` is missing where ``c.since`` is) — else None."""
+        import ibis
+
+        def where(e: P.Expr) -> Any | None:
+            if isinstance(e, (P.Col, P.RowCol)):
+                return t[col_name(e.source, e.column)].isnull()
+            if isinstance(e, P.Lit):
+                return ibis.literal(e.value is None)
+            if isinstance(e, P.Ref) and e.kind == "as_of":
+                return ibis.literal(False)
+            if isinstance(e, P.Func) and self.reg.functions[e.name].strict and e.args:
+                parts = [where(a) for a in e.args]
+                out: Any = None
+                for p in parts:
+                    if p is None:
+                        return None
+                    out = p if out is None else (out | p)
+                return out
+            return None
+
+        return None if self._guarded(ind) else where(ind.expr)
 
     def _band(self, t: Any, ind: P.IndicatorPlan) -> Any:
         import ibis

@@ -6,7 +6,7 @@ points it reads are fixed.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -26,12 +26,15 @@ def fit(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, regi
 
 def fit_measuring(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, registry: Any = None,
                   keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None,
-                  columns: Sequence[str] = (), measure: Callable[[Any], dict[str, Any]] | None = None
+                  columns: Sequence[str] = (),
+                  measure: Callable[[Any, Mapping[str, Any]], dict[str, Any]] | None = None
                   ) -> tuple[Calibration, dict[str, Any] | None]:
     """``fit``, and ``measure``'s aggregates (name -> expression over a table of the output ``columns``,
-    e.g. the summary's indicator side) computed in the same query over the same customers: (the
-    calibration, their values by name). None for the values when they could not share the query: nothing
-    is normalized, or a column reads a normalized indicator's points (fitted in a later round)."""
+    e.g. the summary's indicator side; its second argument: where an indicator's value is missing, read
+    off its columns, for the indicators where that can be) computed in the same query over the same
+    customers: (the calibration, their values by name). None for the values when they could not share
+    the query: nothing is normalized, or a column reads a normalized indicator's points (fitted in a
+    later round)."""
     if registry is None:
         from .plugin_manager import default_registry
 
@@ -66,7 +69,10 @@ def fit_measuring(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: An
             for k, expr in params.items():
                 metrics[f"f{n}_{k}"] = expr
                 names.append((ind, k, f"f{n}_{k}"))
-        shared = {f"m__{k}": e for k, e in measure(t).items()} if also and measure is not None else {}
+        shared: dict[str, Any] = {}
+        if also and measure is not None:
+            missing = {i.name: m for i in plan.indicators if (m := ev.missing_where(t, i)) is not None}
+            shared = {f"m__{k}": e for k, e in measure(t, missing).items()}
         row = backend.fetch_one(t.aggregate(**metrics, **shared)) if metrics or shared else {}
         if also:
             measured = {k.removeprefix("m__"): row.get(k) for k in shared}

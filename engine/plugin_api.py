@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -135,9 +135,9 @@ class Normalizer:
         raise NotImplementedError
 
 
-@dataclass
-class ActionItem:
-    """One delivery: one customer an ``on`` line selected, for one action of that line."""
+class ActionItem(NamedTuple):
+    """One delivery: one customer an ``on`` line selected, for one action of that line. A tuple: a run
+    may hand a handler hundreds of thousands (a dataclass costs twice as much to make)."""
 
     customer: str
     tier: str | None  # the final tier of this rating
@@ -145,7 +145,6 @@ class ActionItem:
     reason: str  # the `on` line's event that fired, e.g. "enter A", "downgrade", "trigger 重大投诉"
     idempotency_key: str  # stable for (run, customer, action): a repeated delivery carries the same key
     previous_tier: str | None = None  # the final tier of the customer's last stored rating
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -213,10 +212,10 @@ def postgres_password() -> str | None:
     return next((os.environ[v] for v in PASSWORD_VARIABLES if os.environ.get(v)), None)
 
 
-@dataclass
-class DeliveryResult:
+class DeliveryResult(NamedTuple):
     """How one item's delivery ended: ``delivered``; ``failed`` for good (the receiver refused it: its
-    answer in ``detail``); or ``pending`` (not delivered yet: `tierwise actions retry` tries again)."""
+    answer in ``detail``); or ``pending`` (not delivered yet: `tierwise actions retry` tries again).
+    A tuple, like the items."""
 
     idempotency_key: str
     status: str = DELIVERED
@@ -279,7 +278,9 @@ class Function:
     ``build`` gets Ibis expressions and returns one; ``ctx`` carries ``as_of``
     (an Ibis date scalar). ``finite``: the value is never NaN or ±inf when the
     arguments are not (then an indicator reading it needs no guard turning them
-    into missing values; left False, the engine guards it).
+    into missing values; left False, the engine guards it). ``strict``: the value
+    is missing exactly when an argument is (SQL's RETURNS NULL ON NULL INPUT), so
+    the engine counts an indicator's missing values from its columns alone.
     """
 
     name: ClassVar[str]
@@ -288,6 +289,7 @@ class Function:
     returns: ClassVar[Type] = "number"
     description: ClassVar[str] = ""
     finite: ClassVar[bool] = False
+    strict: ClassVar[bool] = False
 
     def build(self, args: list[Any], ctx: FunctionContext) -> Any:
         raise NotImplementedError

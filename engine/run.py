@@ -19,7 +19,7 @@ from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
 from .calibration import Calibration
-from .deliver import Delivered, Delivery, columns_needed, decide, deliver_now
+from .deliver import Delivered, Delivery, collector_held, columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
 from .prepare import KEY, KeyFacts, text_key
 from .fit import fit, fit_measuring
@@ -245,7 +245,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 calibration, indicator_row = fit_measuring(
                     plan, opened.tables, as_of, be, registry=registry, keys=quality.keys,
                     columns=indicator_columns(plan) if narrow else (),
-                    measure=(lambda values: indicator_metrics(plan, values)) if narrow else None)
+                    measure=(lambda values, missing: indicator_metrics(plan, values, missing)) if narrow else None)
         evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
                               registry=registry, backend=be, keys=quality.keys, columns=wanted)
         with progress.step("scoring", be.query_progress):
@@ -272,11 +272,12 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         if record is not None:
             from .record import record_step  # the store (SQLAlchemy) is imported only by runs that record
 
-            with progress.step("recording"):  # the ratings and the outbox rows they cause: one transaction
+            with progress.step("recording"), collector_held():  # the ratings and the outbox rows: one transaction
                 record_step(record, plan, run_id, as_of, calibration, summary.distribution, computed.path, owed,
                             summary=stored_summary(summary, issues, warnings))
         else:
-            owed = list(owed)
+            with collector_held():
+                owed = list(owed)
         if parquet_out is not None:
             if not direct:  # the output columns only, written by the backend from the run's result
                 partial = parquet_out.with_name(f".{parquet_out.name}.partial")
@@ -305,14 +306,15 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     if record is not None:  # after the commit: what the outbox holds for this run
         from .outbox import context_from_run, deliver_pending
 
-        with progress.step("delivering"):
+        with progress.step("delivering"), collector_held():
             delivered = deliver_pending(record.store, registry, run_id, context_from_run(record.store, settings_for_delivery),
                                         log.append)
     else:
         delivered = Delivered()
-        for r in deliver_now(plan, registry, owed, ActionContext(settings_for_delivery(base_dir / "x.tier"), base_dir),
-                             log.append):
-            delivered.counts[r.status] = delivered.counts.get(r.status, 0) + 1
+        with collector_held():
+            for r in deliver_now(plan, registry, owed, ActionContext(settings_for_delivery(base_dir / "x.tier"),
+                                                                     base_dir), log.append):
+                delivered.counts[r.status] = delivered.counts.get(r.status, 0) + 1
     registry.pm.hook.tierwise_run_finished(run=info, summary={"rows": summary.rows,
                                                               "tiers": {t.tier: t.count for t in summary.distribution}})
     outcome = RunOutcome(plan, as_of, result_path, summary.rows, summary.distribution,

@@ -3,6 +3,7 @@ band matched, points out of range, customers without a score."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from . import plan as P
@@ -67,14 +68,17 @@ def _raw_points(plan: P.Plan, ind: P.IndicatorPlan) -> bool:
     return not ind.bands and not ind.normalizer and plan.scoring == "weighted"
 
 
-def indicator_metrics(plan: P.Plan, values: Any) -> dict[str, Any]:
+def indicator_metrics(plan: P.Plan, values: Any, missing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The indicator side's aggregates over ``values`` (a table with the ``indicator_columns``): missing
-    values, values no band matched, values above 1 compared with percentages, points out of range."""
+    values, values no band matched, values above 1 compared with percentages, points out of range.
+    ``missing``: for some indicators, where their value is missing, read off their columns (cheaper
+    than computing a value only to see it is missing)."""
     lo, hi = plan.points_range
     out: dict[str, Any] = {}
     for i, ind in enumerate(plan.indicators):
         v = values[ind.name]
-        out[f"m{i}"] = v.isnull().sum()
+        m = (missing or {}).get(ind.name)
+        out[f"m{i}"] = (m if m is not None else v.isnull()).sum()
         unmatched = matched_no_band(ind, v)
         if unmatched is not None:
             out[f"u{i}"] = unmatched.sum()

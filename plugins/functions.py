@@ -15,6 +15,7 @@ def _days(a: Any, b: Any) -> Any:  # Ibis date values in, an integer value out
 class DaysSince(Function):
     name = "days_since"
     finite = True
+    strict = True
     arg_types = ("date",)
     description = "days from a date to the as-of date"
 
@@ -25,6 +26,7 @@ class DaysSince(Function):
 class YearsBetween(Function):
     name = "years_between"
     finite = True
+    strict = True
     arg_types = ("date", "date")
     description = "calendar years from the first date to the second: whole years plus the elapsed part of the next"
 
@@ -35,6 +37,7 @@ class YearsBetween(Function):
 class MonthsBetween(Function):
     name = "months_between"
     finite = True
+    strict = True
     arg_types = ("date", "date")
     description = "calendar months from the first date to the second: whole months plus the elapsed part of the next"
 
@@ -67,6 +70,7 @@ def _calendar_between(a: Any, b: Any, unit: str) -> Any:
 class Abs(Function):
     name = "abs"
     finite = True
+    strict = True
     description = "absolute value"
 
     def build(self, args: list[Any], ctx: FunctionContext) -> Any:
@@ -93,6 +97,7 @@ class Log(Function):
 class Least(Function):
     name = "min"
     finite = True
+    strict = True
     arg_types = ("number",)
     variadic = True
     description = "the smallest of two or more values, missing if one is (one argument: an aggregate)"
@@ -106,6 +111,7 @@ class Least(Function):
 class Greatest(Function):
     name = "max"
     finite = True
+    strict = True
     arg_types = ("number",)
     variadic = True
     description = "the largest of two or more values, missing if one is (one argument: an aggregate)"

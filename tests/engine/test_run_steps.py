@@ -142,7 +142,7 @@ def test_fit_aggregates_the_summarys_indicator_side_in_its_own_query(tmp_path):
         keys = check_data(plan, opened.tables, be).keys
         calibration, row = fit_measuring(plan, opened.tables, AS_OF, be, registry=reg, keys=keys,
                                          columns=indicator_columns(plan),
-                                         measure=lambda values: indicator_metrics(plan, values))
+                                         measure=lambda values, missing: indicator_metrics(plan, values, missing))
         assert calibration == fit(plan, opened.tables, AS_OF, be, registry=reg, keys=keys)
         values = evaluate(plan, opened.tables, AS_OF, calibration, registry=reg, backend=be, keys=keys,
                           columns=[plan.key_column, *indicator_columns(plan)]).table
@@ -151,3 +151,45 @@ def test_fit_aggregates_the_summarys_indicator_side_in_its_own_query(tmp_path):
         be.close()
     assert row == alone
     assert row["m0"] == 1 and row["u0"] == 1 and row["pc1"] == 1 and row["r2"] == 1  # every kind fires
+
+
+MISSING_RULES = """source c = csv("c.csv") key id
+points 0..10
+missing -> points 0
+indicator 年 = years_between(c.起, as_of) weight 10% scale minmax
+indicator 天 = days_since(c.起) weight 10% scale minmax
+indicator 小 = min(c.x, abs(c.y)) weight 10% scale minmax
+indicator 绝 = abs(c.x) weight 10% scale minmax
+indicator 合 = coalesce(c.x, c.y) weight 20% scale minmax
+indicator 对 = log(c.y) weight 20% scale minmax
+indicator 和 = c.x + c.y weight 20% scale minmax
+"""
+MISSING_CSV = "id,起,x,y\nK1,2020-01-31,1,2\nK2,,3,\nK3,不是日期,,-4\nK4,2024-02-29,-5,0\nK5,2019-06-30,x,7\n"
+
+
+def test_a_missing_value_read_off_its_columns_is_where_the_value_is_missing(tmp_path):
+    """Through strict functions (missing exactly when an argument is) a value's missing cells are its
+    columns' — counted without computing it; coalesce, log (missing for x <= 0) and arithmetic are not read
+    off, they are computed."""
+    (tmp_path / "c.csv").write_text(MISSING_CSV, encoding="utf-8")
+    reg = default_registry()
+    plan, diags, _ = compile_text(MISSING_RULES, str(tmp_path / "r.tier"), reg)
+    assert plan is not None, diags.format()
+    opened = open_step(plan, reg, tmp_path)
+    be = opened.backend
+    read_off: list[str] = []
+
+    def measure(values, missing):
+        read_off.extend(missing)
+        return {**{f"d_{n}": (m != values[n].isnull()).cast("int64").sum() for n, m in missing.items()},
+                **{f"m_{n}": m.cast("int64").sum() for n, m in missing.items()}}
+
+    try:
+        keys = check_data(plan, opened.tables, be).keys
+        _, row = fit_measuring(plan, opened.tables, AS_OF, be, registry=reg, keys=keys,
+                               columns=indicator_columns(plan), measure=measure)
+    finally:
+        be.close()
+    assert sorted(read_off) == sorted(["年", "天", "小", "绝"])
+    assert row is not None and all(row[f"d_{n}"] == 0 for n in read_off)
+    assert (row["m_年"], row["m_天"], row["m_小"], row["m_绝"]) == (2, 2, 3, 2)  # blank and bad dates, x or y
