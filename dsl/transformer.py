@@ -29,12 +29,12 @@ def span_of(item: Any) -> A.Span:
     if isinstance(item, Token):
         # a token from the parser always has its position (lark types it Optional for hand-made tokens)
         assert item.line is not None and item.column is not None
-        return A.Span(line=item.line, column=item.column, end_line=item.end_line or item.line,
+        return A.new(A.Span)(line=item.line, column=item.column, end_line=item.end_line or item.line,
                       end_column=item.end_column or item.column + len(item))
     if isinstance(item, Meta):
         if getattr(item, "empty", True):
             return A.NOWHERE
-        return A.Span(line=item.line, column=item.column, end_line=item.end_line or item.line,
+        return A.new(A.Span)(line=item.line, column=item.column, end_line=item.end_line or item.line,
                       end_column=item.end_column or item.column)
     if isinstance(item, A.Node):
         return item.span
@@ -64,25 +64,25 @@ class ToAst(Transformer[Token, A.Ruleset]):
     def number(self, meta: Meta, children: list[Any]) -> A.Number:
         tok = children[0]
         value, pct = number_value(str(tok))
-        return A.Number(span=span_of(tok), value=value, text=str(tok), percent=pct)
+        return A.new(A.Number)(span=span_of(tok), value=value, text=str(tok), percent=pct)
 
     def negative_number(self, meta: Meta, children: list[Any]) -> A.Number:
         n = self.number(meta, children)
-        return A.Number(span=span_of(meta), value=-n.value, text="-" + n.text, percent=n.percent)
+        return A.new(A.Number)(span=span_of(meta), value=-n.value, text="-" + n.text, percent=n.percent)
 
     def string(self, meta: Meta, children: list[Any]) -> A.String:
-        return A.String(span=span_of(meta), value=unquote(children[0]))
+        return A.new(A.String)(span=span_of(meta), value=unquote(children[0]))
 
     def true(self, meta: Meta, children: list[Any]) -> A.Bool:
-        return A.Bool(span=span_of(meta), value=True)
+        return A.new(A.Bool)(span=span_of(meta), value=True)
 
     def false(self, meta: Meta, children: list[Any]) -> A.Bool:
-        return A.Bool(span=span_of(meta), value=False)
+        return A.new(A.Bool)(span=span_of(meta), value=False)
 
     def literal(self, meta: Meta, children: list[Any]) -> Any:
         child = children[0]
         if isinstance(child, Token):
-            return A.String(span=span_of(child), value=unquote(child))
+            return A.new(A.String)(span=span_of(child), value=unquote(child))
         return child
 
     def colname(self, meta: Meta, children: list[Any]) -> tuple[str, A.Span]:
@@ -92,14 +92,14 @@ class ToAst(Transformer[Token, A.Ruleset]):
 
     # ---- expressions -------------------------------------------------------------
     def name(self, meta: Meta, children: list[Any]) -> A.Name:
-        return A.Name(span=span_of(meta), name=str(children[0]))
+        return A.new(A.Name)(span=span_of(meta), name=str(children[0]))
 
     def column(self, meta: Meta, children: list[Any]) -> A.Column:
         col, _ = children[1]
-        return A.Column(span=span_of(meta), source=str(children[0]), column=col)
+        return A.new(A.Column)(span=span_of(meta), source=str(children[0]), column=col)
 
     def named_arg(self, meta: Meta, children: list[Any]) -> A.NamedArg:
-        return A.NamedArg(span=span_of(meta), name=str(children[0]), value=children[1])
+        return A.new(A.NamedArg)(span=span_of(meta), name=str(children[0]), value=children[1])
 
     def args(self, meta: Meta, children: list[Any]) -> list[Any]:
         return list(children)
@@ -110,7 +110,7 @@ class ToAst(Transformer[Token, A.Ruleset]):
     def call(self, meta: Meta, children: list[Any]) -> A.Call:
         func, args, where = children
         args = args or []
-        return A.Call(
+        return A.new(A.Call)(
             span=span_of(meta), func=str(func),
             args=[a for a in args if not isinstance(a, A.NamedArg)],
             options=[a for a in args if isinstance(a, A.NamedArg)],
@@ -120,9 +120,9 @@ class ToAst(Transformer[Token, A.Ruleset]):
     def negate(self, meta: Meta, children: list[Any]) -> A.Number | A.Negate:
         operand = children[0]
         if isinstance(operand, A.Number):
-            return A.Number(span=span_of(meta), value=-operand.value, text="-" + operand.text,
+            return A.new(A.Number)(span=span_of(meta), value=-operand.value, text="-" + operand.text,
                             percent=operand.percent)
-        return A.Negate(span=span_of(meta), operand=operand)
+        return A.new(A.Negate)(span=span_of(meta), operand=operand)
 
     def compare_op(self, meta: Meta, children: list[Any]) -> str:
         return str(children[0])
@@ -135,44 +135,44 @@ class ToAst(Transformer[Token, A.Ruleset]):
 
     def binary(self, meta: Meta, children: list[Any]) -> A.Binary:
         left, op, right = children
-        return A.Binary(span=span_of(meta), op=op, left=left, right=right)
+        return A.new(A.Binary)(span=span_of(meta), op=op, left=left, right=right)
 
     def compare(self, meta: Meta, children: list[Any]) -> A.Compare:
         left, op, right = children
-        return A.Compare(span=span_of(meta), op=op, left=left, right=right)
+        return A.new(A.Compare)(span=span_of(meta), op=op, left=left, right=right)
 
     def and_op(self, meta: Meta, children: list[Any]) -> A.Logical:
-        return A.Logical(span=span_of(meta), op="and", left=children[0], right=children[1])
+        return A.new(A.Logical)(span=span_of(meta), op="and", left=children[0], right=children[1])
 
     def or_op(self, meta: Meta, children: list[Any]) -> A.Logical:
-        return A.Logical(span=span_of(meta), op="or", left=children[0], right=children[1])
+        return A.new(A.Logical)(span=span_of(meta), op="or", left=children[0], right=children[1])
 
     def not_op(self, meta: Meta, children: list[Any]) -> A.Not:
-        return A.Not(span=span_of(meta), operand=children[0])
+        return A.new(A.Not)(span=span_of(meta), operand=children[0])
 
     def in_op(self, meta: Meta, children: list[Any]) -> A.In:
-        return A.In(span=span_of(meta), operand=children[0], items=list(children[1:]))
+        return A.new(A.In)(span=span_of(meta), operand=children[0], items=list(children[1:]))
 
     def not_in_op(self, meta: Meta, children: list[Any]) -> A.In:
-        return A.In(span=span_of(meta), operand=children[0], items=list(children[1:]), negated=True)
+        return A.new(A.In)(span=span_of(meta), operand=children[0], items=list(children[1:]), negated=True)
 
     def between(self, meta: Meta, children: list[Any]) -> A.Between:
-        return A.Between(span=span_of(meta), operand=children[0], low=children[1], high=children[2])
+        return A.new(A.Between)(span=span_of(meta), operand=children[0], low=children[1], high=children[2])
 
     def within(self, meta: Meta, children: list[Any]) -> A.Within:
         operand, amount, unit = children
-        return A.Within(span=span_of(meta), operand=operand, amount=amount.value, unit=unit)
+        return A.new(A.Within)(span=span_of(meta), operand=operand, amount=amount.value, unit=unit)
 
     # ---- settings ------------------------------------------------------------------
     def ruleset_decl(self, meta: Meta, children: list[Any]) -> A.RulesetDecl:
         name, version = children
-        return A.RulesetDecl(span=span_of(meta), name=unquote(name), version=unquote(version) if version else None)
+        return A.new(A.RulesetDecl)(span=span_of(meta), name=unquote(name), version=unquote(version) if version else None)
 
     def source_decl(self, meta: Meta, children: list[Any]) -> A.SourceDecl:
         name, connector, args, key = children
         args = args or []
         key_name, key_span = key
-        return A.SourceDecl(
+        return A.new(A.SourceDecl)(
             span=span_of(meta), name=str(name), name_span=span_of(name), connector=str(connector),
             connector_span=span_of(connector),
             args=[a for a in args if not isinstance(a, A.NamedArg)],
@@ -181,27 +181,27 @@ class ToAst(Transformer[Token, A.Ruleset]):
         )
 
     def points_decl(self, meta: Meta, children: list[Any]) -> A.RangeDecl:
-        return A.RangeDecl(span=span_of(meta), which="points", low=children[0].value, high=children[1].value)
+        return A.new(A.RangeDecl)(span=span_of(meta), which="points", low=children[0].value, high=children[1].value)
 
     def score_decl(self, meta: Meta, children: list[Any]) -> A.RangeDecl:
-        return A.RangeDecl(span=span_of(meta), which="score", low=children[0].value, high=children[1].value)
+        return A.new(A.RangeDecl)(span=span_of(meta), which="score", low=children[0].value, high=children[1].value)
 
     def scoring_decl(self, meta: Meta, children: list[Any]) -> A.ScoringDecl:
         mode, base = children
-        return A.ScoringDecl(span=span_of(meta), mode=str(mode), mode_span=span_of(mode),
+        return A.new(A.ScoringDecl)(span=span_of(meta), mode=str(mode), mode_span=span_of(mode),
                              base=base.value if base is not None else None)
 
     def cap_decl(self, meta: Meta, children: list[Any]) -> A.CapDecl:
-        return A.CapDecl(span=span_of(meta), value=children[0].value)
+        return A.new(A.CapDecl)(span=span_of(meta), value=children[0].value)
 
     def missing_points(self, meta: Meta, children: list[Any]) -> A.MissingPolicy:
-        return A.MissingPolicy(span=span_of(meta), policy="points", points=children[0].value)
+        return A.new(A.MissingPolicy)(span=span_of(meta), policy="points", points=children[0].value)
 
     def missing_exclude(self, meta: Meta, children: list[Any]) -> A.MissingPolicy:
-        return A.MissingPolicy(span=span_of(meta), policy="exclude")
+        return A.new(A.MissingPolicy)(span=span_of(meta), policy="exclude")
 
     def missing_error(self, meta: Meta, children: list[Any]) -> A.MissingPolicy:
-        return A.MissingPolicy(span=span_of(meta), policy="error")
+        return A.new(A.MissingPolicy)(span=span_of(meta), policy="error")
 
     def missing_decl(self, meta: Meta, children: list[Any]) -> A.MissingPolicy:
         policy: A.MissingPolicy = children[0]
@@ -220,7 +220,7 @@ class ToAst(Transformer[Token, A.Ruleset]):
     def scale(self, meta: Meta, children: list[Any]) -> tuple[str, A.Scale]:
         name, args = children
         args = args or []
-        return ("scale", A.Scale(
+        return ("scale", A.new(A.Scale)(
             span=span_of(meta), normalizer=str(name),
             options=[a for a in args if isinstance(a, A.NamedArg)],
             args=[a for a in args if not isinstance(a, A.NamedArg)],
@@ -230,7 +230,7 @@ class ToAst(Transformer[Token, A.Ruleset]):
         return ("bands", list(children))
 
     def _band(self, meta: Meta, op: A.BandOp, values: list[Any], points: A.Number) -> A.Band:
-        return A.Band(span=span_of(meta), op=op, values=values, points=points.value)
+        return A.new(A.Band)(span=span_of(meta), op=op, values=values, points=points.value)
 
     def band_ge(self, meta: Meta, c: list[Any]) -> A.Band:
         return self._band(meta, ">=", [c[0]], c[1])
@@ -278,7 +278,7 @@ class ToAst(Transformer[Token, A.Ruleset]):
             if key in fields:
                 repeated.append((key, span_of(value) if isinstance(value, A.Node) else span_of(meta)))
             fields[key] = value
-        node = A.Indicator(span=span_of(meta), name=str(name), name_span=span_of(name), expr=expr, **fields)
+        node = A.new(A.Indicator)(span=span_of(meta), name=str(name), name_span=span_of(name), expr=expr, **fields)
         return node, repeated
 
     def dimension(self, meta: Meta, children: list[Any]) -> tuple[A.Dimension, list[tuple[str, A.Span]]]:
@@ -294,12 +294,12 @@ class ToAst(Transformer[Token, A.Ruleset]):
                 ind, rep = item
                 indicators.append(ind.model_copy(update={"dimension": str(name)}))
                 repeated.extend(rep)
-        node = A.Dimension(span=span_of(meta), name=str(name), name_span=span_of(name),
+        node = A.new(A.Dimension)(span=span_of(meta), name=str(name), name_span=span_of(name),
                            indicators=indicators, **fields)
         return node, repeated
 
     def measure(self, meta: Meta, children: list[Any]) -> A.Measure:
-        return A.Measure(span=span_of(meta), name=str(children[0]), name_span=span_of(children[0]), expr=children[1])
+        return A.new(A.Measure)(span=span_of(meta), name=str(children[0]), name_span=span_of(children[0]), expr=children[1])
 
     # ---- classification ------------------------------------------------------------------
     def tier_when(self, meta: Meta, c: list[Any]) -> tuple[str, Any]:
@@ -317,7 +317,7 @@ class ToAst(Transformer[Token, A.Ruleset]):
     def tier(self, meta: Meta, children: list[Any]) -> A.Tier:
         name, label, (rule, arg), expect = children
         low, high, espan = expect if expect else (None, None, None)
-        return A.Tier(
+        return A.new(A.Tier)(
             span=span_of(meta), name=str(name), name_span=span_of(name),
             label=unquote(label) if label else None, rule=rule,
             condition=arg if rule == "when" else None, top=arg if rule == "top" else None,
@@ -325,40 +325,40 @@ class ToAst(Transformer[Token, A.Ruleset]):
         )
 
     def label(self, meta: Meta, children: list[Any]) -> A.Label:
-        return A.Label(span=span_of(meta), name=str(children[0]), name_span=span_of(children[0]),
+        return A.new(A.Label)(span=span_of(meta), name=str(children[0]), name_span=span_of(children[0]),
                        condition=children[1])
 
     def _case_value(self, tok: Token) -> str:
         return unquote(tok) if tok.type == "STRING" else str(tok)
 
     def segment_when(self, meta: Meta, c: list[Any]) -> A.SegmentCase:
-        return A.SegmentCase(span=span_of(meta), value=self._case_value(c[0]), condition=c[1])
+        return A.new(A.SegmentCase)(span=span_of(meta), value=self._case_value(c[0]), condition=c[1])
 
     def segment_otherwise(self, meta: Meta, c: list[Any]) -> A.SegmentCase:
-        return A.SegmentCase(span=span_of(meta), value=self._case_value(c[0]))
+        return A.new(A.SegmentCase)(span=span_of(meta), value=self._case_value(c[0]))
 
     def segment(self, meta: Meta, children: list[Any]) -> A.Segment:
-        return A.Segment(span=span_of(meta), name=str(children[0]), name_span=span_of(children[0]),
+        return A.new(A.Segment)(span=span_of(meta), name=str(children[0]), name_span=span_of(children[0]),
                          cases=list(children[1:]))
 
     # ---- triggers and actions ---------------------------------------------------------------
     def effect_rerate(self, meta: Meta, c: list[Any]) -> A.TriggerEffect:
-        return A.TriggerEffect(span=span_of(meta), effect="rerate")
+        return A.new(A.TriggerEffect)(span=span_of(meta), effect="rerate")
 
     def effect_review(self, meta: Meta, c: list[Any]) -> A.TriggerEffect:
-        return A.TriggerEffect(span=span_of(meta), effect="review")
+        return A.new(A.TriggerEffect)(span=span_of(meta), effect="review")
 
     def effect_cap(self, meta: Meta, c: list[Any]) -> A.TriggerEffect:
-        return A.TriggerEffect(span=span_of(meta), effect="cap", tier=str(c[0]))
+        return A.new(A.TriggerEffect)(span=span_of(meta), effect="cap", tier=str(c[0]))
 
     def effect_downgrade(self, meta: Meta, c: list[Any]) -> A.TriggerEffect:
         steps = c[0].value
-        return A.TriggerEffect(span=span_of(meta), effect="downgrade",
+        return A.new(A.TriggerEffect)(span=span_of(meta), effect="downgrade",
                                steps=int(steps) if float(steps).is_integer() else steps)
 
     def trigger(self, meta: Meta, children: list[Any]) -> A.Trigger:
         name, cond, *effects = children
-        return A.Trigger(span=span_of(meta), name=str(name), name_span=span_of(name), condition=cond,
+        return A.new(A.Trigger)(span=span_of(meta), name=str(name), name_span=span_of(name), condition=cond,
                          effects=effects)
 
     def _event(self, event: str, meta: Meta, c: list[Any]) -> _Event:
@@ -389,40 +389,40 @@ class ToAst(Transformer[Token, A.Ruleset]):
     def action_call(self, meta: Meta, children: list[Any]) -> A.ActionCall:
         name, args = children
         args = args or []
-        return A.ActionCall(span=span_of(meta), action=str(name),
+        return A.new(A.ActionCall)(span=span_of(meta), action=str(name),
                             args=[a for a in args if not isinstance(a, A.NamedArg)],
                             options=[a for a in args if isinstance(a, A.NamedArg)])
 
     def on_rule(self, meta: Meta, children: list[Any]) -> A.OnRule:
         (event, target, tspan), *actions = children
-        return A.OnRule(span=span_of(meta), event=event, target=target, target_span=tspan, actions=actions)
+        return A.new(A.OnRule)(span=span_of(meta), event=event, target=target, target_span=tspan, actions=actions)
 
     # ---- examples --------------------------------------------------------------------------
     def point_value(self, meta: Meta, c: list[Any]) -> A.PointValue:
-        return A.PointValue(span=span_of(meta), indicator=str(c[0]), points=c[1].value)
+        return A.new(A.PointValue)(span=span_of(meta), indicator=str(c[0]), points=c[1].value)
 
     def field_value(self, meta: Meta, c: list[Any]) -> A.FieldValue:
         col, _ = c[0]
-        return A.FieldValue(span=span_of(meta), column=col, value=c[1])
+        return A.new(A.FieldValue)(span=span_of(meta), column=col, value=c[1])
 
     def tolerance(self, meta: Meta, c: list[Any]) -> float:
         number: A.Number = c[0]
         return number.value
 
     def expect_score(self, meta: Meta, c: list[Any]) -> A.Expectation:
-        return A.Expectation(span=span_of(meta), what="score", score=c[0].value, tolerance=c[1])
+        return A.new(A.Expectation)(span=span_of(meta), what="score", score=c[0].value, tolerance=c[1])
 
     def expect_tier(self, meta: Meta, c: list[Any]) -> A.Expectation:
-        return A.Expectation(span=span_of(meta), what="tier", name=str(c[0]))
+        return A.new(A.Expectation)(span=span_of(meta), what="tier", name=str(c[0]))
 
     def expect_label(self, meta: Meta, c: list[Any]) -> A.Expectation:
-        return A.Expectation(span=span_of(meta), what="label", name=str(c[0]))
+        return A.new(A.Expectation)(span=span_of(meta), what="label", name=str(c[0]))
 
     def expect_no_label(self, meta: Meta, c: list[Any]) -> A.Expectation:
-        return A.Expectation(span=span_of(meta), what="no_label", name=str(c[0]))
+        return A.new(A.Expectation)(span=span_of(meta), what="no_label", name=str(c[0]))
 
     def expect_segment(self, meta: Meta, c: list[Any]) -> A.Expectation:
-        return A.Expectation(span=span_of(meta), what="segment", name=str(c[0]), value=self._case_value(c[1]))
+        return A.new(A.Expectation)(span=span_of(meta), what="segment", name=str(c[0]), value=self._case_value(c[1]))
 
     def example_points(self, meta: Meta, c: list[Any]) -> tuple[str, list[Any]]:
         return ("points", list(c))
@@ -431,18 +431,18 @@ class ToAst(Transformer[Token, A.Ruleset]):
         return ("as_of", (unquote(c[0]), span_of(c[0])))
 
     def example_row(self, meta: Meta, c: list[Any]) -> tuple[str, A.ExampleRow]:
-        return ("row", A.ExampleRow(span=span_of(meta), source=str(c[0]), fields=list(c[1:])))
+        return ("row", A.new(A.ExampleRow)(span=span_of(meta), source=str(c[0]), fields=list(c[1:])))
 
     def dotted_value(self, meta: Meta, c: list[Any]) -> tuple[str, A.FieldValue]:
         col, _ = c[1]
-        return str(c[0]), A.FieldValue(span=span_of(meta), column=col, value=c[2])
+        return str(c[0]), A.new(A.FieldValue)(span=span_of(meta), column=col, value=c[2])
 
     def example_dotted(self, meta: Meta, c: list[Any]) -> tuple[str, list[A.ExampleRow]]:
         """`customers.a 1, customers.b 2`: one row per source named on the line."""
         by_source: dict[str, list[A.FieldValue]] = {}
         for source, fv in c:
             by_source.setdefault(source, []).append(fv)
-        return ("rows", [A.ExampleRow(span=span_of(meta), source=s, fields=f) for s, f in by_source.items()])
+        return ("rows", [A.new(A.ExampleRow)(span=span_of(meta), source=s, fields=f) for s, f in by_source.items()])
 
     def example_expect(self, meta: Meta, c: list[Any]) -> tuple[str, list[Any]]:
         return ("expect", list(c))
@@ -461,7 +461,7 @@ class ToAst(Transformer[Token, A.Ruleset]):
                 expectations.extend(value)
             else:
                 as_of, as_of_span = value
-        return A.Example(span=span_of(meta), name=unquote(name), as_of=as_of, as_of_span=as_of_span, points=points,
+        return A.new(A.Example)(span=span_of(meta), name=unquote(name), as_of=as_of, as_of_span=as_of_span, points=points,
                          rows=rows, expectations=expectations)
 
     # ---- the file -----------------------------------------------------------------------------
@@ -486,7 +486,7 @@ class ToAst(Transformer[Token, A.Ruleset]):
                 fields[key] = item
             else:
                 fields[lists[type(item)]].append(item)
-        return A.Ruleset(span=span_of(meta), **fields)
+        return A.new(A.Ruleset)(span=span_of(meta), **fields)
 
 
 def to_ast(tree: Tree[Token]) -> A.Ruleset:
