@@ -6,6 +6,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tierwise.engine.build import compile_text
 from tierwise.engine.plugin_manager import default_registry
@@ -145,3 +147,30 @@ def test_the_whitespace_class_matches_the_trimmed_characters():
 
     assert re.fullmatch(WHITESPACE_CLASS + "+", WHITESPACE)
     assert len(WHITESPACE) == len(re.findall(r"\\.|[^\[\]\\]", WHITESPACE_CLASS))
+
+
+KEY_PIECES = [" ", "\t", "\u3000", "\u00a0", "\n", "K", "1", "客"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.sampled_from(KEY_PIECES), max_size=4).map("".join)),
+                min_size=1, max_size=10))
+def test_blank_and_padded_keys_are_counted_as_plain_python_counts_them(keys):
+    """A key that is missing, empty or whitespace alone is blank (its row skipped); one with whitespace at
+    an edge is padded (trimmed before matching): the counts the quality step reads off its one query."""
+    from tierwise.engine.backends.duckdb import DuckDBBackend
+    from tierwise.engine.coerce import WHITESPACE
+    from tierwise.engine.quality import check_data
+
+    plan = compile_text(RULES, "t.tier", default_registry())[0]
+    be = DuckDBBackend.connect()
+    try:
+        t = be.from_arrow(pa.table({"id": pa.array(keys, pa.string()), "v": [1.0] * len(keys)}), "keys")
+        quality = check_data(plan, {"c": t}, be)
+    finally:
+        be.close()
+    blank = sum(1 for k in keys if k is None or not k.strip(WHITESPACE))
+    padded = any(k is not None and k != k.strip(WHITESPACE) for k in keys)
+    found = {i.what: i.count for i in quality.issues}
+    assert found.get("missing key (row skipped)", 0) == blank
+    assert quality.keys["c"].padded == padded and quality.keys["c"].blank == (blank > 0)
