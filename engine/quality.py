@@ -58,11 +58,10 @@ def _source_metrics(plan: P.Plan, sp: P.SourcePlan, table: Any, backend: Any,
         metrics.update({f"b{i}": census[f"__b{i}"].sum() for i in range(len(bad))})
         metrics.update({f"p{i}": census[f"__p{i}"].sum() for i in range(len(percent))})
         return table, metrics, bad, percent, census
-    # regular expressions find blank and padded keys without building trimmed strings; a key of
-    # whitespace alone starts with whitespace, so only a key with an edge of it is matched whole
-    edge = raw.re_search(f"^{ws}|{ws}$")
-    blank = ibis.cases((raw.isnull() | (raw == ""), True), (edge, raw.re_search(f"^{ws}*$")), else_=False)
-    metrics = {"rows": table.count(), "blank": blank.sum(), "padded": edge.sum() if is_text else ibis.literal(0)}
+    # regular expressions find blank and padded keys without building trimmed strings
+    metrics = {"rows": table.count(),
+               "blank": (raw.isnull() | raw.re_search(f"^{ws}*$")).sum(),
+               "padded": raw.re_search(f"^{ws}|{ws}$").sum() if is_text else ibis.literal(0)}
     if not sp.multi_row:
         metrics["keys"] = raw.nullif("").nunique()
     for i, flag in enumerate(bad.values()):
