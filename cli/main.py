@@ -807,7 +807,34 @@ def plugins():
 
 
 def main() -> None:
-    cli(prog_name="tierwise")
+    """The ``tierwise`` command. It leaves through ``leave``: the command's work is done and flushed, and
+    Python's teardown of the modules it loaded (what Ibis, sqlglot and pydantic build at import) would
+    add ~0.45 s to every command."""
+    try:
+        cli(prog_name="tierwise")
+    except SystemExit as exc:
+        leave(exc.code)
+    leave(0)
+
+
+def leave(code: object) -> None:
+    """Exit with ``code`` as ``sys.exit`` would, after the exit handlers (temporary directories of runs,
+    logging), without freeing every object one by one (the process ends: the OS reclaims its memory)."""
+    import atexit
+    import os
+
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing left to write to
+                pass
+        os._exit(code or 0)
 
 
 def _register_store_commands() -> None:
