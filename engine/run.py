@@ -137,6 +137,24 @@ def compute(evaluation: Evaluation, backend: Backend, path: Path) -> Computed:
     return Computed(backend.save(table, path, name), path, list(evaluation.columns))
 
 
+def held_sources(plan: P.Plan, tables: dict[str, Any], backend: Backend) -> dict[str, Any]:
+    """The sources of one row per customer — read by the counting, the fitting and the scoring queries
+    — with the columns the rules read, held by the backend (``Backend.held``); a log (many rows per
+    customer) is read once anyway, by its census."""
+    from .backends.base import ROW_ORDER
+    from .prepare import source_columns
+
+    out = dict(tables)
+    for sp in plan.sources:
+        t = tables[sp.name]
+        needed = source_columns(plan, sp.name) | {sp.key}
+        if sp.multi_row or not needed <= set(t.columns):  # a missing column is reported against them all
+            continue
+        wanted = [c for c in t.columns if c in needed | {ROW_ORDER}]
+        out[sp.name] = backend.held(t, wanted, f"tierwise_held_{uuid.uuid4().hex[:8]}")
+    return out
+
+
 def summary_columns(plan: P.Plan) -> list[str]:
     """What summarise reads: its tier side and its indicator side."""
     return list(dict.fromkeys([*tier_columns(plan), *indicator_columns(plan)]))
@@ -236,6 +254,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     try:
         result_path.parent.mkdir(parents=True, exist_ok=True)
         with progress.step("reading", be.query_progress):
+            opened.tables = held_sources(plan, opened.tables, be)
             quality = check_data(plan, opened.tables, be, registry=registry, as_of=as_of)
         indicator_row = None
         if calibration is None:

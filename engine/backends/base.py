@@ -101,6 +101,12 @@ class Backend(ABC):
         kinds: ``parquet`` (files=[...]), ``sql`` (url=..., table=..., query=..., db_schema=...)."""
         return None
 
+    def held(self, table: Any, columns: list[str], name: str) -> Any:
+        """A source several queries read (one row per customer: counted, fitted, scored), its ``columns``
+        held once by the engine where reading it again in every query costs more than keeping it; else
+        ``table`` itself."""
+        return table
+
     def prepared(self, table: Any, source: str) -> Any:
         """A source with its columns typed (text parsed as numbers and dates, in steps: see
         ``coerce.Coercion``): kept as an expression where a query computes it cheaply (DuckDB), else

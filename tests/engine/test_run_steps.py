@@ -193,3 +193,40 @@ def test_a_missing_value_read_off_its_columns_is_where_the_value_is_missing(tmp_
     assert sorted(read_off) == sorted(["年", "天", "小", "绝"])
     assert row is not None and all(row[f"d_{n}"] == 0 for n in read_off)
     assert (row["m_年"], row["m_天"], row["m_小"], row["m_绝"]) == (2, 2, 3, 2)  # blank and bad dates, x or y
+
+
+HELD_RULES = '''source c = parquet("c.parquet") key id
+source o = parquet("o.parquet") key id
+points 0..10
+indicator 量 = c.量 weight 50% scale minmax
+indicator 单 = count(o) weight 50% scale minmax
+'''
+
+
+def test_a_parquet_source_of_one_row_per_customer_is_read_once_and_a_log_left_to_its_census(tmp_path):
+    """Every query over a Parquet view decodes the file again: a source the counting, fitting and scoring
+    queries all read is held as a table of the columns the rules read, rows in file order (the first
+    of a repeated key is used); a log, read once by its census, stays a view. The ratings are the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tierwise.engine.run import held_sources
+
+    pq.write_table(pa.table({"id": ["K2", "K1", "K2", "K3"], "量": [1.0, 2.0, 9.0, 3.0], "备注": ["a", "b", "c", "d"]}),
+                   tmp_path / "c.parquet")
+    pq.write_table(pa.table({"id": ["K1", "K1", "K3"], "x": [1, 2, 3]}), tmp_path / "o.parquet")
+    reg = default_registry()
+    plan, diags, _ = compile_text(HELD_RULES, str(tmp_path / "r.tier"), reg)
+    assert plan is not None, diags.format()
+    opened = open_step(plan, reg, tmp_path)
+    be = opened.backend
+    try:
+        held = held_sources(plan, opened.tables, be)
+        assert be._is_view(opened.tables["c"]) and not be._is_view(held["c"])
+        assert list(held["c"].columns) == ["id", "量"]
+        assert held["o"] is opened.tables["o"]
+        assert be.fetch_tuples(held["c"])[1] == [("K2", 1.0), ("K1", 2.0), ("K2", 9.0), ("K3", 3.0)]
+    finally:
+        be.close()
+    rows = run(plan, reg, tmp_path, AS_OF).table.to_pylist()
+    assert [(r["id"], r["量"], r["单"]) for r in rows] == [("K1", 2.0, 2.0), ("K2", 1.0, 0.0), ("K3", 3.0, 1.0)]
