@@ -371,6 +371,8 @@ def rate_customers(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date
     be = opened.backend
     keys = [str(k).strip() for k in customers]
     try:
+        if calibration is None or population_nodes(plan, registry, calibration, {}):
+            opened.tables = held_sources(plan, opened.tables, be)  # everyone is read, by two queries
         if calibration is None:
             calibration = fit(plan, opened.tables, as_of, be, registry=registry)
         previous, tier_overrides = (be.from_arrow(t, f"tierwise_{name}_{uuid.uuid4().hex[:8]}") if _is_arrow(t) else t

@@ -13,7 +13,7 @@ from tierwise.engine.evaluate import evaluate
 from tierwise.engine.fit import fit, fit_measuring
 from tierwise.engine.plugin_manager import default_registry
 from tierwise.engine.quality import check_data
-from tierwise.engine.run import compute, open_step, run
+from tierwise.engine.run import compute, open_step, rate_customers, run
 from tierwise.engine.summary import indicator_columns, indicator_metrics, summarise
 
 AS_OF = date(2026, 6, 30)
@@ -230,3 +230,6 @@ def test_a_parquet_source_of_one_row_per_customer_is_read_once_and_a_log_left_to
         be.close()
     rows = run(plan, reg, tmp_path, AS_OF).table.to_pylist()
     assert [(r["id"], r["量"], r["单"]) for r in rows] == [("K1", 2.0, 2.0), ("K2", 1.0, 0.0), ("K3", 3.0, 1.0)]
+    # rating one customer fits on everyone (two queries over the held source): the run's row
+    one = rate_customers(plan, reg, tmp_path, AS_OF, ["K2"]).rows["K2"]
+    assert (one["score"], one["量.points"]) == (rows[1]["score"], rows[1]["量.points"])
