@@ -75,3 +75,25 @@ def test_explain_without_a_store_does_not_import_pyarrow(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert "score" in out.stdout, out.stdout
     assert out.stdout.strip().splitlines()[-1] == "imported: []", out.stdout
+
+
+def test_a_run_over_parquet_into_parquet_does_not_import_pyarrow(tmp_path):
+    """DuckDB reads the Parquet, holds it (a temporary table made with SQL: Ibis's create_table reads the
+    schema back through Arrow) and writes --out itself: the run needs neither pyarrow nor numpy (0.3 s)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": ["K1", "K2", "K3"], "x": [1.0, 5.0, 9.0]}), tmp_path / "c.parquet")
+    (tmp_path / "r.tier").write_text('source c = parquet("c.parquet") key id\npoints 0..10\nscore 0..100\n'
+                                     "indicator x = c.x weight 100% scale minmax\ntier A when score >= 50\n"
+                                     "tier B otherwise\n", encoding="utf-8")
+    script = textwrap.dedent("""
+        import sys
+        from tierwise.cli.main import cli
+        cli(["run", "r.tier", "--as-of", "2026-06-30", "--no-store", "--out", "o.parquet", "--columns", "score,tier"],
+            standalone_mode=False)
+        print("imported:", sorted(m for m in ("pyarrow", "numpy", "pandas") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert "wrote 3 ratings" in out.stdout, out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "imported: []", out.stdout
+    assert pq.read_table(tmp_path / "o.parquet").to_pylist()[2] == {"id": "K3", "score": 100.0, "tier": "A"}
