@@ -9,6 +9,8 @@ triggers and the final tier. Normalizers take their parameters from the ``Calibr
 """
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from datetime import date
 from typing import AbstractSet, Any, Iterable
@@ -307,12 +309,7 @@ class _Evaluator:
                 return ibis.literal(False)
             if isinstance(e, P.Func) and self.reg.functions[e.name].strict and e.args:
                 parts = [where(a) for a in e.args]
-                out: Any = None
-                for p in parts:
-                    if p is None:
-                        return None
-                    out = p if out is None else (out | p)
-                return out
+                return None if any(p is None for p in parts) else functools.reduce(operator.or_, parts)
             return None
 
         return None if self._guarded(ind) else where(ind.expr)
