@@ -12,6 +12,9 @@ def connect_duckdb(limits: Limits | None = None, **settings: Any) -> Any:
     """An Ibis DuckDB connection with the memory limit and spill directory set."""
     import ibis
 
+    from .ibis_compilers import load_lazily
+
+    load_lazily()
     con = ibis.duckdb.connect(**settings)
     if limits is not None:
         limits.spill_dir.mkdir(parents=True, exist_ok=True)

@@ -85,6 +85,9 @@ class PostgresBackend(PortableBuiltins, Backend):
         user = unquote(parts.username) if parts.username else None
         password = next((os.environ[v] for v in PASSWORD_VARIABLES if os.environ.get(v)), None)
         where = {"host": parts.hostname, "port": port, "database": database, "user": user}
+        from .ibis_compilers import load_lazily
+
+        load_lazily()
         try:
             con = ibis.postgres.connect(host=parts.hostname, port=port, user=user, password=password,
                                         database=database)

@@ -98,6 +98,9 @@ class SparkBackend(PortableBuiltins, Backend):
     def __init__(self, spark: Any, limits: Limits):
         import ibis
 
+        from .ibis_compilers import load_lazily
+
+        load_lazily()
         self.spark = spark
         self.con = ibis.pyspark.connect(spark)
         self.limits = limits
