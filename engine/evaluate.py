@@ -25,7 +25,7 @@ from .coerce import finite
 from .columns import change_indicators
 from .expressions import ExprBuilder, ibis_coalesce
 from .plugin_api import DataError
-from .prepare import (KEY, UNKNOWN_KEYS, KeyFacts, all_exprs, census_keyed, col_name, column_type,  # noqa: F401  (re-exported)
+from .prepare import (KEY, UNKNOWN_KEYS, KeyFacts, PreparedSources, all_exprs, census_keyed, col_name, column_type,  # noqa: F401  (re-exported)
                       first_per_key, prepare_source, source_columns, text_key, trim_key, typed_columns, walk)
 from .scoring import band_condition, cap_at, ref_name  # noqa: F401  (re-exported)
 
@@ -80,24 +80,22 @@ def _key_of(table: Any, key_column: str, what: str, backend: Any) -> Any:
 
 class _Evaluator:
     def __init__(self, plan: P.Plan, registry: Any, as_of: date, calibration: Calibration | None,
-                 points: dict[str, float] | None, backend: Any):
+                 points: dict[str, float] | None, backend: Any, sources: PreparedSources | None = None):
         self.plan = plan
         self.reg = registry
         self.as_of = as_of
         self.calibration = calibration
         self.override = points or {}
         self.backend = backend
-        self._prepared: dict[str, Any] = {}  # source -> prepared table, shared by the bases built
+        self.sources = sources  # the sources typed and keyed, shared by the bases built (and by other steps)
 
     def prepared(self, sp: P.SourcePlan, tables: dict[str, Any], facts: dict[str, KeyFacts]) -> Any:
-        """The source typed and keyed (``prepare_source``), built once per evaluation: the customers
-        asked for and the population beside them read the same expression."""
-        if sp.name not in self._prepared:
-            if sp.name not in tables:
-                raise DataError(f"no data for source '{sp.name}'")
-            self._prepared[sp.name] = prepare_source(self.plan, sp, tables[sp.name], facts.get(sp.name, UNKNOWN_KEYS),
-                                                     self.backend)
-        return self._prepared[sp.name]
+        """The source typed and keyed (``prepare_source``), built once per evaluation (or per rating, when
+        the steps share their ``PreparedSources``): the customers asked for and the population beside them
+        read the same expression."""
+        if self.sources is None:
+            self.sources = PreparedSources(self.plan, tables, facts, self.backend)
+        return self.sources.over(tables, facts).get(sp)
 
     # ---- the base table: one row per customer with the typed columns and aggregates -------------
     def base(self, tables: dict[str, Any], facts: dict[str, KeyFacts], wanted: set[str],
@@ -453,7 +451,8 @@ def _names_where(t: Any, kind: str, names: list[str]) -> Any:
 def evaluate(plan: P.Plan, tables: dict[str, Any], as_of: date, calibration: Calibration | None = None,
              previous: Any = None, overrides: Any = None, *, registry: Any = None, backend: Any = None,
              keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None,
-             columns: list[str] | None = None, only: Iterable[str] | None = None) -> Evaluation:
+             columns: list[str] | None = None, only: Iterable[str] | None = None,
+             sources: PreparedSources | None = None) -> Evaluation:
     """The result table of rating the customers of ``tables`` as of ``as_of``: builds, runs nothing.
 
     ``calibration``: the normalizers' fitted parameters (``fit``); without it they are fitted in the
@@ -462,7 +461,8 @@ def evaluate(plan: P.Plan, tables: dict[str, Any], as_of: date, calibration: Cal
     ``keys``: what ``quality`` found about each source's keys (unknown: assume the worst).
     ``points``: indicators whose points are given (examples). ``columns``: the output columns (the
     default output without). ``only``: rate just these customers (the population still feeds
-    population-wide values, normalizers and quota tiers)."""
+    population-wide values, normalizers and quota tiers). ``sources``: the sources of ``tables``
+    prepared by an earlier step of the same rating (``fit``'s), built again when not given."""
     if registry is None:
         from .plugin_manager import default_registry
 
@@ -472,7 +472,7 @@ def evaluate(plan: P.Plan, tables: dict[str, Any], as_of: date, calibration: Cal
         chosen.insert(0, plan.key_column)
     given = frozenset((points or {}).keys())
     check_calibration(plan, calibration, given)
-    ev = _Evaluator(plan, registry, as_of, calibration, points, backend)
+    ev = _Evaluator(plan, registry, as_of, calibration, points, backend, sources)
     wanted = C.needs(plan, chosen, overrides is not None, given)
     nodes = ev.nodes(overrides is not None)
     wanted = _closure(nodes, wanted)

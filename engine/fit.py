@@ -14,21 +14,24 @@ from . import plan as P
 from . import columns as C
 from .calibration import Calibration, FittedNormalizer
 from .evaluate import _closure, _Evaluator
-from .prepare import KeyFacts
+from .prepare import KeyFacts, PreparedSources
 from .scoring import ref_name
 
 
 def fit(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, registry: Any = None,
-        keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None) -> Calibration:
-    """Fit every normalized indicator (but those whose points are given) on the customers of ``tables``."""
-    return fit_measuring(plan, tables, as_of, backend, registry=registry, keys=keys, points=points)[0]
+        keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None,
+        sources: PreparedSources | None = None) -> Calibration:
+    """Fit every normalized indicator (but those whose points are given) on the customers of ``tables``;
+    ``sources``: the sources of ``tables`` prepared once for the rating's steps (built here when not given)."""
+    return fit_measuring(plan, tables, as_of, backend, registry=registry, keys=keys, points=points,
+                         sources=sources)[0]
 
 
 def fit_measuring(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: Any, *, registry: Any = None,
                   keys: dict[str, KeyFacts] | None = None, points: dict[str, float] | None = None,
                   columns: Sequence[str] = (),
-                  measure: Callable[[Any, Mapping[str, Any]], dict[str, Any]] | None = None
-                  ) -> tuple[Calibration, dict[str, Any] | None]:
+                  measure: Callable[[Any, Mapping[str, Any]], dict[str, Any]] | None = None,
+                  sources: PreparedSources | None = None) -> tuple[Calibration, dict[str, Any] | None]:
     """``fit``, and ``measure``'s aggregates (name -> expression over a table of the output ``columns``,
     e.g. the summary's indicator side; its second argument: where an indicator's value is missing, read
     off its columns, for the indicators where that can be) computed in the same query over the same
@@ -44,14 +47,15 @@ def fit_measuring(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: An
     measured: dict[str, Any] | None = None
     if not todo:
         return calibration, measured
-    probe = _Evaluator(plan, registry, as_of, None, points, backend)
+    sources = sources or PreparedSources(plan, tables, keys, backend)
+    probe = _Evaluator(plan, registry, as_of, None, points, backend, sources)
     nodes = probe.nodes(False)
     pending = {ref_name("points", i.name) for i in todo}
     while todo:
         ready = [i for i in todo if not (_closure(nodes, {ref_name("value", i.name)}) & pending)]
         if not ready:  # pragma: no cover - the compiler refuses cycles
             raise ValueError("normalized indicators read each other's points")
-        ev = _Evaluator(plan, registry, as_of, calibration, points, backend)
+        ev = _Evaluator(plan, registry, as_of, calibration, points, backend, sources)
         wanted = _closure(nodes, {ref_name("value", i.name) for i in ready})
         also: set[str] = set()  # what measure reads, when this round's query can compute it
         if measure is not None and measured is None and columns:

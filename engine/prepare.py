@@ -167,6 +167,31 @@ def _first_rows(numbered: Any) -> Any:
     return marked.filter(marked["__row"] == marked["__first"]).drop("__row", "__first")
 
 
+class PreparedSources:
+    """The sources of ``tables`` typed and keyed (``prepare_source``), each built once for the steps of
+    one rating: fitting, scoring and the summary read the same expressions (on Spark the same
+    materialised table; on every backend the Python that builds them runs once)."""
+
+    def __init__(self, plan: P.Plan, tables: dict[str, Any], facts: dict[str, KeyFacts] | None = None,
+                 backend: Any = None):
+        self.plan, self.tables, self.facts, self.backend = plan, tables, facts or {}, backend
+        self._built: dict[str, Any] = {}
+
+    def get(self, sp: P.SourcePlan) -> Any:
+        if sp.name not in self._built:
+            if sp.name not in self.tables:
+                raise DataError(f"no data for source '{sp.name}'")
+            self._built[sp.name] = prepare_source(self.plan, sp, self.tables[sp.name],
+                                                  self.facts.get(sp.name, UNKNOWN_KEYS), self.backend)
+        return self._built[sp.name]
+
+    def over(self, tables: dict[str, Any], facts: dict[str, KeyFacts] | None) -> "PreparedSources":
+        """Itself, checked to be built over ``tables`` with ``facts`` (a step given another's sources)."""
+        if tables is not self.tables or (facts or {}) != self.facts:
+            raise ValueError("the prepared sources were built over other tables or key facts")
+        return self
+
+
 def prepare_source(plan: P.Plan, sp: P.SourcePlan, table: Any, facts: KeyFacts = UNKNOWN_KEYS,
                    backend: Any = None) -> Any:
     """The source as (__key, typed columns): keys trimmed, rows without a key dropped and duplicate

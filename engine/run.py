@@ -21,7 +21,7 @@ from .backends import Backend, open_backend
 from .calibration import Calibration
 from .deliver import Delivered, Delivery, collector_held, columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
-from .prepare import KEY, KeyFacts, text_key
+from .prepare import KEY, KeyFacts, PreparedSources, text_key
 from .fit import fit, fit_measuring
 from .headers import language_for
 from .output import write_output, write_results  # noqa: F401  (write_output: cli.history imports it here)
@@ -256,6 +256,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
         with progress.step("reading", be.query_progress):
             opened.tables = held_sources(plan, opened.tables, be)
             quality = check_data(plan, opened.tables, be, registry=registry, as_of=as_of)
+        sources = PreparedSources(plan, opened.tables, quality.keys, be)  # fit, evaluate and summarise read them
         indicator_row = None
         if calibration is None:
             # a narrow output's summary aggregates the indicators' values in fit's query: one scan fewer
@@ -264,9 +265,10 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
                 calibration, indicator_row = fit_measuring(
                     plan, opened.tables, as_of, be, registry=registry, keys=quality.keys,
                     columns=indicator_columns(plan) if narrow else (),
-                    measure=(lambda values, missing: indicator_metrics(plan, values, missing)) if narrow else None)
+                    measure=(lambda values, missing: indicator_metrics(plan, values, missing)) if narrow else None,
+                    sources=sources)
         evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides,
-                              registry=registry, backend=be, keys=quality.keys, columns=wanted)
+                              registry=registry, backend=be, keys=quality.keys, columns=wanted, sources=sources)
         with progress.step("scoring", be.query_progress):
             computed = compute(evaluation, be, scratch / "everyone.parquet" if rerate else result_path)
             if rerate:  # only the customers a trigger fired for are re-rated; everyone else stays as stored
@@ -277,7 +279,8 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
             summary = summarise_step(plan, computed.table, be, wanted, rerate,
                                      lambda cols: evaluate(plan, opened.tables, as_of, calibration, previous,
                                                            tier_overrides, registry=registry, backend=be,
-                                                           keys=quality.keys, columns=[plan.key_column, *cols]).table,
+                                                           keys=quality.keys, columns=[plan.key_column, *cols],
+                                                           sources=sources).table,
                                      indicator_row)
         facts = None
         if report:
@@ -373,12 +376,14 @@ def rate_customers(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date
     try:
         if calibration is None or population_nodes(plan, registry, calibration, {}):
             opened.tables = held_sources(plan, opened.tables, be)  # everyone is read, by two queries
+        sources = PreparedSources(plan, opened.tables, None, be)  # fitting and scoring read them
         if calibration is None:
-            calibration = fit(plan, opened.tables, as_of, be, registry=registry)
+            calibration = fit(plan, opened.tables, as_of, be, registry=registry, sources=sources)
         previous, tier_overrides = (be.from_arrow(t, f"tierwise_{name}_{uuid.uuid4().hex[:8]}") if _is_arrow(t) else t
                                     for name, t in (("previous", previous), ("overrides", tier_overrides)))
         evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides, registry=registry,
-                              backend=be, columns=C.all_columns(plan, tier_overrides is not None), only=keys)
+                              backend=be, columns=C.all_columns(plan, tier_overrides is not None), only=keys,
+                              sources=sources)
         rows = {str(r[plan.key_column]): r for r in be.fetch_rows(evaluation.table)}
         population = sorted(population_nodes(plan, registry, calibration, {}))
         missing = [k for k in dict.fromkeys(keys) if k not in rows]
@@ -405,8 +410,10 @@ def evaluate_plan(plan: P.Plan, registry: Registry, tables: dict[str, Any], as_o
 
     be = con if isinstance(con, Backend) else DuckDBBackend(con)
     quality = check_data(plan, tables, be)
-    calibration = fit(plan, tables, as_of, be, registry=registry, keys=quality.keys, points=points_override)
-    ev = evaluate(plan, tables, as_of, calibration, registry=registry, backend=be, keys=quality.keys,
+    sources = PreparedSources(plan, tables, quality.keys, be)
+    calibration = fit(plan, tables, as_of, be, registry=registry, keys=quality.keys, points=points_override,
+                      sources=sources)
+    ev = evaluate(plan, tables, as_of, calibration, registry=registry, backend=be, keys=quality.keys, sources=sources,
                   points=points_override)
     name = f"tierwise_result_{uuid.uuid4().hex[:8]}"
     return be.materialise(ev.table.order_by(plan.key_column), name), quality.issues

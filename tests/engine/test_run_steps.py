@@ -233,3 +233,43 @@ def test_a_parquet_source_of_one_row_per_customer_is_read_once_and_a_log_left_to
     # rating one customer fits on everyone (two queries over the held source): the run's row
     one = rate_customers(plan, reg, tmp_path, AS_OF, ["K2"]).rows["K2"]
     assert (one["score"], one["量.points"]) == (rows[1]["score"], rows[1]["量.points"])
+
+
+def test_the_steps_of_a_rating_type_each_source_once(ruleset, monkeypatch):
+    """Fitting, scoring (and a run's summary) share their PreparedSources: each source is typed and keyed
+    once per rating — on Spark that is one materialised table instead of one per step."""
+    import tierwise.engine.prepare as prepare
+
+    plan, reg, d = ruleset
+    built: list[str] = []
+    real = prepare.prepare_source
+
+    def counting(plan_, sp, *args, **kwargs):
+        built.append(sp.name)
+        return real(plan_, sp, *args, **kwargs)
+
+    monkeypatch.setattr(prepare, "prepare_source", counting)
+    rated = rate_customers(plan, reg, d, AS_OF, ["K3"])
+    assert built == ["c"]  # fit and the scoring of K3 (beside everyone, for the normalizer) read one
+    assert rated.rows["K3"]["score"] is not None
+    built.clear()
+    outcome = run(plan, reg, d, AS_OF, columns=["score", "tier"])
+    assert built == ["c"] and outcome.rows == 3
+
+
+def test_prepared_sources_refuse_other_tables(ruleset):
+    from tierwise.engine.prepare import KeyFacts, PreparedSources
+
+    plan, reg, d = ruleset
+    opened = open_step(plan, reg, d)
+    try:
+        sources = PreparedSources(plan, opened.tables, None, opened.backend)
+        assert sources.over(opened.tables, {}) is sources
+        with pytest.raises(ValueError, match="other tables or key facts"):
+            sources.over(dict(opened.tables), None)
+        with pytest.raises(ValueError, match="other tables or key facts"):
+            sources.over(opened.tables, {"c": KeyFacts(False, False, False)})
+        with pytest.raises(ValueError, match="other tables"):
+            evaluate(plan, dict(opened.tables), AS_OF, None, registry=reg, backend=opened.backend, sources=sources)
+    finally:
+        opened.backend.close()
