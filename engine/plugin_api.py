@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
@@ -63,6 +64,10 @@ class ConnectorContext:
     temp_dir: Path  # scratch space that lives as long as the run
     source: str = ""  # the source's name in the rule file
     columns: frozenset[str] | None = None  # the columns the rules read (key included); None: not known
+    #: how the rules read each of those columns but the key: number, date, string or any (None: not known).
+    #: A connector of typed cells (a workbook) may hand a number or date column over in that type when
+    #: every cell holds one; everything else, the key included, comes as text
+    types: Mapping[str, str] | None = None
     issues: list[DataIssue] = field(default_factory=list)  # what the connector skipped, reported with the run
     backend: Any = None  # the engine the run evaluates on (engine.backends.Backend); None: DuckDB ``con``
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plan as P
-from .prepare import source_columns
+from .prepare import column_type, source_columns
 from .plugin_api import ConnectorContext, DataError, DataIssue
 from .plugin_manager import Registry
 
@@ -50,7 +50,9 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
     backend = as_backend(con)
     for sp in plan.sources:
         ctx = ConnectorContext(con=backend.staging, backend=backend, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
-                               columns=frozenset(source_columns(plan, sp.name) | {sp.key}), issues=issues)
+                               columns=frozenset(source_columns(plan, sp.name) | {sp.key}), issues=issues,
+                               types={c: column_type(plan, sp.name, c) for c in source_columns(plan, sp.name)
+                                      if c != sp.key})
         options = dict(sp.options)
         for opt, var in sp.env.items():
             if var not in os.environ:

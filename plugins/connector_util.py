@@ -30,14 +30,18 @@ def unique_name(prefix: str) -> str:
     return f"tierwise_{prefix}_{next(_names)}"
 
 
-def text_table(ctx: ConnectorContext, prefix: str, columns: dict[str, list[str | None]]) -> Any:
-    """A temporary table of text columns on the connector's DuckDB connection, made by DuckDB from the
-    Python lists themselves (query parameters, unnested side by side in order): no pyarrow — whose
-    import, with numpy's, cost more than reading a demo's sheet (0.37 s) — and no pandas (Ibis's
-    ``create_table`` of a pyarrow table imports it)."""
+def text_table(ctx: ConnectorContext, prefix: str, columns: dict[str, list[Any]], types: list[str] | None = None) -> Any:
+    """A temporary table of text columns (or of the DuckDB ``types`` given, one per column: VARCHAR,
+    DOUBLE, TIMESTAMP) on the connector's DuckDB connection, made by DuckDB from the Python lists
+    themselves (query parameters, unnested side by side in order): no pyarrow — whose import, with
+    numpy's, cost more than reading a demo's sheet (0.37 s) — and no pandas (Ibis's ``create_table`` of
+    a pyarrow table imports it)."""
     duck = ctx.con.con  # the DuckDB connection under the Ibis one
     name = unique_name(prefix)
-    select = ", ".join(f"unnest($c{i}::VARCHAR[]) AS {sql_ident(c)}" for i, c in enumerate(columns))
+    kinds = types or ["VARCHAR"] * len(columns)
+    if len(kinds) != len(columns) or not set(kinds) <= {"VARCHAR", "DOUBLE", "TIMESTAMP"}:
+        raise ValueError(f"one type of VARCHAR, DOUBLE, TIMESTAMP per column, not {kinds}")
+    select = ", ".join(f"unnest($c{i}::{k}[]) AS {sql_ident(c)}" for i, (c, k) in enumerate(zip(columns, kinds)))
     duck.execute(f"CREATE TEMP TABLE {sql_ident(name)} AS SELECT {select}",
                  {f"c{i}": list(v) for i, v in enumerate(columns.values())})
     return ctx.table(name)

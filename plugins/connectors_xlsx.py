@@ -64,6 +64,41 @@ def column_text(values: Any) -> list[str | None]:
     return out
 
 
+def typed_column(values: Any, want: str) -> tuple[list[Any], str] | None:
+    """A column the rules read as a number or a date, in that type, when each of its cells holds one or is
+    empty: (the values, their DuckDB type). None when a cell holds anything else (text, a boolean, a time,
+    a date outside the years text dates are read in): the column comes as text, typed like any other.
+    Typed cells skip writing every cell as text and parsing it back (34k ticket dates: ~0.1 s)."""
+    from tierwise.engine.coerce import YEARS
+
+    out: list[Any] = []
+    add = out.append
+    if want == "number":
+        for v in values:
+            t = type(v)
+            if t is float or t is int:
+                add(float(v))
+            elif v is None or (t is str and (not v or v.isspace())):
+                add(None)
+            else:
+                return None
+        return out, "DOUBLE"
+    if want == "date":
+        low, high = YEARS
+        for v in values:
+            t = type(v)
+            if t is dt.datetime or t is dt.date:
+                if not low <= v.year <= high:
+                    return None
+                add(v if t is dt.datetime else dt.datetime(v.year, v.month, v.day))
+            elif v is None or (t is str and (not v or v.isspace())):
+                add(None)
+            else:
+                return None
+        return out, "TIMESTAMP"
+    return None
+
+
 def check_workbook(path: Path) -> None:
     """A DataError for files that are not .xlsx workbooks, saying what they are."""
     kind = file_kind(path)
@@ -108,10 +143,11 @@ def pick_sheet(names: list[str], sheet: str | int | None, path: Path) -> str:
 
 
 def read_sheet(title: str, cells: list[list[Any]], header_row: int, path: Path, sheets: list[str] | None,
-               ctx: ConnectorContext | None = None) -> tuple[list[str], list[list[Any]]]:
-    """(column names, column values) of a worksheet's cells (rows from A1, an empty cell None or "");
-    trailing empty rows and unnamed empty columns dropped. ``sheets``: the workbook's sheets, listed when
-    the default first sheet turns out empty."""
+               ctx: ConnectorContext | None = None) -> tuple[list[str], list[list[Any]], list[str]]:
+    """(column names, column values, their DuckDB types) of a worksheet's cells (rows from A1, an empty cell
+    None or ""); trailing empty rows and unnamed empty columns dropped. Text, but a column the rules read as
+    a number or a date (``ctx.types``) whose cells all hold one (``typed_column``). ``sheets``: the
+    workbook's sheets, listed when the default first sheet turns out empty."""
     where = f"sheet '{title}' of {path.name}"
     rows = iter(cells)
     header, seen = None, 0
@@ -133,13 +169,21 @@ def read_sheet(title: str, cells: list[list[Any]], header_row: int, path: Path, 
     width = max((len(r) for r in body), default=0)
     titles += [""] * (width - len(titles))  # values right of the header: unnamed columns, kept
     # column by column (calamine's rows are rectangular): one pass per column, text cells kept as they are
-    data = [column_text(col) for col in zip(*(r if len(r) == width else [*r, *[None] * (width - len(r))]
-                                              for r in body))] if body else [[] for _ in titles]
-    data += [[None] * len(body) for _ in range(len(titles) - len(data))]
-    while titles and not titles[-1] and all(v is None for v in data[-1]):
-        titles.pop(), data.pop()  # formatted but empty columns right of the table
-    columns = [t or f"column_{j}" for j, t in enumerate(titles, start=1)]
-    return check_unique_columns(columns, f"the header of {where}", ctx), data
+    raw: list[Any] = list(zip(*(r if len(r) == width else [*r, *[None] * (width - len(r))] for r in body))) \
+        if body else [() for _ in titles]
+    raw += [(None,) * len(body) for _ in range(len(titles) - len(raw))]
+    while titles and not titles[-1] and all(v is None or (type(v) is str and (not v or v.isspace())) for v in raw[-1]):
+        titles.pop(), raw.pop()  # formatted but empty columns right of the table
+    columns = check_unique_columns([t or f"column_{j}" for j, t in enumerate(titles, start=1)],
+                                   f"the header of {where}", ctx)
+    wants = (ctx.types if ctx is not None else None) or {}
+    data, kinds = [], []
+    for name, col in zip(columns, raw):
+        typed = typed_column(col, wants[name]) if wants.get(name) in ("number", "date") else None
+        values, kind = typed if typed is not None else (column_text(col), "VARCHAR")
+        data.append(values)
+        kinds.append(kind)
+    return columns, data, kinds
 
 
 class XlsxConnector(Connector):
@@ -168,13 +212,13 @@ class XlsxConnector(Connector):
             raise DataError(f"{path.name}: sheet cannot be read ({exc})") from None
         finally:
             wb.close()
-        columns, data = read_sheet(title, cells, options.header_row, path, names if options.sheet is None else None,
+        columns, data, kinds = read_sheet(title, cells, options.header_row, path, names if options.sheet is None else None,
                                    ctx)
         errors = error_cells(path, title)
         if errors:
             ctx.report("Excel error value (#DIV/0!, #N/A, ...) read as missing", f"sheet {title}", len(errors),
                        errors[:5])
-        return text_table(ctx, "xlsx", dict(zip(columns, data)))
+        return text_table(ctx, "xlsx", dict(zip(columns, data)), kinds)
 
 
 ERROR_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?\bt="e"|<c\b[^>]*?\bt="e"[^>]*?\br="([A-Z]+[0-9]+)"')
