@@ -6,6 +6,7 @@ These build the same arrays from their buffers."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 
@@ -50,3 +51,28 @@ def arrow_table(columns: dict[str, Any]) -> Any:
     import pyarrow as pa
 
     return pa.Table.from_arrays(list(columns.values()), names=list(columns))
+
+
+@dataclass(frozen=True)
+class ListTable:
+    """A small table of Python lists, name -> values, each column ``text`` or ``float`` (``types``): the
+    rating store's last ratings and overrides. The backend brings it in (``Backend.from_lists``): DuckDB
+    from the lists themselves, as query parameters, so rating one customer against the store imports
+    neither pyarrow nor numpy; the other backends through ``to_arrow``."""
+
+    columns: dict[str, list[Any]]
+    types: dict[str, str]
+
+    def __post_init__(self) -> None:
+        if set(self.types) != set(self.columns) or not set(self.types.values()) <= {"text", "float"}:
+            raise ValueError(f"each column text or float: {self.types}")
+        if len({len(v) for v in self.columns.values()}) > 1:
+            raise ValueError("columns of different lengths")
+
+    @property
+    def num_rows(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+    def to_arrow(self) -> Any:
+        return arrow_table({n: text_array(v) if self.types[n] == "text" else float_array(v)
+                            for n, v in self.columns.items()})

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 # for connectors that build Arrow tables of Python values (pyarrow's own builders import pandas)
 from .arrow_arrays import arrow_table as arrow_table
 from .arrow_arrays import text_array as text_array
+from .backends.duckdb import lists_table as lists_table
 
 if TYPE_CHECKING:  # the types plugins annotate with (re-exported: plugins import only this module)
     from .plan import Type

@@ -154,10 +154,10 @@ def _sha256(files: list[Path]) -> str:
 
 
 def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str]) -> Any:
-    """An Arrow table key -> each named indicator's stored raw value (numbers only; anything else is
-    missing) and ``tier``, the stored final tier, from (customer, indicator_values JSON[, final_tier])
+    """A table (``ListTable``) key -> each named indicator's stored raw value (numbers only; anything else
+    is missing) and ``tier``, the stored final tier, from (customer, indicator_values JSON[, final_tier])
     tuples."""
-    from .arrow_arrays import arrow_table, float_array, text_array
+    from .arrow_arrays import ListTable
 
     keys: list[str] = []
     tiers: list[Any] = []
@@ -169,8 +169,8 @@ def previous_values(plan: P.Plan, latest: list[tuple[Any, ...]], names: list[str
         for n in names:
             v = values.get(n)
             cols[n].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
-    return arrow_table({plan.key_column: text_array(keys), **{n: float_array(v) for n, v in cols.items()},
-                        "tier": text_array(tiers)})
+    return ListTable({plan.key_column: keys, **cols, "tier": tiers},
+                     {plan.key_column: "text", **{n: "float" for n in cols}, "tier": "text"})
 
 
 def previous_table(store: Any, plan: P.Plan, customers: list[str] | None = None) -> Any:
@@ -209,9 +209,9 @@ def frozen_calibration(store: Store, plan: P.Plan, run_ref: str | None = None) -
 
 
 def overrides_table(store: Any, plan: P.Plan, as_of: Any, customers: list[str] | None = None) -> tuple[Any, list[Any]]:
-    """(an Arrow table key -> ``tier`` of the approved, unexpired overrides of this ruleset on ``as_of``,
-    of ``customers`` when given — None when there are none; those overrides)."""
-    from .arrow_arrays import arrow_table, text_array
+    """(a table (``ListTable``) key -> ``tier`` of the approved, unexpired overrides of this ruleset on
+    ``as_of``, of ``customers`` when given — None when there are none; those overrides)."""
+    from .arrow_arrays import ListTable
     from .store.decisions import active_overrides
 
     active = active_overrides(store, plan.name, as_of)
@@ -220,8 +220,8 @@ def overrides_table(store: Any, plan: P.Plan, as_of: Any, customers: list[str] |
         active = [o for o in active if o.customer in wanted]
     if not active:
         return None, active
-    return arrow_table({plan.key_column: text_array([o.customer for o in active]),
-                        "tier": text_array([o.tier for o in active])}), active
+    return ListTable({plan.key_column: [o.customer for o in active], "tier": [o.tier for o in active]},
+                     {plan.key_column: "text", "tier": "text"}), active
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import columns as C
 from . import plan as P
 from .backends import Backend, open_backend
+from .arrow_arrays import ListTable
 from .calibration import Calibration
 from .deliver import Delivered, Delivery, collector_held, columns_needed, decide, deliver_now
 from .evaluate import Evaluation, evaluate
@@ -197,6 +198,14 @@ def _is_arrow(t: Any) -> bool:
     return type(t).__module__.startswith("pyarrow")
 
 
+def brought_in(backend: Backend, table: Any, name: str) -> Any:
+    """Rows given from Python (the store's last ratings or overrides: a ``ListTable``, or a pyarrow table)
+    as a table of ``backend``; an Ibis table (or None) as it is."""
+    if isinstance(table, ListTable):
+        return backend.from_lists(table, name)
+    return backend.from_arrow(table, name) if _is_arrow(table) else table
+
+
 def _is_store_error(exc: Exception) -> bool:
     from .store.store import StoreError
 
@@ -246,7 +255,7 @@ def run(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date,
     with progress.step("reading"):
         opened = open_step(plan, registry, base_dir, overrides, backend)
     be, scratch = opened.backend, opened.scratch
-    previous, tier_overrides = (be.from_arrow(t, f"tierwise_{name}_{run_id[:8]}") if _is_arrow(t) else t
+    previous, tier_overrides = (brought_in(be, t, f"tierwise_{name}_{run_id[:8]}")
                                 for name, t in (("previous", previous), ("overrides", tier_overrides)))
     # written beside --out when it is Parquet, so the final rename is atomic and nothing is copied
     result_path = parquet_out.with_name(f".{parquet_out.name}.partial") if direct and parquet_out \
@@ -379,7 +388,7 @@ def rate_customers(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date
         sources = PreparedSources(plan, opened.tables, None, be)  # fitting and scoring read them
         if calibration is None:
             calibration = fit(plan, opened.tables, as_of, be, registry=registry, sources=sources)
-        previous, tier_overrides = (be.from_arrow(t, f"tierwise_{name}_{uuid.uuid4().hex[:8]}") if _is_arrow(t) else t
+        previous, tier_overrides = (brought_in(be, t, f"tierwise_{name}_{uuid.uuid4().hex[:8]}")
                                     for name, t in (("previous", previous), ("overrides", tier_overrides)))
         evaluation = evaluate(plan, opened.tables, as_of, calibration, previous, tier_overrides, registry=registry,
                               backend=be, columns=C.all_columns(plan, tier_overrides is not None), only=keys,

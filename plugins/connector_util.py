@@ -7,7 +7,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from tierwise.engine.plugin_api import ConnectorContext, DataError
+from tierwise.engine.plugin_api import ConnectorContext, DataError, lists_table
 
 _names = itertools.count()
 
@@ -36,14 +36,8 @@ def text_table(ctx: ConnectorContext, prefix: str, columns: dict[str, list[Any]]
     themselves (query parameters, unnested side by side in order): no pyarrow — whose import, with
     numpy's, cost more than reading a demo's sheet (0.37 s) — and no pandas (Ibis's ``create_table`` of
     a pyarrow table imports it)."""
-    duck = ctx.con.con  # the DuckDB connection under the Ibis one
     name = unique_name(prefix)
-    kinds = types or ["VARCHAR"] * len(columns)
-    if len(kinds) != len(columns) or not set(kinds) <= {"VARCHAR", "DOUBLE", "TIMESTAMP"}:
-        raise ValueError(f"one type of VARCHAR, DOUBLE, TIMESTAMP per column, not {kinds}")
-    select = ", ".join(f"unnest($c{i}::{k}[]) AS {sql_ident(c)}" for i, (c, k) in enumerate(zip(columns, kinds)))
-    duck.execute(f"CREATE TEMP TABLE {sql_ident(name)} AS SELECT {select}",
-                 {f"c{i}": list(v) for i, v in enumerate(columns.values())})
+    lists_table(ctx.con.con, name, columns, types or ["VARCHAR"] * len(columns))  # the connection under Ibis's
     return ctx.table(name)
 
 

@@ -149,6 +149,10 @@ class Backend(ABC):
     def from_arrow(self, table: Any, name: str) -> Any:
         """A pyarrow Table (rows made in Python: examples) as a temporary table, numbered in order."""
 
+    def from_lists(self, table: Any, name: str) -> Any:
+        """A ``ListTable`` (the store's last ratings, its overrides) as the temporary table ``name``."""
+        return self.from_arrow(table.to_arrow(), name)
+
     def table(self, name: str) -> Any:
         """The Ibis table for a table or view of this backend."""
         return self.con.table(name)

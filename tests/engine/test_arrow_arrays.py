@@ -41,9 +41,9 @@ def test_table_keeps_names_and_order():
     assert t.to_pylist() == [{"客户编号": "a", "x": 1.5}, {"客户编号": None, "x": None}]
 
 
-def test_explain_does_not_import_pandas(tmp_path):
-    """The demo's explain against its rating store (previous ratings read into Arrow, an xlsx source, a CSV
-    one, the stored calibration): pandas is never imported."""
+def test_explain_against_the_store_imports_neither_pandas_nor_pyarrow(tmp_path):
+    """The demo's explain against its rating store (the last ratings handed to DuckDB as lists, an xlsx
+    source, a CSV one, the stored calibration): neither pandas nor pyarrow nor numpy is imported."""
     demo = tmp_path / "demo"
     subprocess.run([sys.executable, "-c", "from tierwise.cli.main import main; main()", "demo", str(demo),
                     "--customers", "300"], capture_output=True, text=True, check=True)
@@ -52,11 +52,12 @@ def test_explain_does_not_import_pandas(tmp_path):
         from tierwise.cli.main import cli
         cli(["explain", {str(demo / "relationship_rating.tier")!r}, "KH00001", "--as-of", "2026-06-30"],
             standalone_mode=False)
-        print("pandas imported:", "pandas" in sys.modules)
+        print("imported:", sorted(m for m in ("pyarrow", "numpy", "pandas") if m in sys.modules))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=demo)
     assert "score" in out.stdout and "calibration: run" in out.stdout, out.stdout
-    assert out.stdout.strip().splitlines()[-1] == "pandas imported: False", out.stdout
+    assert "change(年交易额): " in out.stdout and "no last stored value" not in out.stdout, out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "imported: []", out.stdout
 
 
 def test_explain_without_a_store_does_not_import_pyarrow(tmp_path):
@@ -97,3 +98,34 @@ def test_a_run_over_parquet_into_parquet_does_not_import_pyarrow(tmp_path):
     assert "wrote 3 ratings" in out.stdout, out.stdout
     assert out.stdout.strip().splitlines()[-1] == "imported: []", out.stdout
     assert pq.read_table(tmp_path / "o.parquet").to_pylist()[2] == {"id": "K3", "score": 100.0, "tier": "A"}
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3])
+def test_a_list_table_comes_into_duckdb_as_through_arrow(rows):
+    """The store's last ratings as lists (``ListTable``): DuckDB's table from the lists themselves equals the
+    one through Arrow — names, order, types, missing values — whatever the number of rows."""
+    from tierwise.engine.arrow_arrays import ListTable
+    from tierwise.engine.backends.duckdb import DuckDBBackend
+
+    keys, values, tiers = ["K1", "客户2", " K3 "][:rows], [1.5, None, -2.0][:rows], [None, "A", "B"][:rows]
+    table = ListTable({"客户编号": keys, "年交易额": values, "tier": tiers},
+                      {"客户编号": "text", "年交易额": "float", "tier": "text"})
+    assert table.num_rows == rows
+    be = DuckDBBackend.connect()
+    try:
+        direct, arrow = be.from_lists(table, "t_lists"), be.from_arrow(table.to_arrow(), "t_arrow")
+        assert direct.schema() == arrow.schema()
+        assert list(direct.columns) == ["客户编号", "年交易额", "tier"]
+        assert be.fetch_rows(direct) == be.fetch_rows(arrow) == [
+            {"客户编号": k, "年交易额": v, "tier": t} for k, v, t in zip(keys, values, tiers)]
+    finally:
+        be.close()
+
+
+def test_a_list_table_says_what_is_wrong_with_it():
+    from tierwise.engine.arrow_arrays import ListTable
+
+    with pytest.raises(ValueError, match="text or float"):
+        ListTable({"k": ["a"]}, {"k": "date"})
+    with pytest.raises(ValueError, match="different lengths"):
+        ListTable({"k": ["a"], "x": [1.0, 2.0]}, {"k": "text", "x": "float"})
