@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -88,6 +89,43 @@ def outcomes(work: Path, modules: list[str]) -> dict[str, dict[str, list[str]]]:
                 by_status.setdefault(status_by_exit_code[code], []).append(name)
         out[m] = by_status
     return out
+
+
+#: Ibis type names a string literal may spell in any case (Ibis parses type names case-insensitively)
+IBIS_TYPES = ("float64", "int64", "int32", "string", "date", "day", "boolean", "timestamp")
+_TYPE_LITERAL = re.compile(r'"(' + "|".join(IBIS_TYPES) + r')"', re.I)
+
+
+def spelling_only(diff: str) -> bool:
+    """Whether a mutant (its unified diff) only spells an Ibis type differently: a type name's case, a
+    null typed ``None`` or left to its branches (``ibis.null(None)``, ``else_=None``, no ``else_=``), or
+    the ``type=`` of a literal of ``float(...)`` dropped — Ibis unifies a null branch with the others and
+    infers a float literal's type. Such a mutant cannot be told from the code by any test."""
+    removed = [ln[1:] for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln[1:] for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    if len(removed) != 1 or len(added) != 1:
+        return False
+
+    def norm(line: str) -> str:
+        line = _TYPE_LITERAL.sub(lambda m: m.group(0).lower(), line)
+        line = re.sub(r'ibis\.null\((?:"\w+"|None)?\)', "NULL", line)
+        line = re.sub(r",\s*else_=(?:NULL|None)\s*\)", ")", line)
+        line = re.sub(r",\s*\)", ")", line)
+        line = re.sub(r'(ibis\.literal\(float\([^()]*\)),\s*type=(?:"\w+"|None)\)', r"\1)", line)
+        return line
+
+    return removed[0] != added[0] and norm(removed[0]) == norm(added[0])
+
+
+def diffs(work: Path, names: list[str]) -> dict[str, str]:
+    """name -> the mutant's diff, as `mutmut show` prints it (read in the work directory)."""
+    script = ("import json, sys\n"
+              "from mutmut.__main__ import find_mutant, get_diff_for_mutant\n"
+              "names = json.load(sys.stdin)\n"
+              "print(json.dumps({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in names}))\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=work, input=json.dumps(names), capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def rate(by_status: dict[str, list[str]]) -> tuple[int, int, int]:
@@ -178,9 +216,14 @@ def main() -> int:
           f"{elapsed:.0f} s")
     survivors = total.get("survived", [])
     if survivors:
-        print(f"\nsurvived ({len(survivors)}; `cd {work} && mutmut show NAME`):")
+        spelled = sorted(n for n, d in diffs(work, survivors).items() if spelling_only(d))
+        print(f"\nof the {len(survivors)} survivors, {len(spelled)} only spell an Ibis type differently "
+              f"(equivalent: `spelling_only`); without them: {caught}/{every - len(spelled)} = "
+              f"{pct(caught, every - len(spelled))} of all mutants, {caught}/{reached - len(spelled)} = "
+              f"{pct(caught, reached - len(spelled))} of those the tests reach")
+        print(f"\nsurvived ({len(survivors)}; `cd {work} && mutmut show NAME`; = marks a type spelling):")
         for name in sorted(survivors):
-            print(f"  {name}")
+            print(f"  {'=' if name in spelled else ' '} {name}")
     return 0
 
 
