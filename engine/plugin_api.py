@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict
 from .arrow_arrays import arrow_table as arrow_table
 from .arrow_arrays import text_array as text_array
 from .backends.duckdb import lists_table as lists_table
+from .coerce import YEARS
+
+#: the years a date cell is read in (a date outside them is missing, as in text)
+DATE_YEARS = YEARS
 
 if TYPE_CHECKING:  # the types plugins annotate with (re-exported: plugins import only this module)
     from .plan import Type

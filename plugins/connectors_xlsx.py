@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from tierwise.engine.plugin_api import Connector, ConnectorContext, DataError, PluginOptions
+from tierwise.engine.plugin_api import DATE_YEARS, Connector, ConnectorContext, DataError, PluginOptions
 
 from .connector_util import USE, check_unique_columns, existing_file, file_kind, text_table
 from .text_encoding import bom_encoding
@@ -69,8 +69,6 @@ def typed_column(values: Any, want: str) -> tuple[list[Any], str] | None:
     empty: (the values, their DuckDB type). None when a cell holds anything else (text, a boolean, a time,
     a date outside the years text dates are read in): the column comes as text, typed like any other.
     Typed cells skip writing every cell as text and parsing it back (34k ticket dates: ~0.1 s)."""
-    from tierwise.engine.coerce import YEARS
-
     out: list[Any] = []
     add = out.append
     if want == "number":
@@ -84,7 +82,7 @@ def typed_column(values: Any, want: str) -> tuple[list[Any], str] | None:
                 return None
         return out, "DOUBLE"
     if want == "date":
-        low, high = YEARS
+        low, high = DATE_YEARS
         for v in values:
             t = type(v)
             if t is dt.datetime or t is dt.date:
