@@ -71,6 +71,11 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * scale)
 
 
+def ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier (DuckDB and PostgreSQL)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def out_of_memory_message(limits: Limits, engine: str, how: str) -> str:
     return (f"out of memory: the {engine} query needs more than the memory it may use "
             f"({limits.text()}; {how}). Set TIERWISE_MEMORY_LIMIT higher (e.g. TIERWISE_MEMORY_LIMIT=8GB), "

@@ -5,7 +5,7 @@ import contextlib
 from pathlib import Path
 from typing import Any, Iterator
 
-from .base import Backend, Limits
+from .base import Backend, Limits, ident
 
 
 def connect_duckdb(limits: Limits | None = None, **settings: Any) -> Any:
@@ -97,8 +97,7 @@ class DuckDBBackend(Backend):
         schema back through Arrow (importing pyarrow and numpy: ~0.3 s of a run that needs neither)."""
         with self.running(), unfused():
             self.con._run_pre_execute_hooks(expr)
-            quoted = name.replace('"', '""')
-            self.con.raw_sql(f'CREATE TEMP TABLE "{quoted}" AS {self.con.compile(expr)}')
+            self.con.raw_sql(f"CREATE TEMP TABLE {ident(name)} AS {self.con.compile(expr)}")
         return self.table(name)
 
     def write_parquet(self, expr: Any, path: Path) -> None:
@@ -171,9 +170,6 @@ def unfused() -> Iterator[None]:
 def lists_table(duck: Any, name: str, columns: dict[str, list[Any]], types: list[str]) -> None:
     """The temporary table ``name`` of a DuckDB connection (not Ibis's), from Python lists of the DuckDB
     ``types`` given (one per column), unnested side by side from query parameters."""
-    def ident(s: str) -> str:
-        return '"' + s.replace('"', '""') + '"'
-
     if len(types) != len(columns) or not set(types) <= {"VARCHAR", "DOUBLE", "TIMESTAMP"}:
         raise ValueError(f"one type of VARCHAR, DOUBLE, TIMESTAMP per column, not {types}")
     select = ", ".join(f"unnest($c{i}::{k}[]) AS {ident(c)}" for i, (c, k) in enumerate(zip(columns, types)))

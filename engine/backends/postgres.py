@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .base import ROW_ORDER, Backend, Limits, PortableBuiltins, out_of_memory_message
+from .base import ROW_ORDER, Backend, Limits, PortableBuiltins, ident, out_of_memory_message
 
 PASSWORD_VARIABLES = ("TIERWISE_PG_PASSWORD", "PGPASSWORD")
 _names = itertools.count()
@@ -29,10 +29,6 @@ def masked(spec: str) -> str:
     from . import masked_spec
 
     return masked_spec(spec)
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def pg_type(dtype: Any) -> str | None:
