@@ -170,19 +170,23 @@ def _first_rows(numbered: Any) -> Any:
 class PreparedSources:
     """The sources of ``tables`` typed and keyed (``prepare_source``), each built once for the steps of
     one rating: fitting, scoring and the summary read the same expressions (on Spark the same
-    materialised table; on every backend the Python that builds them runs once)."""
+    materialised table; on every backend the Python that builds them runs once). ``hold``: the sources of
+    one row per customer are kept by the backend once typed (``Backend.held_typed``), for ratings whose
+    queries each read them whole (explaining a customer: the fitting, then the population beside it)."""
 
     def __init__(self, plan: P.Plan, tables: dict[str, Any], facts: dict[str, KeyFacts] | None = None,
-                 backend: Any = None):
+                 backend: Any = None, *, hold: bool = False):
         self.plan, self.tables, self.facts, self.backend = plan, tables, facts or {}, backend
+        self.hold = hold and backend is not None
         self._built: dict[str, Any] = {}
 
     def get(self, sp: P.SourcePlan) -> Any:
         if sp.name not in self._built:
             if sp.name not in self.tables:
                 raise DataError(f"no data for source '{sp.name}'")
-            self._built[sp.name] = prepare_source(self.plan, sp, self.tables[sp.name],
-                                                  self.facts.get(sp.name, UNKNOWN_KEYS), self.backend)
+            built = prepare_source(self.plan, sp, self.tables[sp.name], self.facts.get(sp.name, UNKNOWN_KEYS),
+                                   self.backend)
+            self._built[sp.name] = self.backend.held_typed(built, sp.name) if self.hold and not sp.multi_row else built
         return self._built[sp.name]
 
     def over(self, tables: dict[str, Any], facts: dict[str, KeyFacts] | None) -> "PreparedSources":

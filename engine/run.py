@@ -383,9 +383,9 @@ def rate_customers(plan: P.Plan, registry: Registry, base_dir: Path, as_of: date
     be = opened.backend
     keys = [str(k).strip() for k in customers]
     try:
-        if calibration is None or population_nodes(plan, registry, calibration, {}):
-            opened.tables = held_sources(plan, opened.tables, be)  # everyone is read, by two queries
-        sources = PreparedSources(plan, opened.tables, None, be)  # fitting and scoring read them
+        # fitting and scoring read the same sources; when both read everyone, typed once and held
+        everyone = calibration is None or bool(population_nodes(plan, registry, calibration, {}))
+        sources = PreparedSources(plan, opened.tables, None, be, hold=everyone)
         if calibration is None:
             calibration = fit(plan, opened.tables, as_of, be, registry=registry, sources=sources)
         previous, tier_overrides = (brought_in(be, t, f"tierwise_{name}_{uuid.uuid4().hex[:8]}")

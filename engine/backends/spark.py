@@ -177,6 +177,9 @@ class SparkBackend(PortableBuiltins, Backend):
         """Typed sources computed once (Catalyst re-plans the parsing of text cells in every query)."""
         return self.materialise(table, f"tierwise_typed_{re.sub(r'[^A-Za-z0-9_]', '_', source)}_{next(_names)}")
 
+    def held_typed(self, table: Any, source: str) -> Any:
+        return table  # prepared: materialised already
+
     # ---- running ------------------------------------------------------------------------------------
     def out_of_memory(self, exc: BaseException) -> bool:
         text = str(exc)

@@ -257,6 +257,30 @@ def test_the_steps_of_a_rating_type_each_source_once(ruleset, monkeypatch):
     assert built == ["c"] and outcome.rows == 3
 
 
+def test_rating_one_customer_holds_the_typed_source_only_when_everyone_is_read(ruleset, monkeypatch):
+    """Fitting on everyone (or a normalizer that ranks the population) reads the source whole in two
+    queries: it is typed and de-duplicated once, into a table both read. With a calibration that scores
+    alone, only the customer's rows are read: nothing is held."""
+    from tierwise.engine.backends.duckdb import DuckDBBackend
+
+    plan, reg, d = ruleset
+    held: list[str] = []
+    real = DuckDBBackend.materialise
+
+    def recording(self, expr, name):
+        held.append(name)
+        return real(self, expr, name)
+
+    monkeypatch.setattr(DuckDBBackend, "materialise", recording)
+    fitted = rate_customers(plan, reg, d, AS_OF, ["K3"])
+    assert [n.rsplit("_", 1)[0] for n in held] == ["tierwise_typed_c"]
+    assert fitted.rows["K3"]["量"] == 30.0  # the first row of the duplicate key, as a run keeps it
+    assert fitted.calibration == run(plan, reg, d, AS_OF).calibration
+    held.clear()
+    given = rate_customers(plan, reg, d, AS_OF, ["K3"], calibration=fitted.calibration)
+    assert held == [] and given.rows["K3"]["score"] == fitted.rows["K3"]["score"]
+
+
 def test_prepared_sources_refuse_other_tables(ruleset):
     from tierwise.engine.prepare import KeyFacts, PreparedSources
 
