@@ -75,6 +75,7 @@ class ConnectorContext:
     types: Mapping[str, str] | None = None
     issues: list[DataIssue] = field(default_factory=list)  # what the connector skipped, reported with the run
     backend: Any = None  # the engine the run evaluates on (engine.backends.Backend); None: DuckDB ``con``
+    ahead: Any = None  # what the connector's ``prefetch`` returned for this source (None: nothing read ahead)
 
     def native(self, kind: str, **what: Any) -> Any | None:
         """The source read by the backend's engine itself (Spark reads Parquet files; PostgreSQL a
@@ -117,6 +118,12 @@ class Connector:
 
     def open(self, options: Any, ctx: ConnectorContext) -> Any:  # -> ibis.Table
         raise NotImplementedError
+
+    def prefetch(self, options: Any, base_dir: Path) -> Any:
+        """Start reading the source in the background (a thread, for work that releases the GIL) while the
+        engine connects; what it returns reaches ``open`` as ``ctx.ahead``. A failure there is for ``open``
+        to meet again and report. Default: nothing read ahead (None)."""
+        return None
 
 
 class NormalizerOptions(PluginOptions):

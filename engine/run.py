@@ -32,7 +32,7 @@ from .plugin_manager import Registry
 from .progress import SILENT, Progress
 from .quality import check_data
 from .settings import settings_for_delivery
-from .sources import open_sources
+from .sources import open_sources, openings, prefetch
 if TYPE_CHECKING:
     from .record import Recording
 from .summary import NO_SCORE, NO_TIER, Summary, TierCount, indicator_columns, indicator_metrics, summarise, tier_columns  # noqa: F401  (re-exported)
@@ -116,12 +116,14 @@ class RunOutcome:
 
 def open_step(plan: P.Plan, registry: Registry, base_dir: Path, overrides: dict[str, str] | None = None,
               backend: str | None = None) -> Opened:
-    """Connect to the backend and open every source through its connector."""
+    """Connect to the backend and open every source through its connector (which may start reading
+    ahead while the backend connects: ``Connector.prefetch``)."""
+    opening = prefetch(openings(plan, registry, overrides), base_dir)
     be = open_backend(backend)
     scratch = Path(tempfile.mkdtemp(prefix="tierwise-"))
     issues: list[DataIssue] = []
     try:
-        tables = open_sources(plan, registry, be, base_dir, scratch, overrides, issues)
+        tables = open_sources(plan, registry, be, base_dir, scratch, overrides, issues, opening)
     except BaseException:
         be.close()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -36,23 +36,26 @@ def as_backend(con: Any) -> Any:
     return con if isinstance(con, Backend) else getattr(con, "_tierwise_backend", None) or DuckDBBackend(con)
 
 
-def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, temp_dir: Path,
-                 overrides: dict[str, str] | None = None, issues: list[DataIssue] | None = None) -> dict[str, Any]:
-    """An Ibis table per source, through its connector, on the backend ``con`` (a Backend, or an Ibis
-    DuckDB connection); what connectors skipped goes to ``issues``."""
-    issues = [] if issues is None else issues
+class Opening:
+    """A source about to be read: its connector (an instance) and its options, resolved once from the rule
+    file, the environment and ``--source``; ``ahead``: what the connector's ``prefetch`` started."""
+
+    __slots__ = ("source", "connector", "options", "ahead")
+
+    def __init__(self, source: P.SourcePlan, connector: Any, options: Any):
+        self.source, self.connector, self.options, self.ahead = source, connector, options, None
+
+
+def openings(plan: P.Plan, registry: Registry, overrides: dict[str, str] | None = None) -> list[Opening]:
+    """Each source's connector and validated options (DataError: an unknown --source name, a variable not
+    set, options the connector refuses)."""
     overrides = overrides or {}
     unknown = set(overrides) - {s.name for s in plan.sources}
     if unknown:
         raise DataError(f"--source names unknown source(s): {', '.join(sorted(unknown))}; "
                         f"the ruleset declares: {', '.join(s.name for s in plan.sources)}")
-    tables = {}
-    backend = as_backend(con)
+    out = []
     for sp in plan.sources:
-        ctx = ConnectorContext(con=backend.staging, backend=backend, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
-                               columns=frozenset(source_columns(plan, sp.name) | {sp.key}), issues=issues,
-                               types={c: column_type(plan, sp.name, c) for c in source_columns(plan, sp.name)
-                                      if c != sp.key})
         options = dict(sp.options)
         for opt, var in sp.env.items():
             if var not in os.environ:
@@ -80,5 +83,32 @@ def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, tem
 
             raise DataError(f"source '{sp.name}': "
                             + (validation_message(exc.errors()[0]) if hasattr(exc, "errors") else str(exc)))
-        tables[sp.name] = backend.adopt(cls().open(opts, ctx), sp.name)  # into the backend's engine
+        out.append(Opening(sp, cls(), opts))
+    return out
+
+
+def prefetch(opening: list[Opening], base_dir: Path) -> list[Opening]:
+    """Let each connector start reading ahead (``Connector.prefetch``), before the engine connects."""
+    for o in opening:
+        o.ahead = o.connector.prefetch(o.options, base_dir)
+    return opening
+
+
+def open_sources(plan: P.Plan, registry: Registry, con: Any, base_dir: Path, temp_dir: Path,
+                 overrides: dict[str, str] | None = None, issues: list[DataIssue] | None = None,
+                 opening: list[Opening] | None = None) -> dict[str, Any]:
+    """An Ibis table per source, through its connector, on the backend ``con`` (a Backend, or an Ibis
+    DuckDB connection); what connectors skipped goes to ``issues``. ``opening``: the sources' connectors
+    and options resolved already (``openings``, perhaps reading ahead)."""
+    issues = [] if issues is None else issues
+    opening = openings(plan, registry, overrides) if opening is None else opening
+    tables = {}
+    backend = as_backend(con)
+    for o in opening:
+        sp = o.source
+        ctx = ConnectorContext(con=backend.staging, backend=backend, base_dir=base_dir, temp_dir=temp_dir, source=sp.name,
+                               columns=frozenset(source_columns(plan, sp.name) | {sp.key}), issues=issues,
+                               types={c: column_type(plan, sp.name, c) for c in source_columns(plan, sp.name)
+                                      if c != sp.key}, ahead=o.ahead)
+        tables[sp.name] = backend.adopt(o.connector.open(o.options, ctx), sp.name)  # into the backend's engine
     return tables

@@ -191,32 +191,76 @@ class XlsxConnector(Connector):
     Options = XlsxOptions
     suffixes = (".xlsx", ".xlsm", ".xls")
 
-    def open(self, options: XlsxOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
-        from python_calamine import CalamineWorkbook, SheetTypeEnum
+    def prefetch(self, options: XlsxOptions, base_dir: Path) -> "SheetRead | None":
+        """The sheet's cells read in a thread: calamine parses the sheet's XML without holding the GIL, so
+        it runs beside the engine connecting (importing Ibis). Nothing for a glob or what is no workbook."""
+        path = Path(options.path).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            if any(ch in options.path for ch in "*?[") or file_kind(path) != "xlsx":
+                return None
+        except OSError:
+            return None  # open says what is wrong with the path
+        return SheetRead(path, options.sheet)
 
+    def open(self, options: XlsxOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
         path = existing_file(ctx, options.path)
         check_workbook(path)
-        try:
-            wb = CalamineWorkbook.from_path(str(path))
-        except Exception as exc:  # calamine's errors (zip, XML, password): one line, no traceback
-            raise DataError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
-        try:
-            names = [m.name for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet] or list(wb.sheet_names)
-            title = pick_sheet(names, options.sheet, path)
-            cells = wb.get_sheet_by_name(title).to_python(skip_empty_area=False)
-        except DataError:
-            raise
-        except Exception as exc:
-            raise DataError(f"{path.name}: sheet cannot be read ({exc})") from None
-        finally:
-            wb.close()
+        ahead = ctx.ahead
+        got = ahead.result() if isinstance(ahead, SheetRead) and ahead.wanted == (path, options.sheet) else None
+        names, title, cells = got[:3] if got is not None else sheet_cells(path, options.sheet)
         columns, data, kinds = read_sheet(title, cells, options.header_row, path, names if options.sheet is None else None,
                                    ctx)
-        errors = error_cells(path, title)
+        errors = got[3] if got is not None else error_cells(path, title)
         if errors:
             ctx.report("Excel error value (#DIV/0!, #N/A, ...) read as missing", f"sheet {title}", len(errors),
                        errors[:5])
         return text_table(ctx, "xlsx", dict(zip(columns, data)), kinds)
+
+
+def sheet_cells(path: Path, sheet: str | int | None) -> tuple[list[str], str, list[list[Any]]]:
+    """(the workbook's worksheets, the one ``sheet`` names, its cells from A1 as calamine reads them)."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine's errors (zip, XML, password): one line, no traceback
+        raise DataError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
+    try:
+        names = [m.name for m in wb.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet] or list(wb.sheet_names)
+        title = pick_sheet(names, sheet, path)
+        return names, title, wb.get_sheet_by_name(title).to_python(skip_empty_area=False)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path.name}: sheet cannot be read ({exc})") from None
+    finally:
+        wb.close()
+
+
+class SheetRead:
+    """``sheet_cells`` of a workbook and its ``error_cells``, read in a thread from the moment it is made
+    (both inflate and parse XML without the GIL); ``result()`` waits for them (None when the read failed:
+    ``open`` reads again, and reports the failure as it would have)."""
+
+    def __init__(self, path: Path, sheet: str | int | None):
+        import threading
+
+        self.wanted = (path, sheet)
+        self._got: tuple[list[str], str, list[list[Any]], list[str]] | None = None
+        self._thread = threading.Thread(target=self._read, name=f"tierwise-xlsx-{path.name}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            names, title, cells = sheet_cells(*self.wanted)
+            self._got = (names, title, cells, error_cells(self.wanted[0], title))
+        except Exception:  # noqa: BLE001 - read again (and reported) by open
+            self._got = None
+
+    def result(self) -> tuple[list[str], str, list[list[Any]], list[str]] | None:
+        self._thread.join()
+        return self._got
 
 
 ERROR_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?\bt="e"|<c\b[^>]*?\bt="e"[^>]*?\br="([A-Z]+[0-9]+)"')
