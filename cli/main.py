@@ -845,4 +845,9 @@ def _register_store_commands() -> None:
         cli.add_command(command)
 
 
-_register_store_commands()
+if __name__ == "__main__":  # python -m tierwise.cli.main: run the module the package imports, not a second copy
+    from tierwise.cli.main import main as package_main
+
+    package_main()
+else:
+    _register_store_commands()

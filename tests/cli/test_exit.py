@@ -53,3 +53,18 @@ def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path):
     err = p.stderr.read().decode()
     p.wait(timeout=60)
     assert "Traceback" not in err
+
+
+def test_python_dash_m_runs_the_command(tmp_path):
+    """`python -m tierwise` (no console script on PATH) and `python -m tierwise.cli.main` are the command:
+    the same output and exit codes (the module run as __main__ used to import itself a second time)."""
+    (tmp_path / "r.tier").write_text(RULES, encoding="utf-8")
+    (tmp_path / "bad.tier").write_text(RULES.replace("weight 100%", "weight 90%"), encoding="utf-8")
+    for module in ("tierwise", "tierwise.cli.main"):
+        ok = subprocess.run([sys.executable, "-m", module, "check", "r.tier"], capture_output=True, text=True,
+                            cwd=tmp_path)
+        assert ok.returncode == 0 and "r.tier" in ok.stdout, ok.stderr
+        bad = subprocess.run([sys.executable, "-m", module, "check", "bad.tier"], capture_output=True, text=True,
+                             cwd=tmp_path)
+        assert bad.returncode == 1 and "Traceback" not in bad.stderr + bad.stdout
+        assert "100%" in bad.stdout + bad.stderr
