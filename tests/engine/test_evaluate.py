@@ -526,3 +526,32 @@ def test_a_many_rows_primary_source_gives_one_row_per_customer(backend):
     data = {"o": backend.from_arrow(pa.table({"id": ["K1", "K2", "K1", "K1"], "x": [1.0, 2.0, 3.0, 4.0]}), "mo")}
     got = backend.fetch_rows(evaluate(plan, data, AS_OF, None, columns=["id", "量", "score"]).table)
     assert sorted((r["id"], r["量"], r["score"]) for r in got) == [("K1", 3.0, 10.0), ("K2", 1.0, 4.0)]
+
+
+POPULATION_PARTS = {
+    "a measure": "measure 离均 = 量 - mean(量)\nindicator 差 = 离均 weight 100% {\n  >= 0 -> 10\n  else -> 1\n}\n",
+    "an indicator's value": "indicator 比 = 量 / max(量) weight 100% {\n  >= 80% -> 10\n  else -> 1\n}\n",
+    "a label": "indicator 比 = c.x weight 100% scale minmax\nlabel 高 when 量 > median(量)\n",
+    "a segment": "indicator 比 = c.x weight 100% scale minmax\nsegment 段 {\n  上 when 量 >= percentile(量, 80%)\n"
+                 "  中 when 量 >= mean(量)\n  下 otherwise\n}\n",
+    "a trigger": "indicator 比 = c.x weight 100% scale minmax\ntrigger 超 when 量 > mean(量) + stddev(量) -> rerate\n",
+    "a tier": "indicator 比 = c.x weight 100% scale minmax\n",
+}
+
+
+@pytest.mark.parametrize("part", sorted(POPULATION_PARTS))
+def test_only_computes_what_reads_the_population_on_everyone(backend, part):
+    """Each rule part that reads a population aggregate (a measure, an indicator's value, a label, a segment,
+    a trigger, a tier's condition) is computed on everyone before the rows are cut to the customers asked
+    for: each customer rated alone gets its row among everyone, every column of it."""
+    tiers = ("tier A when 量 >= mean(量)\ntier B otherwise\n" if part == "a tier"
+             else "tier A when score >= 5\ntier B otherwise\n")
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\nmeasure 量 = c.x\n' + POPULATION_PARTS[part]
+                    + tiers)
+    data = tables(backend, {"id": ["K1", "K2", "K3", "K4", "K5", "K6"], "x": [1.0, 2.0, 3.0, 10.0, 40.0, 41.0]})
+    cal = fit(plan, data, AS_OF, backend)
+    cols = C.all_columns(plan)
+    everyone = rows_of(backend, evaluate(plan, data, AS_OF, cal, columns=cols))
+    assert len({repr({k: v for k, v in r.items() if k != "id"}) for r in everyone.values()}) > 1
+    for k in everyone:
+        assert rows_of(backend, evaluate(plan, data, AS_OF, cal, columns=cols, only=[k])) == {k: everyone[k]}, k
