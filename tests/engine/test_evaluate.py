@@ -555,3 +555,24 @@ def test_only_computes_what_reads_the_population_on_everyone(backend, part):
     assert len({repr({k: v for k, v in r.items() if k != "id"}) for r in everyone.values()}) > 1
     for k in everyone:
         assert rows_of(backend, evaluate(plan, data, AS_OF, cal, columns=cols, only=[k])) == {k: everyone[k]}, k
+
+
+def test_population_nodes_are_what_reads_other_customers(backend):
+    """Rating one customer computes on everyone only what reads other customers' rows: without a
+    calibration every normalized indicator's points (fitted in the query); with one, only a rank's (min-max
+    and z-score score from their parameters alone) — none where the points are given, and none from
+    parameters that are missing (nothing to score with: the points are missing, whoever else is read)."""
+    from tierwise.engine.evaluate import population_nodes
+
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\n'
+                    "indicator 量 = c.x weight 30% scale minmax\nindicator 标 = c.x weight 30% scale zscore\n"
+                    "indicator 位 = c.x weight 40% scale percentile\ntier A when score >= 5\ntier B otherwise\n")
+    reg = default_registry()
+    cal = fit(plan, tables(backend, {"id": ["K1", "K2", "K3"], "x": [1.0, 5.0, 9.0]}), AS_OF, backend)
+    assert set(cal.indicators) == {"量", "标", "位"}
+    assert population_nodes(plan, reg, None, {}) == {"points__量", "points__标", "points__位"}
+    assert population_nodes(plan, reg, cal, {}) == {"points__位"}
+    assert population_nodes(plan, reg, cal, {"位": 5.0}) == set()
+    assert population_nodes(plan, reg, Calibration({"量": cal.indicators["量"]}), {}) == {"points__标", "points__位"}
+    unfitted = Calibration({**cal.indicators, "量": FittedNormalizer("minmax", {"min": None, "max": None})})
+    assert population_nodes(plan, reg, unfitted, {}) == {"points__位"}
