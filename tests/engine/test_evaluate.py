@@ -576,3 +576,61 @@ def test_population_nodes_are_what_reads_other_customers(backend):
     assert population_nodes(plan, reg, Calibration({"量": cal.indicators["量"]}), {}) == {"points__标", "points__位"}
     unfitted = Calibration({**cal.indicators, "量": FittedNormalizer("minmax", {"min": None, "max": None})})
     assert population_nodes(plan, reg, unfitted, {}) == {"points__位"}
+
+
+def test_the_key_column_comes_first_when_the_columns_asked_for_lack_it(backend):
+    """The key is put first when the columns asked for lack it (an export needs it to say whose row)."""
+    plan = compiled()
+    for asked, want in ((["score", "tier"], ["id", "score", "tier"]), (["tier"], ["id", "tier"]),
+                        (["score", "id", "tier"], ["score", "id", "tier"])):
+        ev = evaluate(plan, tables(backend), AS_OF, None, columns=asked)
+        assert ev.columns == want
+        got = backend.fetch_rows(ev.table)
+        assert sorted(r["id"] for r in got) == ROWS["id"] and all(list(r) == want for r in got)
+
+
+def test_given_points_need_no_calibration_for_that_indicator(backend):
+    """An example gives the points of a normalized indicator: the calibration may lack it (nothing to fit);
+    one lacking an indicator whose points are not given is refused."""
+    plan = compiled()
+    empty = Calibration()
+    got = rows_of(backend, evaluate(plan, tables(backend), AS_OF, empty, points={"满意": 4.0}, columns=["id", "满意.points"]))
+    assert {r["满意.points"] for r in got.values()} == {4.0}
+    with pytest.raises(DataError, match="no parameters for indicator '满意'"):
+        evaluate(plan, tables(backend), AS_OF, empty)
+
+
+def test_only_with_the_key_facts_of_a_data_check(backend):
+    """A run's evaluation gets what its data check found about the keys: rating some customers with those
+    facts, beside a population part, gives their rows among everyone."""
+    plan = compiled(POPULATION_RULES)
+    data = tables(backend, {"id": [" K1", "K2", "K2", "K3", "", "K4"], "x": [1.0, 9.0, 4.0, 7.0, 2.0, 8.0],
+                            "y": [10.0, 20.0, 30.0, 40.0, 15.0, 25.0]})
+    facts = check_data(plan, data, backend).keys
+    assert facts["c"].duplicates and facts["c"].padded and facts["c"].blank
+    cal = fit(plan, data, AS_OF, backend, keys=facts)
+    cols = C.all_columns(plan)
+    everyone = rows_of(backend, evaluate(plan, data, AS_OF, cal, columns=cols, keys=facts))
+    assert sorted(everyone) == ["K1", "K2", "K3", "K4"] and everyone["K2"]["标"] == 9.0
+    for k in everyone:
+        assert rows_of(backend, evaluate(plan, data, AS_OF, cal, columns=cols, keys=facts, only=[k])) == {k: everyone[k]}
+
+
+def test_only_reads_no_one_else_when_nothing_reads_the_population(backend):
+    """With a calibration that scores alone (min-max) and no rule part reading other customers, the customers
+    asked for are cut out of the source before anything else: no population side is computed and joined in
+    (without the calibration the normalizer is fitted in the query, on everyone, beside them)."""
+    import ibis.expr.operations as ops
+    from ibis.common.graph import Graph
+
+    def joins(ev):
+        return sum(isinstance(n, ops.JoinChain) for n in Graph.from_bfs(ev.table.op()))
+
+    plan = compiled('source c = csv("c.csv") key id\npoints 0..10\nindicator 量 = c.x weight 100% scale minmax\n'
+                    "tier A when score >= 5\ntier B otherwise\n")
+    data = tables(backend, {"id": ["K1", "K2", "K3"], "x": [1.0, 5.0, 9.0]})
+    cal = fit(plan, data, AS_OF, backend)
+    alone = evaluate(plan, data, AS_OF, cal, only=["K2"])
+    assert joins(alone) == 0 and rows_of(backend, alone)["K2"]["score"] == 5.0
+    beside = evaluate(plan, data, AS_OF, None, only=["K2"])
+    assert joins(beside) == 1 and rows_of(backend, beside)["K2"]["score"] == 5.0
