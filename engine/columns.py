@@ -109,9 +109,10 @@ def choose_columns(plan: P.Plan, names: list[str], overrides: bool = False) -> l
     return chosen
 
 
-def needs(plan: P.Plan, columns: list[str], overrides: bool = False,
-          points_given: frozenset[str] = frozenset()) -> set[str]:
-    known = catalogue(plan, overrides, points_given)
+def needs(plan: P.Plan, columns: list[str], points_given: frozenset[str] = frozenset()) -> set[str]:
+    """The nodes the ``columns`` read. (Tier overrides change which columns are shown by default, never
+    what a column reads.)"""
+    known = catalogue(plan, points_given=points_given)
     out: set[str] = set()
     for c in columns:
         out |= known[c].needs

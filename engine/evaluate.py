@@ -473,7 +473,7 @@ def evaluate(plan: P.Plan, tables: dict[str, Any], as_of: date, calibration: Cal
     given = frozenset((points or {}).keys())
     check_calibration(plan, calibration, given)
     ev = _Evaluator(plan, registry, as_of, calibration, points, backend, sources)
-    wanted = C.needs(plan, chosen, overrides is not None, given)
+    wanted = C.needs(plan, chosen, given)
     nodes = ev.nodes(overrides is not None)
     wanted = _closure(nodes, wanted)
     keys_wanted = None if only is None else [str(k) for k in only]

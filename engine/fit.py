@@ -59,7 +59,7 @@ def fit_measuring(plan: P.Plan, tables: dict[str, Any], as_of: date, backend: An
         wanted = _closure(nodes, {ref_name("value", i.name) for i in ready})
         also: set[str] = set()  # what measure reads, when this round's query can compute it
         if measure is not None and measured is None and columns:
-            also = _closure(nodes, C.needs(plan, list(columns), False, frozenset((points or {}).keys())))
+            also = _closure(nodes, C.needs(plan, list(columns), frozenset((points or {}).keys())))
             also = set() if also & pending else also
         base = ev.base(tables, keys or {}, wanted | also, None, None, None)
         t = ev.levels(base, nodes, wanted | also)
