@@ -57,6 +57,13 @@ class DataIssue:
         return s
 
 
+def resolve_path(base_dir: Path, path: str) -> Path:
+    """A source's path as a connector reads it: ``~`` expanded, a relative one under ``base_dir`` (the rule
+    file's directory)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else base_dir / p
+
+
 @dataclass
 class ConnectorContext:
     """What a connector gets besides its options."""
@@ -90,8 +97,7 @@ class ConnectorContext:
                                      list(samples or [])))
 
     def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p)
+        return resolve_path(self.base_dir, path)
 
     def table(self, name: str) -> Any:
         """The Ibis table for a view or table the connector created in ``con`` (``con.table``

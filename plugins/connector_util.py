@@ -49,10 +49,15 @@ def sql_ident(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
+def is_glob(path: str) -> bool:
+    """Whether a source's path is a pattern (``orders_*.parquet``) rather than one file's name."""
+    return any(ch in path for ch in "*?[")
+
+
 def existing_file(ctx: ConnectorContext, path: str) -> Path:
     """The resolved path, or a DataError that suggests a similar file name. A glob must match a file."""
     p = ctx.resolve(path)
-    if any(ch in path for ch in "*?["):
+    if is_glob(path):
         if not glob.glob(str(p)):
             raise DataError(f"no file matches {p}")
         return p

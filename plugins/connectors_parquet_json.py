@@ -9,7 +9,7 @@ from pydantic import Field
 
 from tierwise.engine.plugin_api import Connector, ConnectorContext, DataError, PluginOptions
 
-from .connector_util import USE, existing_file, file_kind, first_line, flatten_nested, sql_ident, sql_str, unique_name
+from .connector_util import USE, existing_file, file_kind, is_glob, first_line, flatten_nested, sql_ident, sql_str, unique_name
 from .text_encoding import detect, utf8_copy
 
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -59,7 +59,7 @@ class ParquetConnector(Connector):
     def open(self, options: ParquetOptions, ctx: ConnectorContext) -> Any:  # an Ibis table
         path = existing_file(ctx, options.path)
         files = ([f for f in sorted(glob.glob(str(path))) if Path(f).is_file()]
-                 if any(ch in options.path for ch in "*?[") else [str(path)])
+                 if is_glob(options.path) else [str(path)])
         if not files:
             raise DataError(f"no file matches {path} (only folders)")
         names = {f: Path(f).name for f in files}

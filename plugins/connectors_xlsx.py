@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import Field
 
-from tierwise.engine.plugin_api import DATE_YEARS, Connector, ConnectorContext, DataError, PluginOptions
+from tierwise.engine.plugin_api import DATE_YEARS, Connector, ConnectorContext, DataError, PluginOptions, resolve_path
 
-from .connector_util import USE, check_unique_columns, existing_file, file_kind, text_table
+from .connector_util import USE, check_unique_columns, existing_file, file_kind, is_glob, text_table
 from .text_encoding import bom_encoding
 
 EXACT_INT = 2 ** 53  # floats below this that are whole numbers print as integers, exactly
@@ -194,10 +194,9 @@ class XlsxConnector(Connector):
     def prefetch(self, options: XlsxOptions, base_dir: Path) -> "SheetRead | None":
         """The sheet's cells read in a thread: calamine parses the sheet's XML without holding the GIL, so
         it runs beside the engine connecting (importing Ibis). Nothing for a glob or what is no workbook."""
-        path = Path(options.path).expanduser()
-        path = path if path.is_absolute() else base_dir / path
+        path = resolve_path(base_dir, options.path)  # as open's ctx.resolve does
         try:
-            if any(ch in options.path for ch in "*?[") or file_kind(path) != "xlsx":
+            if is_glob(options.path) or file_kind(path) != "xlsx":
                 return None
         except OSError:
             return None  # open says what is wrong with the path

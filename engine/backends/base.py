@@ -76,6 +76,14 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def typed_table_name(source: str) -> str:
+    """A new temporary table's name for the typed rows of ``source`` (any characters of its name)."""
+    import re
+    import uuid
+
+    return f"tierwise_typed_{re.sub(r'[^A-Za-z0-9_]', '_', source)}_{uuid.uuid4().hex[:8]}"
+
+
 def out_of_memory_message(limits: Limits, engine: str, how: str) -> str:
     return (f"out of memory: the {engine} query needs more than the memory it may use "
             f"({limits.text()}; {how}). Set TIERWISE_MEMORY_LIMIT higher (e.g. TIERWISE_MEMORY_LIMIT=8GB), "
@@ -122,10 +130,7 @@ class Backend(ABC):
         """A typed source (``prepared``) that several queries read whole, computed once into a temporary
         table: typing text cells and keeping each key's first row in every query costs more than that
         (and a query that reads a table plans in a fraction of the time)."""
-        import re
-        import uuid
-
-        return self.materialise(table, f"tierwise_typed_{re.sub(r'[^A-Za-z0-9_]', '_', source)}_{uuid.uuid4().hex[:8]}")
+        return self.materialise(table, typed_table_name(source))
 
     # ---- running expressions --------------------------------------------------------------------
     @abstractmethod

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .base import ROW_ORDER, Backend, Limits, PortableBuiltins, out_of_memory_message
+from .base import ROW_ORDER, Backend, Limits, PortableBuiltins, out_of_memory_message, typed_table_name
 
 DEFAULT_MASTER = "local[2]"
 _names = itertools.count()
@@ -175,7 +175,7 @@ class SparkBackend(PortableBuiltins, Backend):
 
     def prepared(self, table: Any, source: str) -> Any:
         """Typed sources computed once (Catalyst re-plans the parsing of text cells in every query)."""
-        return self.materialise(table, f"tierwise_typed_{re.sub(r'[^A-Za-z0-9_]', '_', source)}_{next(_names)}")
+        return self.materialise(table, typed_table_name(source))
 
     def held_typed(self, table: Any, source: str) -> Any:
         return table  # prepared: materialised already
