@@ -133,7 +133,7 @@ def scan(ctx: ConnectorContext, args: str, path: Path, src: Path) -> tuple[int, 
         count = ctx.con.raw_sql(f"SELECT count(DISTINCT line) FROM {rejects}").fetchone()[0]
         bad = ctx.con.raw_sql(f"SELECT line, error_type, error_message FROM {rejects} WHERE line IN "
                               f"(SELECT DISTINCT line FROM {rejects} ORDER BY line LIMIT 3) "
-                              f"ORDER BY line, column_idx").fetchall()
+                              f"ORDER BY line, column_idx").fetchall() if count else []
         for table in (rejects, scans):
             ctx.con.raw_sql(f"DROP TABLE IF EXISTS {table}")
     except Exception as exc:  # duckdb.Error: never show the path of a transcoded copy
