@@ -6,23 +6,41 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one child process."""
+# Every timed command is started by this small process, started when the harness is imported (before a
+# bench reads or generates anything): a child's peak RSS as the kernel reports it is at least that of the
+# process it was forked from, so commands forked from a bench that holds a demo's data in memory would all
+# show the bench's own peak.
+SPAWNER = r"""
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    cmd = json.loads(line)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode("utf-8", "replace")
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
+    print(json.dumps([wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), err[-4000:]]), flush=True)
+"""
+_spawner = subprocess.Popen([sys.executable, "-S", "-c", SPAWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one child process, started by the spawner (see SPAWNER)."""
+    import json
+
+    assert _spawner.stdin is not None and _spawner.stdout is not None
+    _spawner.stdin.write(json.dumps([str(c) for c in cmd]) + "\n")
+    _spawner.stdin.flush()
+    wall, rss, code, err = json.loads(_spawner.stdout.readline())
     if code != 0:
-        sys.exit(f"command failed ({code}): {' '.join(cmd)}\n{err}")
-    return wall, usage.ru_maxrss / 1024
+        sys.exit(f"command failed ({code}): {' '.join(map(str, cmd))}\n{err}")
+    return wall, rss
 
 
 def compare(engine_out: Path, hand_out: Path) -> int:
